@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# provision.sh installs everything the real test bed needs on a fresh Debian
+# machine and builds every etcd version listed in versions.txt into a cache
+# folder. It is idempotent: a second run finds the binaries and returns in
+# seconds. It must run as root (apt-get, useradd, and later sshd need it).
+#
+#   ETCDPLAY_BED   cache folder (default ~/.cache/etcdplay/bed)
+#   ETCDPLAY_APT=0 skip apt-get (packages already present)
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BED=${ETCDPLAY_BED:-$HOME/.cache/etcdplay/bed}
+mkdir -p "$BED/bin" "$BED/build"
+start=$(date +%s)
+log() { printf '[provision %4ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
+
+if [ "${ETCDPLAY_APT:-1}" != 0 ]; then
+  need=()
+  for p in openssh-server openssh-client etcd-server etcd-client; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+  done
+  if [ ${#need[@]} -gt 0 ]; then
+    log "apt-get install ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+fi
+
+# The etcd processes of the bed run as this unprivileged user, reached over
+# SSH. useradd's default password field '!' counts as locked and sshd (with
+# UsePAM no) refuses a locked user, so it is set to '*'.
+if ! id etcdtest >/dev/null 2>&1; then
+  useradd --home-dir "$BED/home/etcdtest" --create-home --shell /bin/bash etcdtest
+fi
+usermod -p '*' etcdtest
+mkdir -p /run/sshd && chmod 755 /run/sshd
+
+build_v3() { # version
+  local v=$1 d=$BED/build/v$1 b=$BED/bin/$1
+  [ -x "$b/etcd" ] && [ -x "$b/etcdctl" ] && [ -x "$b/etcdutl" ] && return 0
+  log "build etcd $v"
+  mkdir -p "$d" "$b"
+  printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' >"$d/main.go"
+  ( cd "$d"
+    export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+    [ -f go.mod ] || go mod init "bed/etcd$v" >/dev/null 2>&1
+    go get "go.etcd.io/etcd/server/v3@v$v" "go.etcd.io/etcd/etcdctl/v3@v$v" "go.etcd.io/etcd/etcdutl/v3@v$v" >/dev/null 2>&1
+    go build -trimpath -o "$b/etcd.tmp" . && mv "$b/etcd.tmp" "$b/etcd"
+    go build -trimpath -o "$b/etcdctl.tmp" go.etcd.io/etcd/etcdctl/v3 && mv "$b/etcdctl.tmp" "$b/etcdctl"
+    go build -trimpath -o "$b/etcdutl.tmp" go.etcd.io/etcd/etcdutl/v3 && mv "$b/etcdutl.tmp" "$b/etcdutl" )
+}
+
+# etcd 2.x vendors a codec that panics at init under Go 1.22+, so it is built
+# with the go1.21.13 toolchain (fetched from the module proxy). The go.mod
+# says "go 1.20" because go1.21 refuses a newer go line.
+build_v2() { # version
+  local v=$1 d=$BED/build/v$1 b=$BED/bin/$1
+  [ -x "$b/etcd" ] && [ -x "$b/etcdctl" ] && return 0
+  log "build etcd $v"
+  mkdir -p "$d" "$b"
+  printf 'module bed/etcd%s\n\ngo 1.20\n' "$v" >"$d/go.mod"
+  printf 'package main\n\nimport "github.com/coreos/etcd/etcdmain"\n\nfunc main() { etcdmain.Main() }\n' >"$d/main.go"
+  ( cd "$d"
+    export GOTOOLCHAIN=go1.21.13 GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
+    go get "github.com/coreos/etcd@v$v+incompatible" >/dev/null 2>&1
+    go build -trimpath -o "$b/etcd.tmp" . && mv "$b/etcd.tmp" "$b/etcd"
+    go build -trimpath -o "$b/etcdctl.tmp" github.com/coreos/etcd/etcdctl && mv "$b/etcdctl.tmp" "$b/etcdctl" )
+}
+
+link_debian() { # version
+  local v=$1 b=$BED/bin/$1
+  local have
+  have=$(/usr/bin/etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p' | head -1)
+  if [ "$have" != "$v" ]; then
+    echo "provision: Debian's etcd-server is $have, versions.txt wants $v" >&2
+    exit 1
+  fi
+  mkdir -p "$b"
+  # Copies, not links: the bed swaps binaries into host folders and a
+  # symlink to /usr/bin would make that swap touch the system package.
+  [ -x "$b/etcd" ] || cp /usr/bin/etcd "$b/etcd"
+  [ -x "$b/etcdctl" ] || cp /usr/bin/etcdctl "$b/etcdctl"
+}
+
+while read -r v src _; do
+  case "$v" in ''|'#'*) continue ;; esac
+  case "$src" in
+    v2) build_v2 "$v" ;;
+    v3) build_v3 "$v" ;;
+    debian) link_debian "$v" ;;
+    *) echo "provision: unknown source $src for $v in versions.txt" >&2; exit 1 ;;
+  esac
+  "$BED/bin/$v/etcd" --version >/dev/null 2>&1 || { echo "provision: $BED/bin/$v/etcd does not run" >&2; exit 1; }
+done <"$here/versions.txt"
+
+chmod -R a+rX "$BED/bin"
+log "bed ready in $BED ($(( $(date +%s) - start ))s)"
