@@ -35,6 +35,16 @@ fi
 usermod -p '*' etcdtest
 mkdir -p /run/sshd && chmod 755 /run/sshd
 
+# quiet runs a command with its output kept aside, and shows it only when the
+# command fails, so a version the module proxy no longer serves is explained.
+quiet() {
+  local out
+  if ! out=$("$@" 2>&1); then
+    printf 'provision: %s failed:\n%s\n' "$*" "$out" >&2
+    return 1
+  fi
+}
+
 build_v3() { # version
   local v=$1 d=$BED/build/v$1 b=$BED/bin/$1
   [ -x "$b/etcd" ] && [ -x "$b/etcdctl" ] && [ -x "$b/etcdutl" ] && return 0
@@ -44,7 +54,7 @@ build_v3() { # version
   ( cd "$d"
     export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
     [ -f go.mod ] || go mod init "bed/etcd$v" >/dev/null 2>&1
-    go get "go.etcd.io/etcd/server/v3@v$v" "go.etcd.io/etcd/etcdctl/v3@v$v" "go.etcd.io/etcd/etcdutl/v3@v$v" >/dev/null 2>&1
+    quiet go get "go.etcd.io/etcd/server/v3@v$v" "go.etcd.io/etcd/etcdctl/v3@v$v" "go.etcd.io/etcd/etcdutl/v3@v$v"
     go build -trimpath -o "$b/etcd.tmp" . && mv "$b/etcd.tmp" "$b/etcd"
     go build -trimpath -o "$b/etcdctl.tmp" go.etcd.io/etcd/etcdctl/v3 && mv "$b/etcdctl.tmp" "$b/etcdctl"
     go build -trimpath -o "$b/etcdutl.tmp" go.etcd.io/etcd/etcdutl/v3 && mv "$b/etcdutl.tmp" "$b/etcdutl" )
@@ -62,7 +72,7 @@ build_v2() { # version
   printf 'package main\n\nimport "github.com/coreos/etcd/etcdmain"\n\nfunc main() { etcdmain.Main() }\n' >"$d/main.go"
   ( cd "$d"
     export GOTOOLCHAIN=go1.21.13 GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
-    go get "github.com/coreos/etcd@v$v+incompatible" >/dev/null 2>&1
+    quiet go get "github.com/coreos/etcd@v$v+incompatible"
     go build -trimpath -o "$b/etcd.tmp" . && mv "$b/etcd.tmp" "$b/etcd"
     go build -trimpath -o "$b/etcdctl.tmp" github.com/coreos/etcd/etcdctl && mv "$b/etcdctl.tmp" "$b/etcdctl" )
 }
