@@ -15,7 +15,7 @@ log() { printf '[provision %4ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
 
 if [ "${ETCDPLAY_APT:-1}" != 0 ]; then
   need=()
-  for p in openssh-server openssh-client etcd-server etcd-client; do
+  for p in openssh-server openssh-client etcd-server etcd-client sudo procps; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
   done
   if [ ${#need[@]} -gt 0 ]; then
