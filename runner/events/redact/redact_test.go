@@ -1,0 +1,99 @@
+package redact
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const pem = `-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5kXmNbfRSh9YioAoGCCqGSM49
+-----END EC PRIVATE KEY-----`
+
+func TestIsSecretKey(t *testing.T) {
+	for key, want := range map[string]bool{
+		"key": true, "tls.key": true, "KeyFile": true, "password": true,
+		"etcd_passwd": true, "Token": true, "client-secret": true,
+		"private_key_pem": true, "aws_credentials": true,
+		"member": false, "version": false, "host": false, "cert": false,
+		"ca": false, "sha256": false, "path": false,
+	} {
+		if got := IsSecretKey(key); got != want {
+			t.Errorf("IsSecretKey(%q) = %v, want %v", key, got, want)
+		}
+	}
+}
+
+func TestString(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain text stays", "plain text stays"},
+		{"cert:\n" + pem + "\nafter", "cert:\n[redacted]\nafter"},
+		{pem + "\n" + pem, "[redacted]\n[redacted]"},
+		// cut short: everything from BEGIN on is hidden
+		{"out: -----BEGIN RSA PRIVATE KEY-----\nMIIEow", "out: [redacted]"},
+		{"etcdctl --password=hunter2 get /", "etcdctl --password=[redacted] get /"},
+		{"etcdctl --password hunter2 get /", "etcdctl --password [redacted] get /"},
+		{"curl -token abc123", "curl -token [redacted]"},
+		{"--auth-token=simple", "--auth-token=[redacted]"},
+		{"etcdctl --user root:hunter2 member list", "etcdctl --user root:[redacted] member list"},
+		{"etcdctl --user=root:hunter2", "etcdctl --user=root:[redacted]"},
+		{"etcdctl --user root member list", "etcdctl --user root member list"},
+		{"a non-secret value", "a non-secret value"},
+		{"--data-dir /var/lib/etcd", "--data-dir /var/lib/etcd"},
+	} {
+		if got := String(tc.in); got != tc.want {
+			t.Errorf("String(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+type stringer struct{}
+
+func (stringer) String() string { return "--password=x" }
+
+func TestValueAndFields(t *testing.T) {
+	in := map[string]any{
+		"member":   "infra0",
+		"key":      "/etc/etcd/client-key.pem",
+		"password": 12345,
+		"tls":      map[string]any{"ca": "ca.pem", "key": "k.pem", "cert": pem},
+		"env":      map[string]string{"ETCDCTL_PASSWORD": "x", "HOME": "/root"},
+		"argv":     []string{"etcdctl", "--password=x"},
+		"list":     []any{pem, 3},
+		"err":      errors.New("dial: --token t0k"),
+		"str":      stringer{},
+		"bytes":    []byte(pem),
+		"n":        7,
+	}
+	want := map[string]any{
+		"member":   "infra0",
+		"key":      Mask,
+		"password": Mask,
+		"tls":      map[string]any{"ca": "ca.pem", "key": Mask, "cert": Mask},
+		"env":      map[string]string{"ETCDCTL_PASSWORD": Mask, "HOME": "/root"},
+		"argv":     []string{"etcdctl", "--password=" + Mask},
+		"list":     []any{Mask, 3},
+		"err":      "dial: --token " + Mask,
+		"str":      "--password=" + Mask,
+		"bytes":    Mask,
+		"n":        7,
+	}
+	got := Fields(in)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Fields:\n got %#v\nwant %#v", got, want)
+	}
+	if in["key"] != "/etc/etcd/client-key.pem" {
+		t.Error("Fields modified its input")
+	}
+	if Fields(nil) != nil {
+		t.Error("Fields(nil) != nil")
+	}
+}
+
+func TestKeysSorted(t *testing.T) {
+	got := strings.Join(Keys(map[string]int{"b": 1, "a": 2, "c": 3}), ",")
+	if got != "a,b,c" {
+		t.Errorf("Keys = %s", got)
+	}
+}
