@@ -1,0 +1,154 @@
+package etcdprobe
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// API versions a Prober speaks.
+const (
+	APIv2 = "v2"
+	APIv3 = "v3"
+)
+
+// ErrNotSupported is wrapped by errors for operations the cluster's API
+// cannot do (for example moving leadership on v2). The wrapping error says
+// why and what to do instead; test with errors.Is.
+var ErrNotSupported = errors.New("not supported")
+
+// ErrUnknownMember is wrapped when a name matches neither an endpoint nor a
+// member of the cluster.
+var ErrUnknownMember = errors.New("unknown member")
+
+// Endpoint is one member as the inventory names it.
+type Endpoint struct {
+	Name string `json:"name"`
+	URL  string `json:"url"` // client URL, http:// or https://
+}
+
+// Options configure a Prober. The zero value of a duration means its default.
+type Options struct {
+	API            string        // "v3" (default) or "v2"
+	TLS            *tls.Config   // nil for plain http; used for gRPC and HTTP alike
+	DialTimeout    time.Duration // per connection; default 3s
+	RequestTimeout time.Duration // per member probe or per request; default 5s
+}
+
+// ID is an etcd member or cluster ID. It prints and marshals as the
+// 16-digit lower-case hex etcdctl shows (JSON numbers lose precision above
+// 2^53, and hex is what operators see in etcd's logs).
+type ID uint64
+
+func (id ID) String() string { return fmt.Sprintf("%016x", uint64(id)) }
+
+// MarshalText renders the hex form; zero renders as "" (unknown).
+func (id ID) MarshalText() ([]byte, error) {
+	if id == 0 {
+		return []byte{}, nil
+	}
+	return []byte(id.String()), nil
+}
+
+// UnmarshalText accepts the hex form.
+func (id *ID) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*id = 0
+		return nil
+	}
+	v, err := strconv.ParseUint(string(b), 16, 64)
+	if err != nil {
+		return fmt.Errorf("member id %q: %w", b, err)
+	}
+	*id = ID(v)
+	return nil
+}
+
+// Cluster is one probe of the whole cluster. Every field the guard facts
+// need is here (see docs/architecture.md "Guard facts").
+type Cluster struct {
+	API string `json:"api"` // "v2" or "v3"
+	ID  ID     `json:"id"`
+	// Version is the cluster version ("3.4.0"); "" when unknown or not yet
+	// decided. On 2.0, whose /version has no cluster version, it is "2.0.0"
+	// when every member answered with a 2.0.x server version.
+	Version  string `json:"version"`
+	Leader   string `json:"leader"` // member name; "" when there is no leader
+	LeaderID ID     `json:"leaderID"`
+	// DBSize is the largest member's backend size in bytes (0 on v2: the
+	// v2 HTTP API does not expose it).
+	DBSize int64 `json:"dbSize"`
+	// Revision is the highest store revision seen (v3 header revision; on v2
+	// the store index, X-Etcd-Index).
+	Revision    int64    `json:"revision"`
+	Members     []Member `json:"members"`
+	Alarms      []Alarm  `json:"alarms"`
+	AuthEnabled bool     `json:"authEnabled"`
+	// Healthy: at least one member, every member healthy, a leader known,
+	// no alarm raised.
+	Healthy bool `json:"healthy"`
+}
+
+// Member is one member's view. Fields a member could not report keep their
+// zero value.
+type Member struct {
+	Name      string `json:"name"`
+	ID        ID     `json:"id"`
+	ClientURL string `json:"clientURL"`
+	// Reachable: the member answered (v3: Status; v2: /version and
+	// /v2/stats/self). Error says why not.
+	Reachable bool `json:"reachable"`
+	// Healthy as etcdctl endpoint health decides it: v3 a Get of "health"
+	// answered (permission denied and user-empty count as answered) and no
+	// alarm is raised; v2 /health says true.
+	Healthy     bool   `json:"healthy"`
+	HealthError string `json:"healthError,omitempty"`
+	Server      string `json:"server"`         // server version "3.5.35"
+	Cluster     string `json:"clusterVersion"` // cluster version as this member reports it
+	Storage     string `json:"storage"`        // storage version (3.6+), else ""
+	IsLeader    bool   `json:"isLeader"`
+	IsLearner   bool   `json:"isLearner"`
+	DBSize      int64  `json:"dbSize"`
+	DBSizeInUse int64  `json:"dbSizeInUse"`
+	// RaftIndex is the member's committed raft index (v3 Status.raftIndex;
+	// v2 the X-Raft-Index header).
+	RaftIndex uint64 `json:"raftIndex"`
+	// RaftAppliedIndex (v3.4+). v2 exposes no applied index, so on v2 it
+	// equals RaftIndex: "caught up" then means the member's commit index
+	// reached the leader's, which is what v2 can tell.
+	RaftAppliedIndex uint64 `json:"raftAppliedIndex"`
+	RaftTerm         uint64 `json:"raftTerm"`
+	Revision         int64  `json:"revision"`
+	// LeaderID is the leader this member believes in (0: none).
+	LeaderID ID     `json:"leaderID"`
+	Error    string `json:"error,omitempty"`
+}
+
+// Alarm is one raised alarm (v3 only), "NOSPACE" or "CORRUPT".
+type Alarm struct {
+	Member   string `json:"member"`
+	MemberID ID     `json:"memberID"`
+	Type     string `json:"type"`
+}
+
+// MemberByName returns the member with that name, or nil.
+func (c *Cluster) MemberByName(name string) *Member {
+	for i := range c.Members {
+		if c.Members[i].Name == name {
+			return &c.Members[i]
+		}
+	}
+	return nil
+}
+
+// LeaderMember returns the leading member, or nil.
+func (c *Cluster) LeaderMember() *Member {
+	for i := range c.Members {
+		if c.Members[i].IsLeader {
+			return &c.Members[i]
+		}
+	}
+	return nil
+}
