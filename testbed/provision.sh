@@ -35,6 +35,19 @@ fi
 usermod -p '*' etcdtest
 mkdir -p /run/sshd && chmod 755 /run/sshd
 
+# etcdtest must walk down to the bed: sshd reads its authorized_keys as that
+# user and the members exec binaries from it. The default bed lives under
+# /root, which is 0700, so every parent gets o+x (enter, not list).
+d=$BED
+while [ "$d" != / ]; do
+  if [ "$(( $(stat -c '%#a' "$d") & 1 ))" = 0 ]; then
+    log "chmod o+x $d (so etcdtest can reach $BED)"
+    chmod o+x "$d"
+  fi
+  d=$(dirname "$d")
+done
+mkdir -p "$BED/run" "$BED/slots" && chmod 755 "$BED" "$BED/run"
+
 # quiet runs a command with its output kept aside, and shows it only when the
 # command fails, so a version the module proxy no longer serves is explained.
 quiet() {

@@ -1,0 +1,72 @@
+// Package testbed runs real etcd clusters, of every version from 2.0 to 3.7,
+// each member behind its own OpenSSH server, on one machine. Nothing in
+// etcdplay counts as working until it has upgraded such a cluster over real
+// SSH, so every end-to-end test (and `etcdplay sandbox`) builds on it.
+//
+// # Provisioning
+//
+// testbed/provision.sh (run as root; idempotent, seconds when cached)
+// installs openssh-server and Debian's etcd 3.4, builds every version in
+// versions.txt into Dir()/bin/<version>/{etcd,etcdctl[,etcdutl]}, creates
+// the unprivileged user etcdtest (home Dir()/home/etcdtest) and makes the
+// bed reachable for that user. Dir() is $ETCDPLAY_BED, default
+// ~/.cache/etcdplay/bed. versions.txt is the one place versions are pinned;
+// it is embedded, and Versions/Resolve read it: tests say "3.5" or
+// "3.5-below-floor", never a literal patch.
+//
+// # A cluster
+//
+// Start (or StartT in tests) brings up N hosts (default 3). Host i of slot k
+// is the address 127.0.k.(11+i): an sshd on port 2222 with its own ed25519
+// host key, and an etcd member on 2379 (client) and 2380 (peer), run as
+// etcdtest by the host's service script, started over SSH. On disk:
+//
+//	Dir()/run/<version>-<id>/           the run folder (Cluster.Dir)
+//	    inventory.yaml known_hosts ssh_config slot
+//	    hostN/                          owned by etcdtest
+//	        bin/etcd bin/etcdctl [bin/etcdutl]   the host's /opt/etcd/bin
+//	        svc.sh start|stop|status    pid file etcd.pid; stop = TERM, wait 15 s, KILL; status exit 3 = stopped
+//	        etcd.flags etcd.env         read by svc.sh at each start
+//	        etcd.log data/ backup/
+//	        sshd/                       root's: sshd_config hostkey sshd.pid sshd.log
+//
+// The inventory (docs/architecture.md shape) names every member's address,
+// client URL, service commands, binary, etcdctl, data and backup folders,
+// the bed's SSH key and known_hosts, and under releases every provisioned
+// version's cached binaries, so a playbook can swap any host to any version.
+// The bed's client key (Dir()/ssh/id_ed25519) is one per bed; the system ssh
+// client works with `ssh -F <SSHConfigPath> 127.0.k.11` (Cluster.SSH does
+// exactly that, with StrictHostKeyChecking yes).
+//
+// # Slots and cleanup
+//
+// A cluster holds an flock on Dir()/slots/<k>.lock for its life, so
+// clusters in parallel test binaries never share addresses. Close stops
+// every process it started by pid (SIGTERM, a short grace, SIGKILL),
+// checks that none is left and nothing listens on its addresses, removes
+// the run folder and frees the slot. A test binary killed before Close
+// leaves processes behind; the next owner of that slot kills them (they are
+// recognised by command lines pointing into the dead run folder) and
+// removes the folder. ETCDPLAY_BED_KEEP=1 keeps run folders for debugging
+// (processes are still stopped).
+//
+// # Helpers
+//
+// WriteKeys writes checksummed keys (8 writers: 2.0 takes ~25 ms per v2
+// write, so use ~300 keys there), VerifyKeys checks every one, StartWriter
+// runs an application-like writer over all endpoints and reports failed
+// writes and the longest stall, StopMember/StartMember go through the
+// service script over SSH, KillMember is an ungraceful stop, InstallVersion
+// puts another version's binaries on one host (drift), and Health and
+// ServerVersion read /health and /version on any version 2.0 to 3.7.
+//
+// Usage in a test:
+//
+//	c := testbed.StartT(t, testbed.Options{Version: "3.5"})
+//	if err := c.WriteKeys(ctx, 1000); err != nil { t.Fatal(err) }
+//	// ... run etcdplay against c.InventoryPath ...
+//	if n, err := c.VerifyKeys(ctx); err != nil { t.Fatal(err) }
+//
+// StartT fails (never skips) when a binary is missing, naming provision.sh.
+// The bed must run as root (it starts sshd); its etcd members never do.
+package testbed

@@ -1,0 +1,106 @@
+package testbed
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// The bed's own minimal view of a member over plain HTTP, good for every
+// version from 2.0 to 3.7. The real probe (runner/etcdprobe) is a separate
+// package; this one only has to tell "up, healthy, on version X".
+
+var httpClient = &http.Client{
+	Timeout: 5 * time.Second,
+	Transport: &http.Transport{
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     10 * time.Second,
+	},
+}
+
+// VersionInfo is a member's GET /version.
+type VersionInfo struct {
+	Server  string // etcdserver ("3.5.35"); releaseVersion on 2.0
+	Cluster string // etcdcluster ("3.5.0"); "" on 2.0, "not_decided" early on 2.1+
+	Storage string // storage, 3.6+
+}
+
+// ServerVersion reads clientURL/version. 2.0 answers
+// {"releaseVersion":"2.0.8","internalVersion":"2"}; 2.1+ answers
+// {"etcdserver":...,"etcdcluster":...}; 3.6+ adds "storage". Very old
+// servers answer plain text "etcd 2.0.x", which is accepted too.
+func ServerVersion(ctx context.Context, clientURL string) (VersionInfo, error) {
+	body, status, err := httpGet(ctx, strings.TrimRight(clientURL, "/")+"/version")
+	if err != nil {
+		return VersionInfo{}, err
+	}
+	if status != http.StatusOK {
+		return VersionInfo{}, fmt.Errorf("GET %s/version: status %d: %s", clientURL, status, short(body))
+	}
+	return parseVersion(body)
+}
+
+func parseVersion(body []byte) (VersionInfo, error) {
+	var v struct {
+		Server         string `json:"etcdserver"`
+		Cluster        string `json:"etcdcluster"`
+		Storage        string `json:"storage"`
+		ReleaseVersion string `json:"releaseVersion"`
+	}
+	if err := json.Unmarshal(body, &v); err == nil {
+		if v.Server == "" {
+			v.Server = v.ReleaseVersion
+		}
+		if v.Server == "" {
+			return VersionInfo{}, fmt.Errorf("/version: no server version in %s", short(body))
+		}
+		return VersionInfo{Server: v.Server, Cluster: v.Cluster, Storage: v.Storage}, nil
+	}
+	if f := strings.Fields(string(body)); len(f) == 2 && f[0] == "etcd" {
+		return VersionInfo{Server: strings.TrimPrefix(f[1], "v")}, nil
+	}
+	return VersionInfo{}, fmt.Errorf("/version: cannot parse %s", short(body))
+}
+
+// Health reads clientURL/health: {"health":"true"} (2.x: {"health": "true"}).
+// 3.4+ answers 503 with "false" when the member has no leader; that is a
+// false, not an error.
+func Health(ctx context.Context, clientURL string) (bool, error) {
+	body, status, err := httpGet(ctx, strings.TrimRight(clientURL, "/")+"/health")
+	if err != nil {
+		return false, err
+	}
+	var h struct {
+		Health any `json:"health"`
+	}
+	if err := json.Unmarshal(body, &h); err != nil {
+		return false, fmt.Errorf("GET %s/health: status %d: %s", clientURL, status, short(body))
+	}
+	return status == http.StatusOK && fmt.Sprint(h.Health) == "true", nil
+}
+
+func httpGet(ctx context.Context, url string) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return body, resp.StatusCode, err
+}
+
+func short(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}

@@ -1,0 +1,50 @@
+package testbed
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// StartT is Start for tests: it logs through t, fails the test at once
+// (never skips) when the bed is not provisioned or the cluster does not come
+// up, and registers Close with t.Cleanup; a teardown problem (a process or
+// a port left behind) fails the test too.
+func StartT(t testing.TB, o Options) *Cluster {
+	t.Helper()
+	if o.Logf == nil {
+		o.Logf = t.Logf
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout(o))
+	defer cancel()
+	c, err := Start(ctx, o)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := c.Close(ctx); err != nil {
+			t.Errorf("%v", err)
+		}
+	})
+	return c
+}
+
+// RequireVersions fails the test unless every version in versions.txt is
+// provisioned, naming provision.sh.
+func RequireVersions(t testing.TB) {
+	t.Helper()
+	for _, v := range Versions() {
+		if err := CheckBinaries(v.Version); err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+}
+
+func startTimeout(o Options) time.Duration {
+	if o.Timeout > 0 {
+		return o.Timeout
+	}
+	return 90 * time.Second
+}
