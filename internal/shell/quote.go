@@ -7,8 +7,11 @@ import "strings"
 // Words made only of characters that no shell treats specially are returned
 // as they are, so command lines stay readable in logs and plans. Anything
 // else is wrapped in single quotes, inside which a POSIX shell interprets
-// nothing at all; an embedded single quote is written as '\” (close the
-// quote, an escaped quote, reopen). The empty string becomes ”.
+// nothing at all. An embedded single quote closes the quote, adds an escaped
+// quote and reopens; the empty string becomes a pair of single quotes:
+//
+//	Quote("it's") == `'it'\''s'`
+//	Quote("")     == `''`
 func Quote(s string) string {
 	if s == "" {
 		return "''"

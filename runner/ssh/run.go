@@ -1,0 +1,257 @@
+package ssh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	xssh "golang.org/x/crypto/ssh"
+
+	"github.com/etcdplay/etcdplay/internal/shell"
+)
+
+// SudoMode says whether one command runs through sudo.
+type SudoMode int
+
+const (
+	// SudoDefault follows Config.Sudo (the inventory's ssh.sudo).
+	SudoDefault SudoMode = iota
+	// SudoAlways runs the command through "sudo -n".
+	SudoAlways
+	// SudoNever runs the command as the SSH user.
+	SudoNever
+)
+
+// Command is one remote command.
+type Command struct {
+	// Argv is the program and its arguments. Every word is shell-quoted, so
+	// values from an inventory or a playbook stay single, inert arguments.
+	Argv []string
+	// Script is POSIX sh text run as it is. It is the escape hatch for
+	// commands a playbook author wrote (ssh-run, service commands): reviewed
+	// code, never a place for inventory values. Set Argv or Script, not both.
+	Script string
+	// Env is exported to the command (names must be shell identifiers;
+	// values are quoted).
+	Env map[string]string
+	// Stdin feeds the command; nil means no input.
+	Stdin io.Reader
+	Sudo  SudoMode
+}
+
+// String is the command as shown in messages (its first line for a script).
+func (c Command) String() string {
+	s := c.Script
+	if len(c.Argv) > 0 {
+		s = shell.Join(c.Argv...)
+	}
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " ..."
+	}
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}
+
+// Result is what a finished command left behind. A non-zero ExitStatus is
+// not a Go error: callers decide what it means.
+type Result struct {
+	ExitStatus int
+	Signal     string // set when the command died of a signal
+	Stdout     []byte
+	Stderr     []byte
+	Duration   time.Duration
+}
+
+// ConnectionLostError is a connection that dropped while a command was in
+// flight. The command may or may not have run; it is never re-run blindly.
+type ConnectionLostError struct {
+	Host    string
+	Command string
+	Err     error
+}
+
+func (e *ConnectionLostError) Error() string {
+	return fmt.Sprintf("ssh %s: connection lost during %q; the command may or may not have run (%v)", e.Host, e.Command, e.Err)
+}
+
+func (e *ConnectionLostError) Unwrap() error { return e.Err }
+
+// Hint for a lost connection.
+func (e *ConnectionLostError) Hint() string {
+	return "check the host's state before continuing; 'etcdplay resume' re-checks the cluster first"
+}
+
+// SudoError is a sudo that cannot run without a password (or at all).
+type SudoError struct {
+	Host    string
+	Command string
+	Stderr  string
+}
+
+func (e *SudoError) Error() string {
+	return fmt.Sprintf("ssh %s: sudo refused %q: %s; %s", e.Host, e.Command, strings.TrimSpace(e.Stderr), e.Hint())
+}
+
+// Hint says how to make sudo work non-interactively.
+func (e *SudoError) Hint() string {
+	return "etcdplay runs 'sudo -n' and never types a password: allow the SSH user these commands with NOPASSWD in sudoers, or connect as a user that needs no sudo and set ssh.sudo: false"
+}
+
+var sudoRefusal = regexp.MustCompile(`(?m)^sudo: (a password is required|a terminal is required|no tty present|.*is not in the sudoers file|.*is not allowed to execute|.*may not run sudo)`)
+var sudoMissing = regexp.MustCompile(`sudo: (command )?not found`)
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// killWrapper runs "$1" so that it dies with the session. sshd makes each
+// session's shell a process group leader; a watcher in that group waits for
+// EOF on the session's stdin, which arrives when the client closes the
+// session (cancel) or the connection drops, and then kills the whole group.
+// When the command ends normally the watcher is killed first, so daemons the
+// command left in the group keep running. A signal request alone is not
+// enough: sshd delivers it to the shell only, and older sshd ignore it.
+const killWrapper = `exec 3<&0 </dev/null
+( while read -r _; do :; done <&3; kill -KILL 0 ) >/dev/null 2>&1 &
+w=$!
+( eval "$1" )
+s=$?
+kill -KILL "$w" 2>/dev/null
+exit "$s"`
+
+// remoteLine builds the exact text sent in the exec request.
+func (c *Client) remoteLine(cmd Command) (string, bool, error) {
+	if (len(cmd.Argv) == 0) == (cmd.Script == "") {
+		return "", false, errors.New("a command needs exactly one of Argv or Script")
+	}
+	var body strings.Builder
+	keys := make([]string, 0, len(cmd.Env))
+	for k := range cmd.Env {
+		if !envName.MatchString(k) {
+			return "", false, fmt.Errorf("environment name %q is not a shell identifier", k)
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&body, "export %s=%s\n", k, shell.Quote(cmd.Env[k]))
+	}
+	if len(cmd.Argv) > 0 {
+		body.WriteString(shell.Join(cmd.Argv...))
+	} else {
+		body.WriteString(cmd.Script)
+	}
+	argv := []string{"sh", "-c", killWrapper, "etcdplay", body.String()}
+	if cmd.Stdin != nil {
+		// The session's stdin carries data, so it cannot be the kill
+		// switch; such commands (uploads) end on EOF by themselves.
+		argv = []string{"sh", "-c", body.String()}
+	}
+	sudo := cmd.Sudo == SudoAlways || (cmd.Sudo == SudoDefault && c.cfg.Sudo)
+	if sudo {
+		argv = append([]string{"sudo", "-n", "--"}, argv...)
+	}
+	return shell.Join(argv...), sudo, nil
+}
+
+// Run runs cmd and waits for it. Errors are transport failures (with the
+// host named), a refused sudo (*SudoError), a connection lost mid-command
+// (*ConnectionLostError) or ctx ending, in which case the remote command is
+// killed and Run returns at once.
+func (c *Client) Run(ctx context.Context, cmd Command) (Result, error) {
+	line, sudo, err := c.remoteLine(cmd)
+	if err != nil {
+		return Result{}, fmt.Errorf("ssh %s: %w", c.t, err)
+	}
+	sess, cn, err := c.session(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer sess.Close()
+	var stdout, stderr syncBuffer
+	sess.Stdout, sess.Stderr = &stdout, &stderr
+	var stdin io.WriteCloser
+	if cmd.Stdin != nil {
+		sess.Stdin = cmd.Stdin
+	} else if stdin, err = sess.StdinPipe(); err != nil {
+		return Result{}, fmt.Errorf("ssh %s: %w", c.t, err)
+	}
+	start := time.Now()
+	result := func() Result {
+		return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start)}
+	}
+	if err := sess.Start(line); err != nil {
+		if cn.isDead() {
+			return result(), &ConnectionLostError{Host: c.t.String(), Command: cmd.String(), Err: err}
+		}
+		return result(), fmt.Errorf("ssh %s: start %q: %w", c.t, cmd, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		sess.Signal(xssh.SIGKILL)
+		if stdin != nil {
+			stdin.Close()
+		}
+		sess.Close()
+		select { // give the channel a moment to close, for the output so far
+		case <-done:
+		case <-time.After(time.Second):
+		}
+		return result(), fmt.Errorf("ssh %s: %s: %w (remote command killed)", c.t, cmd, ctx.Err())
+	}
+	if stdin != nil {
+		stdin.Close()
+	}
+	res := result()
+	var exit *xssh.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		res.ExitStatus = exit.ExitStatus()
+		res.Signal = exit.Signal()
+	default:
+		// No exit status: the channel died with the connection (or sshd
+		// could not report one). Either way the command's fate is unknown.
+		select {
+		case <-cn.dead:
+			err = cn.deadErr
+		case <-time.After(500 * time.Millisecond):
+		}
+		return res, &ConnectionLostError{Host: c.t.String(), Command: cmd.String(), Err: err}
+	}
+	if sudo && res.ExitStatus != 0 {
+		if (res.ExitStatus == 1 && sudoRefusal.Match(res.Stderr)) || (res.ExitStatus == 127 && sudoMissing.Match(res.Stderr)) {
+			return res, &SudoError{Host: c.t.String(), Command: cmd.String(), Stderr: string(res.Stderr)}
+		}
+	}
+	return res, nil
+}
+
+// syncBuffer is written by the session's copy goroutines and read by Run,
+// possibly while a cancelled command is still being torn down.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
+}
