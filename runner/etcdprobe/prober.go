@@ -252,6 +252,10 @@ func (p *Prober) get(ctx context.Context, ep Endpoint, path string) ([]byte, htt
 
 // memberErr formats a member-level error: what, which member, where.
 func memberErr(ep Endpoint, what string, err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // the URL is already named
+	}
 	return fmt.Sprintf("%s (%s): %s: %v", ep.Name, ep.URL, what, err)
 }
 

@@ -70,6 +70,7 @@ func (p *Prober) probeV2(ctx context.Context, ep Endpoint) memberProbe {
 		m.RaftTerm = parseUint(hdr.Get("X-Raft-Term"))
 		m.Revision = int64(parseUint(hdr.Get("X-Etcd-Index")))
 		m.RaftAppliedIndex = m.RaftIndex
+		pr.clusterID = parseHexID(hdr.Get("X-Etcd-Cluster-Id"))
 	} else if err != nil {
 		m.Error = joinErr(m.Error, memberErr(ep, "GET /v2/keys/", err))
 	}
