@@ -1,0 +1,340 @@
+package schema
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Inventory describes one real cluster: how to reach each member over SSH
+// and etcd's client API, how its service is started and stopped, and where
+// each release's binary comes from. Cluster-wide settings may be overridden
+// per member, because hosts differ in real fleets.
+type Inventory struct {
+	File      string              `yaml:"-" json:"file"`
+	Cluster   string              `yaml:"cluster" json:"cluster" jsonschema:"required" doc:"names the state folder and the lock"`
+	API       string              `yaml:"api" json:"api" jsonschema:"enum=v3|v2" doc:"etcd API the cluster speaks: v3 (default) or v2"`
+	TLS       *TLS                `yaml:"tls" json:"tls,omitempty" doc:"client TLS for etcd's client URLs"`
+	SSH       *SSH                `yaml:"ssh" json:"ssh,omitempty" doc:"SSH settings; ~/.ssh/config fills the rest"`
+	Service   *Service            `yaml:"service" json:"service,omitempty" doc:"shell commands that start and stop etcd"`
+	Binary    string              `yaml:"binary" json:"binary,omitempty" doc:"path of the running etcd binary"`
+	Etcdctl   string              `yaml:"etcdctl" json:"etcdctl,omitempty" doc:"path of etcdctl on the members (v2 backups)"`
+	DataDir   string              `yaml:"data_dir" json:"data_dir,omitempty" doc:"etcd's data directory (v2 backups)"`
+	BackupDir string              `yaml:"backup_dir" json:"backup_dir,omitempty" doc:"remote folder for v2 etcdctl backup"`
+	Releases  map[string]*Release `yaml:"releases" json:"releases,omitempty" jsonschema:"keypattern=version" doc:"exact version -> where its binary comes from"`
+	Vars      map[string]any      `yaml:"vars" json:"vars,omitempty" doc:"merged over the playbook's vars"`
+	Members   []*Member           `yaml:"members" json:"members" jsonschema:"required,minItems=1" doc:"the cluster's members"`
+
+	Pos Pos `yaml:"-" json:"-"`
+}
+
+// TLS is the client TLS configuration; paths are on the operator's machine.
+type TLS struct {
+	CA         string `yaml:"ca" json:"ca,omitempty"`
+	Cert       string `yaml:"cert" json:"cert,omitempty"`
+	Key        string `yaml:"key" json:"key,omitempty"`
+	ServerName string `yaml:"server_name" json:"server_name,omitempty"`
+}
+
+// SSH settings. Every field is optional; ~/.ssh/config supplies the rest.
+type SSH struct {
+	User       string `yaml:"user" json:"user,omitempty"`
+	Port       int    `yaml:"port" json:"port,omitempty" jsonschema:"minimum=1,maximum=65535"`
+	Identity   string `yaml:"identity" json:"identity,omitempty"`
+	KnownHosts string `yaml:"known_hosts" json:"known_hosts,omitempty"`
+	Jump       string `yaml:"jump" json:"jump,omitempty" doc:"ProxyJump syntax: [user@]host[:port][,...]"`
+	Config     string `yaml:"config" json:"config,omitempty" doc:"ssh_config file to read"`
+	Sudo       *bool  `yaml:"sudo" json:"sudo,omitempty" doc:"run service and binary commands through sudo -n"`
+}
+
+// Service holds the shell commands that control etcd on a member.
+type Service struct {
+	Start  string `yaml:"start" json:"start,omitempty"`
+	Stop   string `yaml:"stop" json:"stop,omitempty"`
+	Status string `yaml:"status" json:"status,omitempty"`
+}
+
+// Release says where one exact version's binary comes from: a path already
+// on the member (remote) or a local file to upload (upload).
+type Release struct {
+	Version Version `yaml:"-" json:"version"`
+	Remote  string  `yaml:"remote" json:"remote,omitempty"`
+	Upload  string  `yaml:"upload" json:"upload,omitempty"`
+	SHA256  string  `yaml:"sha256" json:"sha256,omitempty" jsonschema:"pattern=^[0-9a-fA-F]{64}$"`
+	Etcdctl string  `yaml:"etcdctl" json:"etcdctl,omitempty"`
+	Etcdutl string  `yaml:"etcdutl" json:"etcdutl,omitempty"`
+	Pos     Pos     `yaml:"-" json:"-"`
+}
+
+// Member is one etcd member. Any of ssh, service, binary, etcdctl,
+// data_dir and backup_dir override the cluster-wide value.
+type Member struct {
+	Name      string   `yaml:"name" json:"name" jsonschema:"required"`
+	Host      string   `yaml:"host" json:"host" jsonschema:"required" doc:"SSH host or ssh_config Host alias"`
+	Client    string   `yaml:"client" json:"client" jsonschema:"required" doc:"etcd client URL, http:// or https://"`
+	SSH       *SSH     `yaml:"ssh" json:"ssh,omitempty"`
+	Service   *Service `yaml:"service" json:"service,omitempty"`
+	Binary    string   `yaml:"binary" json:"binary,omitempty"`
+	Etcdctl   string   `yaml:"etcdctl" json:"etcdctl,omitempty"`
+	DataDir   string   `yaml:"data_dir" json:"data_dir,omitempty"`
+	BackupDir string   `yaml:"backup_dir" json:"backup_dir,omitempty"`
+	Pos       Pos      `yaml:"-" json:"-"`
+}
+
+// DefaultBackupDir is where v2 backups go on a member when the inventory
+// does not say.
+const DefaultBackupDir = "/var/tmp/etcdplay-backup"
+
+var sha256Re = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+
+func (d *Decoder) decodeInventory(n *yaml.Node) *Inventory {
+	inv := &Inventory{File: d.file, API: "v3", Pos: d.Pos(n)}
+	set := map[string]bool{}
+	if !d.Fields(n, "inventory", inv, func(key string, v *yaml.Node) {
+		set[key] = true
+		switch key {
+		case "cluster":
+			inv.Cluster = d.NonEmpty(v, "cluster")
+		case "api":
+			inv.API = d.Enum(v, "api", "v3", "v2")
+		case "tls":
+			inv.TLS = d.decodeTLS(v)
+		case "ssh":
+			inv.SSH = d.decodeSSH(v, "ssh")
+		case "service":
+			inv.Service = d.decodeService(v, "service")
+		case "binary":
+			inv.Binary = d.String(v, "binary")
+		case "etcdctl":
+			inv.Etcdctl = d.String(v, "etcdctl")
+		case "data_dir":
+			inv.DataDir = d.String(v, "data_dir")
+		case "backup_dir":
+			inv.BackupDir = d.String(v, "backup_dir")
+		case "releases":
+			inv.Releases = d.decodeReleases(v)
+		case "vars":
+			inv.Vars = d.Vars(v)
+		case "members":
+			inv.Members = d.decodeMemberList(v)
+		}
+	}) {
+		return nil
+	}
+	d.Require(n, "inventory", set, "cluster", "members")
+	d.checkInventory(inv)
+	return inv
+}
+
+func (d *Decoder) decodeTLS(n *yaml.Node) *TLS {
+	t := &TLS{}
+	d.Fields(n, "tls", t, func(key string, v *yaml.Node) {
+		switch key {
+		case "ca":
+			t.CA = d.String(v, "tls.ca")
+		case "cert":
+			t.Cert = d.String(v, "tls.cert")
+		case "key":
+			t.Key = d.String(v, "tls.key")
+		case "server_name":
+			t.ServerName = d.String(v, "tls.server_name")
+		}
+	})
+	if (t.Cert == "") != (t.Key == "") {
+		d.Errorf(n, "tls: cert and key go together; set both or neither")
+	}
+	return t
+}
+
+func (d *Decoder) decodeSSH(n *yaml.Node, what string) *SSH {
+	s := &SSH{}
+	d.Fields(n, what, s, func(key string, v *yaml.Node) {
+		switch key {
+		case "user":
+			s.User = d.String(v, what+".user")
+		case "port":
+			s.Port = d.Int(v, what+".port")
+			if s.Port < 0 || s.Port > 65535 || (s.Port == 0 && !d.lastWasAt(v)) {
+				d.Errorf(v, "%s.port must be between 1 and 65535, got %d", what, s.Port)
+			}
+		case "identity":
+			s.Identity = d.String(v, what+".identity")
+		case "known_hosts":
+			s.KnownHosts = d.String(v, what+".known_hosts")
+		case "jump":
+			s.Jump = d.String(v, what+".jump")
+		case "config":
+			s.Config = d.String(v, what+".config")
+		case "sudo":
+			b := d.Bool(v, what+".sudo")
+			s.Sudo = &b
+		}
+	})
+	return s
+}
+
+func (d *Decoder) decodeService(n *yaml.Node, what string) *Service {
+	s := &Service{}
+	d.Fields(n, what, s, func(key string, v *yaml.Node) {
+		switch key {
+		case "start":
+			s.Start = d.String(v, what+".start")
+		case "stop":
+			s.Stop = d.String(v, what+".stop")
+		case "status":
+			s.Status = d.String(v, what+".status")
+		}
+	})
+	return s
+}
+
+func (d *Decoder) decodeReleases(n *yaml.Node) map[string]*Release {
+	n = resolve(n)
+	if IsNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		d.Errorf(n, "releases must be a mapping of version to release, got %s", kindName(n))
+		return nil
+	}
+	out := map[string]*Release{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), n.Content[i+1]
+		ver := d.Version(k, "releases key")
+		if ver.IsZero() {
+			continue
+		}
+		if _, dup := out[ver.String()]; dup {
+			d.Errorf(k, "releases: %s is listed twice", ver)
+			continue
+		}
+		r := &Release{Version: ver, Pos: d.Pos(k)}
+		what := fmt.Sprintf("releases[%s]", ver)
+		if !d.Fields(v, what, r, func(key string, v *yaml.Node) {
+			switch key {
+			case "remote":
+				r.Remote = d.String(v, what+".remote")
+			case "upload":
+				r.Upload = d.String(v, what+".upload")
+			case "sha256":
+				r.SHA256 = d.String(v, what+".sha256")
+				if !sha256Re.MatchString(r.SHA256) && !d.lastWasAt(v) {
+					d.Errorf(v, "%s.sha256 must be 64 hex digits, got %d characters", what, len(r.SHA256))
+				}
+			case "etcdctl":
+				r.Etcdctl = d.String(v, what+".etcdctl")
+			case "etcdutl":
+				r.Etcdutl = d.String(v, what+".etcdutl")
+			}
+		}) {
+			continue
+		}
+		switch {
+		case r.Remote != "" && r.Upload != "":
+			d.Hintf(k, "remote is a path already on the members; upload is a local file etcdplay copies; pick one",
+				"%s has both remote and upload", what)
+		case r.Remote == "" && r.Upload == "":
+			d.Hintf(k, "add remote: /path/on/member/etcd or upload: ./local/etcd", "%s says neither remote nor upload", what)
+		}
+		out[ver.String()] = r
+	}
+	return out
+}
+
+func (d *Decoder) decodeMemberList(n *yaml.Node) []*Member {
+	n = resolve(n)
+	if IsNull(n) || n.Kind != yaml.SequenceNode {
+		d.Errorf(n, "members must be a list of members, got %s", kindName(n))
+		return nil
+	}
+	if len(n.Content) == 0 {
+		d.Errorf(n, "members is empty: list at least one member")
+	}
+	var out []*Member
+	for i, c := range n.Content {
+		if m := d.decodeMember(c, i); m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (d *Decoder) decodeMember(n *yaml.Node, i int) *Member {
+	m := &Member{Pos: d.Pos(resolve(n))}
+	what := fmt.Sprintf("members[%d]", i)
+	set := map[string]bool{}
+	if resolve(n) == nil || resolve(n).Kind != yaml.MappingNode {
+		d.Errorf(n, "%s must be a mapping with name, host and client, got %s", what, kindName(n))
+		return nil
+	}
+	d.Fields(n, what, m, func(key string, v *yaml.Node) {
+		set[key] = true
+		switch key {
+		case "name":
+			m.Name = d.NonEmpty(v, what+".name")
+		case "host":
+			m.Host = d.NonEmpty(v, what+".host")
+		case "client":
+			m.Client = d.String(v, what+".client")
+			if !d.lastWasAt(v) {
+				if err := checkClientURL(m.Client); err != nil {
+					d.Hintf(v, "write it like https://10.0.0.10:2379", "%s.client: %v", what, err)
+				}
+			}
+		case "ssh":
+			m.SSH = d.decodeSSH(v, what+".ssh")
+		case "service":
+			m.Service = d.decodeService(v, what+".service")
+		case "binary":
+			m.Binary = d.String(v, what+".binary")
+		case "etcdctl":
+			m.Etcdctl = d.String(v, what+".etcdctl")
+		case "data_dir":
+			m.DataDir = d.String(v, what+".data_dir")
+		case "backup_dir":
+			m.BackupDir = d.String(v, what+".backup_dir")
+		}
+	})
+	d.Require(resolve(n), what, set, "name", "host", "client")
+	return m
+}
+
+func checkClientURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", s)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q must start with http:// or https://", s)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return fmt.Errorf("%q has no host", s)
+	}
+	if p := u.Port(); p == "" {
+		return fmt.Errorf("%q has no port (etcd's client port is usually 2379)", s)
+	}
+	return nil
+}
+
+// checkInventory checks what spans fields: unique names, and that every
+// member ends up with a binary and start/stop commands.
+func (d *Decoder) checkInventory(inv *Inventory) {
+	names := map[string]bool{}
+	for _, m := range inv.Members {
+		if m.Name != "" {
+			if names[m.Name] {
+				d.ErrorAt(m.Pos, "member names are how etcd and the journal tell members apart", "member name %q is used twice", m.Name)
+			}
+			names[m.Name] = true
+		}
+		c := inv.Resolve(m)
+		if c.Binary == "" {
+			d.ErrorAt(m.Pos, "set binary: /usr/local/bin/etcd at the top or on each member", "member %q has no binary path", m.Name)
+		}
+		if c.Service.Start == "" || c.Service.Stop == "" {
+			d.ErrorAt(m.Pos, "set service: {start: ..., stop: ...} at the top or on each member", "member %q has no service start and stop commands", m.Name)
+		}
+	}
+}
