@@ -196,3 +196,8 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func newSigner(t testing.TB) xssh.Signer {
+	_, s := newKey(t, "ed25519")
+	return s
+}
