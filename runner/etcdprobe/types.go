@@ -35,6 +35,10 @@ type Options struct {
 	TLS            *tls.Config   // nil for plain http; used for gRPC and HTTP alike
 	DialTimeout    time.Duration // per connection; default 3s
 	RequestTimeout time.Duration // per member probe or per request; default 5s
+	// Username and Password authenticate the v3 client when auth is on
+	// and TLS client certificates do not name a user. Without them the
+	// probe still works: see probeV3NoAuth. Never logged.
+	Username, Password string
 }
 
 // ID is an etcd member or cluster ID. It prints and marshals as the

@@ -25,6 +25,8 @@ func (p *Prober) client(ep Endpoint) (*clientv3.Client, error) {
 		Endpoints:   []string{ep.URL},
 		DialTimeout: p.opts.DialTimeout,
 		TLS:         p.opts.TLS,
+		Username:    p.opts.Username,
+		Password:    p.opts.Password,
 		Logger:      zap.NewNop(), // the library's warnings are ours to report
 	})
 	if err != nil {
@@ -55,6 +57,10 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 
 	st, err := cli.Status(ctx, ep.URL)
 	if err != nil {
+		if isAuthErr(err) {
+			p.probeV3NoAuth(ctx, ep, cli, &pr)
+			return pr
+		}
 		m.Error = memberErr(ep, "status", err)
 		return pr
 	}
@@ -82,8 +88,7 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 	// and an empty user name are answers too: auth is on, and the member
 	// served the request as far as auth let it.
 	_, gerr := cli.Get(ctx, "health")
-	authErr := errors.Is(gerr, rpctypes.ErrPermissionDenied) || errors.Is(gerr, rpctypes.ErrUserEmpty) ||
-		errors.Is(gerr, rpctypes.ErrInvalidAuthToken)
+	authErr := isAuthErr(gerr)
 	getOK := gerr == nil || authErr
 	if authErr {
 		pr.auth = true
@@ -112,20 +117,87 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 	}
 	m.Healthy = getOK
 
-	if ml, err := cli.MemberList(ctx); err == nil {
-		pr.list = []listedMember{}
-		for _, lm := range ml.Members {
-			pr.list = append(pr.list, listedMember{ID: ID(lm.ID), Name: lm.Name, ClientURLs: lm.ClientURLs, IsLearner: lm.IsLearner})
-		}
-	}
+	pr.list = memberList(ctx, cli)
 
 	// AuthStatus exists from 3.5; 3.4 answers Unimplemented and the Get
 	// above is the detector there. AuthStatus also catches auth that the
 	// Get cannot see: a TLS client certificate whose CN is a permitted user.
 	if as, err := cli.AuthStatus(ctx); err == nil {
 		pr.auth = pr.auth || as.Enabled
+	} else if !pr.auth && p.opts.Username != "" {
+		// 3.4 with credentials: the Get above passed because we logged
+		// in. Ask again as nobody.
+		pr.auth = p.anonymousDenied(ctx, ep)
 	}
 	return pr
+}
+
+// probeV3NoAuth fills a member's view when auth is on, the probe has no
+// credentials and Status is refused (3.5 recent patches, 3.6+): /metrics
+// for identity, leadership, indexes and sizes; /health (which the server
+// runs as root) for health and alarms. The raft term stays 0.
+func (p *Prober) probeV3NoAuth(ctx context.Context, ep Endpoint, cli *clientv3.Client, pr *memberProbe) {
+	m := &pr.m
+	pr.auth = true
+	m.Reachable = true // it answered, with "who are you"
+	mv, err := p.metrics(ctx, ep)
+	if err != nil {
+		m.Error = memberErr(ep, "status refused (auth is on and the probe has no credentials), then GET /metrics", err)
+	} else {
+		m.ID, m.IsLeader, m.IsLearner = mv.ID, mv.IsLeader, mv.IsLearner
+		if mv.IsLeader {
+			m.LeaderID = mv.ID
+		}
+		m.DBSize, m.DBSizeInUse = mv.DBSize, mv.DBSizeInUse
+		m.RaftIndex, m.RaftAppliedIndex, m.Revision = mv.Committed, mv.Applied, mv.Revision
+	}
+	ok, reason, err := p.healthHTTP(ctx, ep)
+	switch {
+	case err != nil:
+		m.HealthError = fmt.Sprintf("GET /health: %v", err)
+	case !ok:
+		m.HealthError = "GET /health: " + reason
+		if t, found := strings.CutPrefix(reason, "ALARM "); found {
+			// /health names the alarm, not the member that raised it.
+			pr.alarms = append(pr.alarms, Alarm{Type: t})
+		}
+	default:
+		m.Healthy = true
+	}
+	pr.list = memberList(ctx, cli)
+}
+
+// anonymousDenied reports whether a Get without credentials is refused
+// by auth (3.4's only way to tell that auth is on).
+func (p *Prober) anonymousDenied(ctx context.Context, ep Endpoint) bool {
+	anon := *p
+	anon.opts.Username, anon.opts.Password = "", ""
+	cli, err := anon.client(ep)
+	if err != nil {
+		return false
+	}
+	defer cli.Close()
+	_, err = cli.Get(ctx, "health")
+	return isAuthErr(err)
+}
+
+// memberList reads MemberList; nil when it cannot.
+func memberList(ctx context.Context, cli *clientv3.Client) []listedMember {
+	ml, err := cli.MemberList(ctx)
+	if err != nil {
+		return nil
+	}
+	list := []listedMember{}
+	for _, lm := range ml.Members {
+		list = append(list, listedMember{ID: ID(lm.ID), Name: lm.Name, ClientURLs: lm.ClientURLs, IsLearner: lm.IsLearner})
+	}
+	return list
+}
+
+// isAuthErr: the member answered, but auth refused the request.
+func isAuthErr(err error) bool {
+	return errors.Is(err, rpctypes.ErrPermissionDenied) || errors.Is(err, rpctypes.ErrUserEmpty) ||
+		errors.Is(err, rpctypes.ErrInvalidAuthToken) || errors.Is(err, rpctypes.ErrAuthOldRevision)
 }
 
 // MoveLeader hands leadership to the member named toName (v3 only). It is
