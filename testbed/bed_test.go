@@ -2,21 +2,273 @@ package testbed
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
-func TestStartSSHWriteVerify(t *testing.T) {
-	ctx := context.Background()
-	c := StartT(t, Options{Version: "3.5"})
-	out, err := c.SSH(ctx, 0, c.Hosts[0].Binary()+" --version")
-	if err != nil || !strings.Contains(out, c.Version) {
-		t.Fatalf("etcd --version over ssh: %q %v", out, err)
+// keysFor is how many keys a bring-up writes: 2.0 commits a v2 write every
+// ~25 ms, so it gets fewer.
+func keysFor(version string) int {
+	if strings.HasPrefix(version, "2.0.") {
+		return 300
 	}
-	if err := c.WriteKeys(ctx, 100); err != nil {
+	return 1000
+}
+
+// TestEveryVersion brings up a 3-member cluster of every version in
+// versions.txt behind sshd, checks it over its client URLs and over SSH,
+// writes and verifies keys, and tears it down.
+func TestEveryVersion(t *testing.T) {
+	RequireVersions(t)
+	for _, v := range Versions() {
+		t.Run(v.Version, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			c := StartT(t, Options{Version: v.Version})
+			if c.API != v.API() {
+				t.Fatalf("API %s, want %s", c.API, v.API())
+			}
+			for i, h := range c.Hosts {
+				ver, err := ServerVersion(ctx, h.ClientURL)
+				if err != nil || ver.Server != v.Version {
+					t.Fatalf("%s /version: %+v %v, want server %s", h.Name, ver, err, v.Version)
+				}
+				if ok, err := Health(ctx, h.ClientURL); !ok || err != nil {
+					t.Fatalf("%s /health: %v %v", h.Name, ok, err)
+				}
+				out, err := c.SSH(ctx, i, h.Binary()+" --version")
+				if err != nil {
+					t.Fatalf("%s: etcd --version over ssh: %v", h.Name, err)
+				}
+				if first := strings.SplitN(out, "\n", 2)[0]; !strings.HasSuffix(first, " "+v.Version) {
+					t.Fatalf("%s: etcd --version says %q, want %s", h.Name, first, v.Version)
+				}
+				t.Logf("%s: /version %+v, ssh: %s", h.Name, ver, strings.SplitN(out, "\n", 2)[0])
+			}
+			n := keysFor(v.Version)
+			began := time.Now()
+			if err := c.WriteKeys(ctx, n); err != nil {
+				t.Fatal(err)
+			}
+			wrote := time.Since(began)
+			got, err := c.VerifyKeys(ctx)
+			if err != nil || got != n {
+				t.Fatalf("verify: %d of %d: %v", got, n, err)
+			}
+			for i := range c.Hosts {
+				if got, err := c.VerifyKeysOn(ctx, i); err != nil || got != n {
+					t.Fatalf("verify on %s: %d of %d: %v", c.Hosts[i].Name, got, n, err)
+				}
+			}
+			t.Logf("%d keys written in %v and verified on every member", n, wrote.Round(time.Millisecond))
+			if err := c.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			assertGone(t, c, nil)
+		})
+	}
+}
+
+// assertGone checks what Close promises: no process from the run folder,
+// none of pids alive, nothing listening on the cluster's addresses, the
+// run folder removed and the slot free.
+func assertGone(t *testing.T, c *Cluster, pids []int) {
+	t.Helper()
+	for _, p := range pids {
+		if alive(p) {
+			t.Errorf("pid %d (%s) still alive after Close", p, procCmdline(p))
+		}
+	}
+	if left := procsUnder(c.Dir); len(left) > 0 {
+		t.Errorf("processes from %s still alive: %v", c.Dir, left)
+	}
+	if ls, err := Listening(c.Addrs()); err != nil || len(ls) > 0 {
+		t.Errorf("still listening after Close: %v %v", ls, err)
+	}
+	if _, err := os.Stat(c.Dir); !os.IsNotExist(err) && os.Getenv("ETCDPLAY_BED_KEEP") != "1" {
+		t.Errorf("run folder %s still there (%v)", c.Dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(Dir(), "slots", strconv.Itoa(c.Slot)+".lock"), os.O_RDWR, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := c.VerifyKeys(ctx); err != nil || n != 100 {
-		t.Fatalf("verify: %d %v", n, err)
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	} else if !errors.Is(err, syscall.EWOULDBLOCK) {
+		t.Errorf("slot %d lock: %v", c.Slot, err)
+	}
+	// EWOULDBLOCK is possible and fine: another test binary may have taken
+	// the freed slot already.
+}
+
+// TestTeardownLeavesNothing checks teardown with an SSH session still open
+// (a session child of sshd must die too) and a member already stopped.
+func TestTeardownLeavesNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := StartT(t, Options{Version: "3.6"})
+	var pids []int
+	for i, h := range c.Hosts {
+		pids = append(pids, c.MemberPID(i), h.sshdPID)
+	}
+	// A remote command that outlives the test's interest in it.
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	go func() { _, _ = c.SSH(sctx, 1, "sleep 300") }()
+	deadline := time.Now().Add(5 * time.Second)
+	var sessions []int
+	for len(sessions) == 0 && time.Now().Before(deadline) {
+		for _, p := range descendants(c.Hosts[1].sshdPID) {
+			if strings.HasPrefix(procCmdline(p), "sleep 300") {
+				sessions = append(sessions, p)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(sessions) == 0 {
+		t.Fatal("the remote sleep never showed up under sshd")
+	}
+	pids = append(pids, sessions...)
+	if err := c.StopMember(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if err := c.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("teardown with an open session and a stopped member: %v", time.Since(began).Round(time.Millisecond))
+	assertGone(t, c, pids)
+	if err := c.Close(ctx); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// TestStaleSlotIsCleaned simulates a test binary killed before Close: its
+// processes keep running and its slot lock is released by the kernel. The
+// next owner of the slot must kill them and remove the folder.
+func TestStaleSlotIsCleaned(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Options{Version: "3.7", Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	var pids []int
+	for i, h := range c.Hosts {
+		pids = append(pids, c.MemberPID(i), h.sshdPID)
+	}
+	k, dir := c.Slot, c.Dir
+	c.slot.release() // the "crash"
+	unlock, err := lockFile(filepath.Join(Dir(), "slots", strconv.Itoa(k)+".lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanStale(ctx, k, filepath.Join(Dir(), "run", "new-owner"), "")
+	unlock()
+	assertGone(t, c, pids)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("stale run folder %s not removed", dir)
+	}
+}
+
+// TestWriterThroughMemberRestarts runs the multi-endpoint writer while a
+// follower and then the leader are stopped and restarted through their
+// service scripts over SSH, as in a rolling upgrade. Restarting a follower
+// costs no write on any version. A graceful stop of a 3.x leader hands
+// leadership over first, so it costs none either; 2.x has no leadership
+// transfer, so the writer may lose the writes in flight during the
+// election, and the test only checks that they are counted and bounded.
+func TestWriterThroughMemberRestarts(t *testing.T) {
+	for _, role := range []string{"3.6", "2.3"} {
+		t.Run(role, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			c := StartT(t, Options{Version: role})
+			leader, err := c.Leader(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			follower := (leader + 1) % len(c.Hosts)
+			for _, i := range []int{follower, leader} {
+				w, err := c.StartWriter(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(300 * time.Millisecond)
+				if err := c.StopMember(ctx, i); err != nil {
+					t.Fatal(err)
+				}
+				_, err = c.SSH(ctx, i, c.Hosts[i].Service+" status")
+				var se *SSHError
+				if !errors.As(err, &se) || se.ExitCode != 3 {
+					t.Fatalf("status of a stopped member: %v, want exit 3", err)
+				}
+				time.Sleep(300 * time.Millisecond)
+				if err := c.StartMember(ctx, i); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := c.SSH(ctx, i, c.Hosts[i].Service+" status"); err != nil {
+					t.Fatalf("status of a running member: %v", err)
+				}
+				time.Sleep(300 * time.Millisecond)
+				st := w.Stop()
+				isLeader := i == leader
+				t.Logf("restart of %s (leader %v): writer %v", c.Hosts[i].Name, isLeader, st)
+				if st.OK < 20 {
+					t.Fatalf("writer barely wrote: %v (last error %s)", st, st.LastError)
+				}
+				if (!isLeader || c.API == "v3") && st.Failed != 0 {
+					t.Fatalf("graceful restart of %s cost writes: %v (last error %s)", c.Hosts[i].Name, st, st.LastError)
+				}
+				if st.LongestStall > 5*time.Second {
+					t.Fatalf("writer stalled: %v", st)
+				}
+			}
+			if err := c.WaitHealthy(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestInstallVersion puts another version on one host, as a drifted machine
+// or a half-done upgrade would have it, and restarts that member on it.
+func TestInstallVersion(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := StartT(t, Options{Version: "3.5"})
+	if err := c.WriteKeys(ctx, 200); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StopMember(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := InstallVersion(c.Hosts[0], "3.6"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartMember(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	v, err := ServerVersion(ctx, c.Hosts[0].ClientURL)
+	want, _ := Resolve("3.6")
+	if err != nil || v.Server != want {
+		t.Fatalf("host1 after InstallVersion: %+v %v, want %s", v, err, want)
+	}
+	if n, err := c.VerifyKeysOn(ctx, 0); err != nil || n != 200 {
+		t.Fatalf("keys on the 3.6 member: %d %v", n, err)
+	}
+	// The cached binary must be untouched by anything done to the host's copy.
+	if out, err := c.SSH(ctx, 0, "cp /dev/null "+c.Hosts[0].Binary()); err == nil {
+		t.Fatalf("the bed user could write through to the cached binary: %q", out)
 	}
 }

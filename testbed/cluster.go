@@ -569,9 +569,9 @@ func (c *Cluster) waitPortsFree(ctx context.Context) error {
 // teardownGrace is how long Close lets members stop on SIGTERM before
 // SIGKILL. A follower of 3.5+ stops in about 1 s, but a leader whose peers
 // are stopping at the same moment waits for a leadership transfer that
-// cannot happen (7 s, measured); the data is thrown away, so teardown does
+// cannot happen (7 s, measured), and a follower needs about 1 s; the data is thrown away, so teardown does
 // not wait for it. StopMember is the graceful stop.
-const teardownGrace = 2500 * time.Millisecond
+const teardownGrace = 1500 * time.Millisecond
 
 // parallel runs f for every host at once and joins the errors.
 func parallel(hosts []*Host, f func(*Host) error) error {

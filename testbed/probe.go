@@ -104,3 +104,53 @@ func short(b []byte) string {
 	}
 	return s
 }
+
+// Leader returns the index of the member that currently leads, asking each
+// member in turn (v3: Status; v2: /v2/stats/self state StateLeader).
+func (c *Cluster) Leader(ctx context.Context) (int, error) {
+	ctx, cancel := withDefaultTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var errs []string
+	for i, h := range c.Hosts {
+		if c.MemberPID(i) == 0 {
+			continue
+		}
+		lead, err := isLeader(ctx, c, h)
+		if err != nil {
+			errs = append(errs, h.Name+": "+err.Error())
+			continue
+		}
+		if lead {
+			return i, nil
+		}
+	}
+	return -1, fmt.Errorf("testbed: %s: no member leads (%s)", c.Name, strings.Join(errs, "; "))
+}
+
+func isLeader(ctx context.Context, c *Cluster, h *Host) (bool, error) {
+	if c.API == "v3" {
+		cli, err := c.client()
+		if err != nil {
+			return false, err
+		}
+		st, err := cli.Status(ctx, h.ClientURL)
+		if err != nil {
+			return false, err
+		}
+		return st.Header.MemberId == st.Leader, nil
+	}
+	body, status, err := httpGet(ctx, h.ClientURL+"/v2/stats/self")
+	if err != nil {
+		return false, err
+	}
+	if status != http.StatusOK {
+		return false, fmt.Errorf("/v2/stats/self: status %d", status)
+	}
+	var s struct {
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal(body, &s); err != nil {
+		return false, err
+	}
+	return s.State == "StateLeader", nil
+}
