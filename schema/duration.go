@@ -2,6 +2,7 @@ package schema
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -13,7 +14,15 @@ func (d Duration) String() string {
 	if d == 0 {
 		return ""
 	}
-	return time.Duration(d).String()
+	// time.Duration prints 2m as "2m0s"; show it the way people write it.
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // MarshalJSON writes the duration as its string form, the way it is written

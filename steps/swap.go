@@ -94,7 +94,7 @@ func (s *Swap) Plan(c *PlanContext) (Plan, error) {
 		src = "upload of " + r.Upload
 		if r.SHA256 != "" {
 			args["sha256"] = r.SHA256
-			src += " (sha256 " + r.SHA256[:12] + "...)"
+			src += ", sha256 " + r.SHA256[:12] + "..."
 		}
 	}
 	bin := "the member's binary"

@@ -97,7 +97,7 @@ func (w *Wait) Plan(c *PlanContext) (Plan, error) {
 	if w.Duration != 0 {
 		return Plan{Text: "wait " + w.Duration.String(), Args: map[string]string{"duration": w.Duration.String()}}, nil
 	}
-	bound := w.Bound(0).String()
+	bound := schema.Duration(w.Bound(0)).String()
 	args := map[string]string{"for": w.For, "timeout": bound}
 	var text string
 	switch w.For {

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the CLI and returns the exit code; it prints the error, if
+// any, as `etcdplay: <message>` and `hint: ...` on stderr.
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "etcdplay: %v\n", err)
+		if h := exit.Hint(err); h != "" {
+			fmt.Fprintf(stderr, "hint: %s\n", h)
+		}
+	}
+	return exit.Code(err)
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/runner"
+)
+
+func newPlanCmd(opts *options) *cobra.Command {
+	var inventory string
+	var offline bool
+	cmd := &cobra.Command{
+		Use:   "plan PLAYBOOK -i INVENTORY --offline",
+		Short: "Show the exact steps, member order and guards; change nothing",
+		Long: `plan resolves a playbook against an inventory and prints what a run
+would do: phases, members in order, each step with its resolved arguments
+and its guard. PLAYBOOK is a path or a shipped name such as 3.4-to-3.5.
+
+With --offline nothing is contacted: members are listed in inventory order
+(leader-last is applied at run time) and guards are shown as expressions.`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if !offline {
+				return usageErr(errors.New("plan needs --offline for now: the live plan comes with the runner"), "add --offline")
+			}
+			stderr := cmd.ErrOrStderr()
+			pb, perr := loadPlaybook(a[0])
+			inv, ierr := loadInventory(inventory)
+			if exit.Code(perr) == exit.Usage {
+				return perr
+			}
+			if exit.Code(ierr) == exit.Usage {
+				return ierr
+			}
+			if err := errors.Join(perr, ierr); err != nil {
+				return invalid(stderr, joinLists(perr, ierr))
+			}
+			p, err := runner.PlanOffline(pb, inv)
+			if err != nil {
+				return invalid(stderr, err)
+			}
+			out := cmd.OutOrStdout()
+			if opts.output == "json" {
+				return writeJSON(out, p)
+			}
+			return runner.WritePlanText(out, p)
+		},
+	}
+	cmd.Flags().StringVarP(&inventory, "inventory", "i", "", "inventory file (required)")
+	cmd.Flags().BoolVar(&offline, "offline", false, "plan without contacting the cluster")
+	_ = cmd.MarkFlagRequired("inventory")
+	return cmd
+}

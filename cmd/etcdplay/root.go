@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
+)
+
+// options shared by every command.
+type options struct {
+	output string // text or json
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	opts := &options{}
+	root := &cobra.Command{
+		Use:   "etcdplay",
+		Short: "etcd's upgrade guides as reviewed playbooks, run over SSH",
+		Long: `etcdplay turns etcd's upgrade guides into versioned YAML playbooks of
+typed actions with guards, and runs them member by member over SSH
+against the cluster an inventory describes.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr(fmt.Errorf("unknown command %q", args[0]), "etcdplay --help lists the commands")
+			}
+			return cmd.Help()
+		},
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if opts.output != "text" && opts.output != "json" {
+				return usageErr(fmt.Errorf("-o %q: want text or json", opts.output), "")
+			}
+			return nil
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVarP(&opts.output, "output", "o", "text", "output format: text or json")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageErr(err, fmt.Sprintf("etcdplay %s --help shows the flags", cmd.Name()))
+	})
+	root.AddCommand(
+		newListCmd(opts),
+		newValidateCmd(opts),
+		newSchemaCmd(),
+		newPlanCmd(opts),
+		newVersionCmd(opts),
+	)
+	return root
+}
+
+func usageErr(err error, hint string) error {
+	return &exit.Error{Code: exit.Usage, Err: err, Hint: hint}
+}
+
+// args wraps a cobra argument check so a wrong argument count is a usage
+// error (exit 2), not an internal one.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return usageErr(err, "usage: "+cmd.UseLine())
+		}
+		return nil
+	}
+}
+

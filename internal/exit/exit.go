@@ -1,0 +1,74 @@
+package exit
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Exit codes, one per failure class. Scripts depend on them: never reuse or
+// renumber one.
+const (
+	OK          = 0   // success
+	Internal    = 1   // internal error; diff: the playbooks differ
+	Usage       = 2   // bad flags or arguments
+	Invalid     = 3   // a playbook or inventory does not load or validate
+	Unreachable = 4   // cannot reach the cluster (SSH or etcd connection)
+	Refused     = 5   // preflight refused: the cluster is not in an accepted state
+	StepFailed  = 6   // a step failed: the rollout stopped
+	Locked      = 7   // lock held by another run
+	Unhealthy   = 8   // status: the cluster is unhealthy
+	Interrupted = 130 // SIGINT/SIGTERM, state journaled
+)
+
+// Error is an error with the exit code of its class and an optional hint
+// that says what to do next.
+type Error struct {
+	Code int
+	Err  error
+	Hint string
+}
+
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return "exit " + strconv.Itoa(e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New wraps err with code and hint. A nil err stays nil.
+func New(code int, err error, hint string) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Code: code, Err: err, Hint: hint}
+}
+
+// Code is the exit code for err: 0 for nil, the outermost Error's code, or
+// Internal for an error nobody classified.
+func Code(err error) int {
+	if err == nil {
+		return OK
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// Hint returns the first hint found in err's chain, or "".
+func Hint(err error) string {
+	for err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			return ""
+		}
+		if e.Hint != "" {
+			return e.Hint
+		}
+		err = e.Err
+	}
+	return ""
+}

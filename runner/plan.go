@@ -1,0 +1,167 @@
+// Package runner plans and applies playbooks. This file holds the plan: plain
+// data with JSON tags, built without touching the cluster, that apply will
+// consume and views render (plan_view.go for people, encoding/json for
+// machines), as terraform keeps plans, apply and views apart.
+package runner
+
+import (
+	"fmt"
+
+	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
+)
+
+// Plan is what a run will do, phase by phase.
+type Plan struct {
+	Playbook PlaybookRef    `json:"playbook"`
+	Cluster  string         `json:"cluster"`
+	API      string         `json:"api"`
+	Offline  bool           `json:"offline"`
+	Order    string         `json:"order"`
+	Members  []string       `json:"members"` // in upgrade order
+	Vars     map[string]any `json:"vars,omitempty"`
+	Phases   []PhasePlan    `json:"phases"`
+}
+
+// PlaybookRef names the playbook a plan comes from.
+type PlaybookRef struct {
+	Name  string `json:"name"`
+	File  string `json:"file"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Guide string `json:"guide,omitempty"`
+}
+
+// PhasePlan is one phase. Whole-cluster phases (preflight, finish) have
+// Steps; the members phase has one entry per member in Members; rollback
+// has Steps written for "the member" that failed, since which one is known
+// only at run time.
+type PhasePlan struct {
+	Phase   string       `json:"phase"`
+	Steps   []StepPlan   `json:"steps,omitempty"`
+	Members []MemberPlan `json:"members,omitempty"`
+}
+
+// MemberPlan is the members phase for one member.
+type MemberPlan struct {
+	Member string     `json:"member"`
+	Steps  []StepPlan `json:"steps"`
+}
+
+// StepPlan is one step with its arguments resolved against the inventory.
+type StepPlan struct {
+	Index   int               `json:"index"` // 1-based within its phase
+	Name    string            `json:"name,omitempty"`
+	Action  string            `json:"action"`
+	Text    string            `json:"text"`
+	Args    map[string]string `json:"args,omitempty"`
+	When    string            `json:"when,omitempty"`
+	Guard   string            `json:"guard,omitempty"` // the guard's outcome; offline: "evaluated at run time"
+	Timeout string            `json:"timeout,omitempty"`
+	Retries int               `json:"retries,omitempty"`
+	Source  string            `json:"source"` // file:line:col of the step
+}
+
+// GuardOffline is what an offline plan says about every guard.
+const GuardOffline = "evaluated at run time"
+
+// PlanOffline builds a plan without any connection: members in inventory
+// order (leader-last is applied at run time, when the leader is known), and
+// guards shown as expressions. Every problem found while resolving steps
+// against the inventory is returned as a schema.ErrorList.
+func PlanOffline(pb *schema.Playbook, inv *schema.Inventory) (*Plan, error) {
+	var errs schema.ErrorList
+	fail := func(p schema.Pos, hint, format string, args ...any) {
+		errs = append(errs, &schema.Error{File: pb.File, Line: p.Line, Col: p.Col, Msg: fmt.Sprintf(format, args...), Hint: hint})
+	}
+	p := &Plan{
+		Playbook: PlaybookRef{Name: pb.Name, File: pb.File, From: pb.From.String(), To: pb.To.String(), Guide: pb.Guide},
+		Cluster:  inv.Cluster,
+		API:      inv.API,
+		Offline:  true,
+		Order:    pb.Members.Order,
+		Vars:     mergeVars(pb.Vars, inv.Vars),
+	}
+	if want := apiFor(pb.From); want != inv.API {
+		fail(pb.Pos, fmt.Sprintf("use an inventory with api: %s for etcd %s", want, pb.From),
+			"playbook upgrades etcd %s, which speaks the %s API, but inventory %s says api: %s", pb.From, want, inv.File, inv.API)
+	}
+	for _, m := range inv.Members {
+		p.Members = append(p.Members, m.Name)
+	}
+	c := &steps.PlanContext{Playbook: pb, Inventory: inv}
+	planSteps := func(list []*schema.Step) []StepPlan {
+		var out []StepPlan
+		for i, s := range list {
+			sp, err := planStep(c, s, i+1)
+			if err != nil {
+				fail(s.ActionPos, "", "%v", err)
+			}
+			sp.Source = fmt.Sprintf("%s:%d:%d", pb.File, s.Pos.Line, s.Pos.Col)
+			out = append(out, sp)
+		}
+		return out
+	}
+	for _, ph := range pb.Phases() {
+		pp := PhasePlan{Phase: string(ph.Phase)}
+		c.Phase = ph.Phase
+		switch ph.Phase {
+		case schema.PhaseMembers:
+			for _, m := range inv.Members {
+				cfg := inv.Resolve(m)
+				c.Member = &cfg
+				pp.Members = append(pp.Members, MemberPlan{Member: m.Name, Steps: planSteps(ph.Steps)})
+			}
+			c.Member = nil
+		default:
+			if len(ph.Steps) == 0 {
+				continue
+			}
+			pp.Steps = planSteps(ph.Steps)
+		}
+		p.Phases = append(p.Phases, pp)
+	}
+	errs.Sort()
+	return p, errs.Err()
+}
+
+func planStep(c *steps.PlanContext, s *schema.Step, index int) (StepPlan, error) {
+	sp := StepPlan{Index: index, Name: s.Name, Action: s.Action, Timeout: s.Timeout.String(), Retries: s.Retries}
+	if s.When != nil {
+		sp.When = s.When.Source
+		sp.Guard = GuardOffline
+	}
+	a, ok := s.Args.(steps.Action)
+	if !ok {
+		return sp, fmt.Errorf("step %q: action has no plan", s.Action)
+	}
+	rp, err := a.Plan(c)
+	if err != nil {
+		return sp, err
+	}
+	sp.Text, sp.Args = rp.Text, rp.Args
+	return sp, nil
+}
+
+// apiFor is the API a cluster on minor m speaks: 2.x clusters only have v2.
+func apiFor(m schema.Minor) string {
+	if m.Major < 3 {
+		return "v2"
+	}
+	return "v3"
+}
+
+// mergeVars lays the inventory's vars over the playbook's.
+func mergeVars(pb, inv map[string]any) map[string]any {
+	if len(pb) == 0 && len(inv) == 0 {
+		return nil
+	}
+	out := map[string]any{}
+	for k, v := range pb {
+		out[k] = v
+	}
+	for k, v := range inv {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,105 @@
+package runner
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// WritePlanText renders a plan for people. The output depends only on the
+// plan (maps sorted, no clock), so the same inputs give byte-identical text.
+func WritePlanText(w io.Writer, p *Plan) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "plan: %s (%s -> %s)\n", p.Playbook.Name, p.Playbook.From, p.Playbook.To)
+	fmt.Fprintf(&b, "file: %s\n", p.Playbook.File)
+	if p.Playbook.Guide != "" {
+		fmt.Fprintf(&b, "guide: %s\n", p.Playbook.Guide)
+	}
+	fmt.Fprintf(&b, "cluster: %s (api %s, %d members: %s)\n", p.Cluster, p.API, len(p.Members), strings.Join(p.Members, ", "))
+	if p.Offline {
+		b.WriteString("mode: offline; nothing contacted, guards are shown as expressions and " + GuardOffline + "\n")
+	}
+	if len(p.Vars) > 0 {
+		b.WriteString("vars:")
+		for _, k := range sortedKeys(p.Vars) {
+			v, _ := json.Marshal(p.Vars[k])
+			fmt.Fprintf(&b, " %s=%s", k, v)
+		}
+		b.WriteByte('\n')
+	}
+	for _, ph := range p.Phases {
+		b.WriteByte('\n')
+		switch ph.Phase {
+		case "members":
+			note := ""
+			if p.Offline && p.Order == "leader-last" {
+				note = "; offline the members are listed as in the inventory, the leader moves last at run time"
+			}
+			fmt.Fprintf(&b, "members (order: %s%s)\n", p.Order, note)
+			for _, m := range ph.Members {
+				fmt.Fprintf(&b, "  member %s\n", m.Member)
+				writeSteps(&b, m.Steps, "    ")
+			}
+		case "rollback":
+			b.WriteString("rollback (one member back to the old binary while the cluster is still mixed)\n")
+			writeSteps(&b, ph.Steps, "  ")
+		default:
+			fmt.Fprintf(&b, "%s\n", ph.Phase)
+			writeSteps(&b, ph.Steps, "  ")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeSteps(b *strings.Builder, list []StepPlan, indent string) {
+	for _, s := range list {
+		title := s.Name
+		if title == "" {
+			title = s.Action
+		}
+		fmt.Fprintf(b, "%s%d. %s\n", indent, s.Index, title)
+		in := indent + strings.Repeat(" ", len(fmt.Sprint(s.Index))+2)
+		fmt.Fprintf(b, "%s%s: %s\n", in, s.Action, s.Text)
+		if len(s.Args) > 0 {
+			var kv []string
+			for _, k := range sortedKeys(s.Args) {
+				kv = append(kv, k+"="+quoteIfSpace(s.Args[k]))
+			}
+			fmt.Fprintf(b, "%sargs: %s\n", in, strings.Join(kv, " "))
+		}
+		if s.When != "" {
+			fmt.Fprintf(b, "%swhen: %s (%s)\n", in, s.When, s.Guard)
+		}
+		if s.Timeout != "" || s.Retries != 0 {
+			fmt.Fprintf(b, "%stimeout: %s, retries: %d\n", in, orDash(s.Timeout), s.Retries)
+		}
+		fmt.Fprintf(b, "%sat: %s\n", in, s.Source)
+	}
+}
+
+func quoteIfSpace(s string) string {
+	if strings.ContainsAny(s, " \t\"") || s == "" {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
