@@ -3,6 +3,7 @@ package etcdprobe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,6 +160,26 @@ func TestProbeReal(t *testing.T) {
 			}
 			c := probe(t, p)
 			checkSettled(t, bed, c)
+
+			t.Log("members are named by the cluster's member list, not by the inventory")
+			var renamed []Endpoint
+			for i, h := range bed.Hosts {
+				renamed = append(renamed, Endpoint{Name: fmt.Sprintf("inv%d", i), URL: h.ClientURL})
+			}
+			rp, err := New(renamed, Options{API: bed.API})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rp.Close()
+			if rc, err := rp.Cluster(ctx); err != nil {
+				t.Fatal(err)
+			} else {
+				for i, m := range rc.Members {
+					if m.Name != bed.Hosts[i].Name {
+						t.Errorf("endpoint inv%d named %q, want the member list's %q", i, m.Name, bed.Hosts[i].Name)
+					}
+				}
+			}
 
 			t.Log("the helpers agree with the whole-cluster probe")
 			name, idx, err := p.LeaderCommitted(ctx)

@@ -251,10 +251,13 @@ func (p *Prober) get(ctx context.Context, ep Endpoint, path string) ([]byte, htt
 }
 
 // memberErr formats a member-level error: what, which member, where.
-func memberErr(ep Endpoint, what string, err error) string {
+func (p *Prober) memberErr(ep Endpoint, what string, err error) string {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err // the URL is already named
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("%s (%s): %s: no answer in time (request timeout %v)", ep.Name, ep.URL, what, p.opts.RequestTimeout)
 	}
 	return fmt.Sprintf("%s (%s): %s: %v", ep.Name, ep.URL, what, err)
 }

@@ -25,7 +25,7 @@ func (p *Prober) probeV2(ctx context.Context, ep Endpoint) memberProbe {
 	m := &pr.m
 	v, err := p.versions(ctx, ep)
 	if err != nil {
-		m.Error = memberErr(ep, "GET /version", err)
+		m.Error = p.memberErr(ep, "GET /version", err)
 		if isConnError(err) {
 			return pr
 		}
@@ -42,7 +42,7 @@ func (p *Prober) probeV2(ctx context.Context, ep Endpoint) memberProbe {
 		} `json:"leaderInfo"`
 	}
 	if err := p.getJSON(ctx, ep, "/v2/stats/self", &self); err != nil {
-		m.Error = joinErr(m.Error, memberErr(ep, "GET /v2/stats/self", err))
+		m.Error = joinErr(m.Error, p.memberErr(ep, "GET /v2/stats/self", err))
 	} else {
 		m.ID = parseHexID(self.ID)
 		m.LeaderID = parseHexID(self.LeaderInfo.Leader)
@@ -72,7 +72,7 @@ func (p *Prober) probeV2(ctx context.Context, ep Endpoint) memberProbe {
 		m.RaftAppliedIndex = m.RaftIndex
 		pr.clusterID = parseHexID(hdr.Get("X-Etcd-Cluster-Id"))
 	} else if err != nil {
-		m.Error = joinErr(m.Error, memberErr(ep, "GET /v2/keys/", err))
+		m.Error = joinErr(m.Error, p.memberErr(ep, "GET /v2/keys/", err))
 	}
 
 	var members struct {

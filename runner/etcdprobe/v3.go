@@ -43,7 +43,7 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 	m := &pr.m
 	v, verr := p.versions(ctx, ep)
 	if verr != nil && isConnError(verr) {
-		m.Error = memberErr(ep, "GET /version", verr)
+		m.Error = p.memberErr(ep, "GET /version", verr)
 		return pr
 	}
 	m.Server, m.Cluster, m.Storage = v.Server, v.Cluster, v.Storage
@@ -61,12 +61,12 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 			p.probeV3NoAuth(ctx, ep, cli, &pr)
 			return pr
 		}
-		m.Error = memberErr(ep, "status", err)
+		m.Error = p.memberErr(ep, "status", err)
 		return pr
 	}
 	m.Reachable = true
 	if verr != nil {
-		m.Error = memberErr(ep, "GET /version", verr)
+		m.Error = p.memberErr(ep, "GET /version", verr)
 	}
 	if m.Server == "" {
 		m.Server = st.Version
@@ -142,7 +142,7 @@ func (p *Prober) probeV3NoAuth(ctx context.Context, ep Endpoint, cli *clientv3.C
 	m.Reachable = true // it answered, with "who are you"
 	mv, err := p.metrics(ctx, ep)
 	if err != nil {
-		m.Error = memberErr(ep, "status refused (auth is on and the probe has no credentials), then GET /metrics", err)
+		m.Error = p.memberErr(ep, "status refused (auth is on and the probe has no credentials), then GET /metrics", err)
 	} else {
 		m.ID, m.IsLeader, m.IsLearner = mv.ID, mv.IsLeader, mv.IsLearner
 		if mv.IsLeader {
