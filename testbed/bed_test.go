@@ -272,3 +272,31 @@ func TestInstallVersion(t *testing.T) {
 		t.Fatalf("the bed user could write through to the cached binary: %q", out)
 	}
 }
+
+// TestStartFailsFast gives etcd a flag it rejects: Start must fail within
+// seconds (the dead process is noticed, not waited out), say why, and
+// leave nothing behind.
+func TestStartFailsFast(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	began := time.Now()
+	c, err := Start(ctx, Options{Version: "3.7", ExtraFlags: []string{"--no-such-flag"}})
+	if err == nil {
+		c.Close(ctx)
+		t.Fatal("Start accepted a flag etcd rejects")
+	}
+	took := time.Since(began)
+	t.Logf("failed in %v: %v", took.Round(time.Millisecond), err)
+	if !strings.Contains(err.Error(), "no-such-flag") {
+		t.Errorf("the error does not show etcd's complaint: %v", err)
+	}
+	if took > 15*time.Second {
+		t.Errorf("a dead member took %v to notice", took)
+	}
+	runs, _ := filepath.Glob(filepath.Join(Dir(), "run", "3.7*"))
+	for _, r := range runs {
+		if procs := procsUnder(r); len(procs) > 0 {
+			t.Errorf("%s: processes left: %v", r, procs)
+		}
+	}
+}

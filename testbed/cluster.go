@@ -265,8 +265,11 @@ func (c *Cluster) start(ctx context.Context, o Options) error {
 	}
 	c.logf("testbed: %d sshd up for %s", len(c.Hosts), c.Name)
 	if err := parallel(c.Hosts, func(h *Host) error {
-		_, err := c.SSH(ctx, c.index(h), shell.Join(h.Service, "start"))
-		return err
+		out, err := c.SSH(ctx, c.index(h), shell.Join(h.Service, "start"))
+		if err != nil {
+			return fmt.Errorf("%s: %s: %s", h.Name, firstLine(out, err), logExcerpt(filepath.Join(h.Dir, "etcd.log")))
+		}
+		return nil
 	}); err != nil {
 		return err
 	}
@@ -423,7 +426,7 @@ func (c *Cluster) waitMember(ctx context.Context, h *Host) error {
 	for {
 		pid := readPIDFile(h.pidFile())
 		if !alive(pid) {
-			return fmt.Errorf("%s: etcd (pid %d) is not running: %s", h.Name, pid, tail(filepath.Join(h.Dir, "etcd.log"), 8))
+			return fmt.Errorf("%s: etcd (pid %d) is not running: %s", h.Name, pid, logExcerpt(filepath.Join(h.Dir, "etcd.log")))
 		}
 		pctx, pcancel := context.WithTimeout(ctx, time.Second)
 		last = memberReady(pctx, h)
@@ -433,7 +436,7 @@ func (c *Cluster) waitMember(ctx context.Context, h *Host) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: not healthy: %v (%w): %s", h.Name, last, ctx.Err(), tail(filepath.Join(h.Dir, "etcd.log"), 8))
+			return fmt.Errorf("%s: not healthy: %v (%w): %s", h.Name, last, ctx.Err(), logExcerpt(filepath.Join(h.Dir, "etcd.log")))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

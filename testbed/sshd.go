@@ -310,3 +310,44 @@ func tail(path string, n int) string {
 	}
 	return path + ":\n  " + strings.Join(lines, "\n  ")
 }
+
+// logExcerpt explains a member that failed: from the log of its last start,
+// the lines that look like the reason (etcd prints its whole usage after a
+// bad flag, and zap logs are long), else the last lines.
+func logExcerpt(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	text := string(b)
+	if i := strings.LastIndex(text, "\n=== "); i >= 0 {
+		text = text[i+1:]
+	}
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	var picked []string
+	for _, l := range lines {
+		ll := strings.ToLower(l)
+		if strings.Contains(ll, "flag provided") || strings.Contains(ll, "panic") || strings.Contains(ll, "fatal") ||
+			strings.Contains(ll, `"level":"error"`) || strings.Contains(ll, "error:") || strings.Contains(ll, " e | ") {
+			if len(l) > 400 {
+				l = l[:400] + "..."
+			}
+			picked = append(picked, l)
+		}
+	}
+	if len(picked) == 0 {
+		return tail(path, 5)
+	}
+	if len(picked) > 5 {
+		picked = picked[len(picked)-5:]
+	}
+	return path + ":\n  " + strings.Join(picked, "\n  ")
+}
+
+// firstLine is the first line of a command's output, or its error.
+func firstLine(out string, err error) string {
+	if l := strings.TrimSpace(strings.SplitN(strings.TrimSpace(out), "\n", 2)[0]); l != "" {
+		return l
+	}
+	return err.Error()
+}
