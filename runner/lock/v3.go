@@ -1,0 +1,182 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// KeyPrefix is the root of every etcdplay lock key in a v3 cluster.
+const KeyPrefix = "/etcdplay/lock/"
+
+// DefaultTTL is the v3 lease TTL: how long a dead runner's lock outlives
+// it. Long enough to ride out a short network blip, short enough that an
+// operator waiting for it does not reach for --break-lock.
+const DefaultTTL = 30 * time.Second
+
+// Key is the v3 mutex prefix for cluster: /etcdplay/lock/<cluster>.
+func Key(cluster string) string { return KeyPrefix + cluster }
+
+// HolderKey is where the v3 holder JSON lives: /etcdplay/lock/<cluster>/holder.
+func HolderKey(cluster string) string { return Key(cluster) + "/holder" }
+
+// Lock is a held v3 lock. Its lease is kept alive until Release, or until
+// the process dies.
+type Lock struct {
+	cluster string
+	holder  Holder
+	cli     *clientv3.Client
+	session *concurrency.Session
+	mutex   *concurrency.Mutex
+}
+
+// AcquireV3 takes cluster's lock for h, or returns a *HeldError naming the
+// current holder. ttl (rounded up to whole seconds; DefaultTTL when 0) is
+// how long the lock survives this process. ctx bounds the acquisition
+// only: the lease is kept alive after AcquireV3 returns, until Release.
+func AcquireV3(ctx context.Context, cli *clientv3.Client, cluster string, h Holder, ttl time.Duration) (*Lock, error) {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	secs := int64(math.Ceil(ttl.Seconds()))
+	// Grant the lease ourselves under ctx, so an unreachable cluster fails
+	// within ctx; the session's own context must outlive ctx, or the
+	// keep-alive (and so the lock) would end with the call.
+	grant, err := cli.Grant(ctx, secs)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: grant lease: %w", cluster, err)
+	}
+	s, err := concurrency.NewSession(cli, concurrency.WithLease(grant.ID), concurrency.WithTTL(int(secs)),
+		concurrency.WithContext(context.WithoutCancel(ctx)))
+	if err != nil {
+		revoke(cli, grant.ID)
+		return nil, fmt.Errorf("lock %s: keep lease alive: %w", cluster, err)
+	}
+	m := concurrency.NewMutex(s, Key(cluster))
+	if err := m.TryLock(ctx); err != nil {
+		s.Close()
+		if errors.Is(err, concurrency.ErrLocked) {
+			held := &HeldError{Cluster: cluster, Key: Key(cluster), Expires: true}
+			held.Holder, _ = HolderV3(ctx, cli, cluster)
+			return nil, held
+		}
+		return nil, fmt.Errorf("lock %s: %w", cluster, err)
+	}
+	// Record the holder only while still the owner, on the same lease, so
+	// it vanishes with the lock.
+	txn, err := cli.Txn(ctx).If(m.IsOwner()).
+		Then(clientv3.OpPut(HolderKey(cluster), h.marshal(), clientv3.WithLease(s.Lease()))).Commit()
+	if err == nil && !txn.Succeeded {
+		err = errors.New("lost the lock before recording the holder")
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("lock %s: record holder: %w", cluster, err)
+	}
+	return &Lock{cluster: cluster, holder: h, cli: cli, session: s, mutex: m}, nil
+}
+
+// Lost is closed when the lock's lease can no longer be kept alive (the
+// cluster was unreachable for longer than the TTL, or someone broke the
+// lock). The runner must not start another destructive step after that.
+func (l *Lock) Lost() <-chan struct{} { return l.session.Done() }
+
+// Holder is who this lock was taken for.
+func (l *Lock) Holder() Holder { return l.holder }
+
+// ErrLost is wrapped by Check when the lock is no longer ours.
+var ErrLost = errors.New("lock lost")
+
+// Check asks the cluster whether the lock is still ours. Lost only learns of
+// a revoked lease at the next keep-alive (a third of the TTL later); the
+// runner calls Check right before each destructive step, so a broken lock
+// stops it before it stops a member.
+func (l *Lock) Check(ctx context.Context) error {
+	select {
+	case <-l.session.Done():
+		return fmt.Errorf("lock %s: %w: its lease is no longer kept alive", l.cluster, ErrLost)
+	default:
+	}
+	resp, err := l.cli.Txn(ctx).If(l.mutex.IsOwner()).Commit()
+	if err != nil {
+		return fmt.Errorf("lock %s: check: %w", l.cluster, err)
+	}
+	if !resp.Succeeded {
+		return fmt.Errorf("lock %s: %w: its key %s is gone (broken with --break-lock?)", l.cluster, ErrLost, l.mutex.Key())
+	}
+	return nil
+}
+
+// Release gives the lock up: it deletes the mutex key and revokes the
+// lease, which deletes the holder key with it. If the cluster cannot be
+// reached the lock still lapses when the lease expires; the error says so.
+func (l *Lock) Release(ctx context.Context) error {
+	unlockErr := l.mutex.Unlock(ctx)
+	l.session.Orphan() // stop the keep-alive; the revoke below ends the lease
+	_, revokeErr := l.cli.Revoke(ctx, l.session.Lease())
+	if errors.Is(revokeErr, rpctypes.ErrLeaseNotFound) {
+		revokeErr = nil // already gone: expired or broken
+	}
+	if err := errors.Join(unlockErr, revokeErr); err != nil {
+		return fmt.Errorf("release lock %s (it lapses on its own within the lease TTL): %w", l.cluster, err)
+	}
+	return nil
+}
+
+// HolderV3 reads who holds cluster's lock; nil when nobody does (or the
+// holder is not recorded yet).
+func HolderV3(ctx context.Context, cli *clientv3.Client, cluster string) (*Holder, error) {
+	resp, err := cli.Get(ctx, HolderKey(cluster))
+	if err != nil {
+		return nil, fmt.Errorf("read lock holder of %s: %w", cluster, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, nil
+	}
+	return parseHolder(resp.Kvs[0].Value), nil
+}
+
+// BreakV3 removes cluster's lock whoever holds it: it revokes every lease
+// attached to the lock's keys (so a still-living holder sees Lost) and
+// deletes the keys. It returns the holder it broke, nil if none was
+// recorded. Only for a lock whose run is known to be dead: the CLI asks
+// the operator first.
+func BreakV3(ctx context.Context, cli *clientv3.Client, cluster string) (*Holder, error) {
+	resp, err := cli.Get(ctx, Key(cluster)+"/", clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("break lock %s: %w", cluster, err)
+	}
+	var holder *Holder
+	leases := map[clientv3.LeaseID]bool{}
+	for _, kv := range resp.Kvs {
+		if string(kv.Key) == HolderKey(cluster) {
+			holder = parseHolder(kv.Value)
+		}
+		if kv.Lease != 0 {
+			leases[clientv3.LeaseID(kv.Lease)] = true
+		}
+	}
+	for id := range leases {
+		if _, err := cli.Revoke(ctx, id); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return holder, fmt.Errorf("break lock %s: revoke lease %x: %w", cluster, id, err)
+		}
+	}
+	if _, err := cli.Delete(ctx, Key(cluster)+"/", clientv3.WithPrefix()); err != nil {
+		return holder, fmt.Errorf("break lock %s: %w", cluster, err)
+	}
+	return holder, nil
+}
+
+// revoke is best-effort cleanup after a failed acquisition; the lease
+// expires on its own otherwise.
+func revoke(cli *clientv3.Client, id clientv3.LeaseID) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = cli.Revoke(ctx, id)
+}
