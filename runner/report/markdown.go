@@ -1,0 +1,195 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/etcdplay/etcdplay/runner/events/redact"
+)
+
+// Markdown renders r for people: a summary, where the time went, a table
+// of members, the cluster-wide steps, one timeline per member, and the
+// backup manifest.
+func (r *Report) Markdown() []byte {
+	var b strings.Builder
+	title := "etcdplay run"
+	if r.RunID != "" {
+		title += " " + r.RunID
+	}
+	fmt.Fprintf(&b, "# %s\n\n", title)
+
+	b.WriteString("| | |\n|---|---|\n")
+	row(&b, "cluster", orDash(r.Cluster))
+	row(&b, "playbook", orDash(r.Playbook))
+	row(&b, "result", r.Result)
+	if r.Message != "" {
+		row(&b, "message", r.Message)
+	}
+	row(&b, "started", clock(r.Started, true))
+	row(&b, "finished", clock(r.Finished, true))
+	row(&b, "total", duration(r.Totals.Total))
+	if r.Journal != "" {
+		row(&b, "journal", "`"+r.Journal+"`")
+	}
+
+	b.WriteString("\n## Time\n\n| spent in | time | share |\n|---|--:|--:|\n")
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"etcd stops (ssh-stop)", r.Totals.EtcdStop},
+		{"etcd starts (ssh-start)", r.Totals.EtcdStart},
+		{"waits for the cluster (wait)", r.Totals.Waits},
+		{"runner overhead (everything else)", r.Totals.Overhead},
+		{"**total**", r.Totals.Total},
+	} {
+		row(&b, t.name, duration(t.d), share(t.d, r.Totals.Total))
+	}
+
+	b.WriteString("\n## Members\n\n")
+	if len(r.Members) == 0 {
+		b.WriteString("No member was reached.\n")
+	} else {
+		b.WriteString("| member | before | after | state |\n|---|---|---|---|\n")
+		for _, m := range r.Members {
+			row(&b, m.Name, orDash(m.VersionBefore), orDash(m.VersionAfter), m.State)
+		}
+	}
+
+	if len(r.Steps) > 0 {
+		b.WriteString("\n## Cluster steps\n\n")
+		timeline(&b, r.Steps, true)
+	}
+	for _, m := range r.Members {
+		fmt.Fprintf(&b, "\n## %s\n\n", cell(m.Name))
+		fmt.Fprintf(&b, "%s → %s: %s\n\n", orDash(m.VersionBefore), orDash(m.VersionAfter), cell(m.State))
+		if len(m.Timeline) == 0 {
+			b.WriteString("No step ran.\n")
+			continue
+		}
+		timeline(&b, m.Timeline, hasRollback(m.Timeline))
+	}
+
+	if len(r.Backup) > 0 {
+		b.WriteString("\n## Backup\n\n| | |\n|---|---|\n")
+		for _, k := range redact.Keys(r.Backup) {
+			row(&b, k, value(r.Backup[k]))
+		}
+	}
+	return []byte(b.String())
+}
+
+// timeline writes one step per row; the phase column only when the
+// timeline spans phases.
+func timeline(b *strings.Builder, es []Entry, withPhase bool) {
+	if withPhase {
+		b.WriteString("| phase | # | step | start | took | outcome |\n|---|--:|---|---|--:|---|\n")
+	} else {
+		b.WriteString("| # | step | start | took | outcome |\n|--:|---|---|--:|---|\n")
+	}
+	for _, e := range es {
+		idx := fmt.Sprint(e.Index)
+		if e.Steps > 0 {
+			idx = fmt.Sprintf("%d/%d", e.Index, e.Steps)
+		}
+		outcome := e.Outcome
+		if e.Message != "" {
+			outcome += ": " + e.Message
+		}
+		took := duration(e.Duration)
+		if e.Outcome == OutcomeRunning {
+			took = "≥" + took
+		}
+		cells := []string{idx, stepLabel(e), clock(e.Start, false), took, outcome}
+		if withPhase {
+			cells = append([]string{string(e.Phase)}, cells...)
+		}
+		row(b, cells...)
+	}
+}
+
+// stepLabel is the action, or "name (action)" when the step has its own
+// name.
+func stepLabel(e Entry) string {
+	switch {
+	case e.Name != "" && e.Action != "" && e.Name != e.Action:
+		return e.Name + " (" + e.Action + ")"
+	case e.Action != "":
+		return e.Action
+	}
+	return orDash(e.Name)
+}
+
+func hasRollback(es []Entry) bool {
+	for _, e := range es {
+		if e.Phase != es[0].Phase {
+			return true
+		}
+	}
+	return false
+}
+
+func row(b *strings.Builder, cells ...string) {
+	b.WriteString("|")
+	for _, c := range cells {
+		b.WriteString(" " + cell(c) + " |")
+	}
+	b.WriteString("\n")
+}
+
+// cell keeps a value inside its table cell: no pipe ends it, no newline
+// breaks the row.
+func cell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	s = strings.ReplaceAll(s, "\r\n", " ")
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// clock shows a time in UTC; with the date for the summary, without it in
+// timelines (a run rarely spans midnight, and the summary has the date).
+func clock(t time.Time, date bool) string {
+	switch {
+	case t.IsZero():
+		return "-"
+	case date:
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	return t.UTC().Format("15:04:05.0")
+}
+
+// duration rounds for reading: milliseconds under a second, tenths above.
+func duration(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+func share(d, total time.Duration) string {
+	if total <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*float64(d)/float64(total))
+}
+
+// value shows a manifest value: strings as they are, anything else as
+// compact JSON (maps come out with sorted keys).
+func value(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}

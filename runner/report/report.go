@@ -1,0 +1,258 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/runner/events/redact"
+)
+
+// Results of a run.
+const (
+	Succeeded   = "succeeded"
+	Failed      = "failed"
+	Interrupted = "interrupted"
+	Incomplete  = "incomplete" // no run-done/run-failed/interrupted event: a crash
+)
+
+// Outcomes of a step.
+const (
+	OutcomeDone    = "done"
+	OutcomeSkipped = "skipped"
+	OutcomeFailed  = "failed"
+	OutcomeRunning = "running" // started, never finished (interrupted or crashed)
+)
+
+// Report is one run, ready to render.
+type Report struct {
+	RunID    string
+	Cluster  string
+	Playbook string
+	Started  time.Time
+	Finished time.Time
+	Result   string
+	Message  string // the run-failed or interrupted message
+	// Steps are the cluster-wide steps: preflight and finish.
+	Steps   []Entry
+	Members []Member
+	Backup  map[string]any // the backup manifest, redacted
+	Journal string         // path of the run's journal
+	Totals  Totals
+}
+
+// Member is what happened to one member.
+type Member struct {
+	Name          string
+	VersionBefore string
+	VersionAfter  string
+	// State is upgraded, skipped (every step skipped: already on the
+	// target), untouched, "failed at step N (action)", "interrupted at step
+	// N (action)" or "rolled back".
+	State    string
+	Timeline []Entry
+}
+
+// Entry is one step in a timeline.
+type Entry struct {
+	Phase    events.Phase
+	Index    int
+	Steps    int
+	Name     string
+	Action   string
+	Start    time.Time
+	Duration time.Duration // for a step still running: at least this long
+	Outcome  string
+	Message  string // skip reason, failure, or what the step observed
+}
+
+// Totals say where the run's time went.
+type Totals struct {
+	Total     time.Duration
+	EtcdStop  time.Duration // in ssh-stop steps
+	EtcdStart time.Duration // in ssh-start steps
+	Waits     time.Duration // in wait steps (healthy, caught-up, version, pause)
+	// Overhead is Total minus the three above: the runner's own time.
+	Overhead time.Duration
+}
+
+// Extra is what the events do not carry. Every field is optional.
+type Extra struct {
+	Cluster  string
+	Playbook string
+	// Members lists the inventory's members in order, so untouched members
+	// appear too; members seen only in events follow, in order of first
+	// appearance.
+	Members        []string
+	VersionsBefore map[string]string
+	VersionsAfter  map[string]string
+	Backup         map[string]any
+	JournalPath    string
+}
+
+// Build folds evs (in the order emitted) into a Report.
+func Build(evs []events.Event, x Extra) *Report {
+	r := &Report{Cluster: x.Cluster, Playbook: x.Playbook, Result: Incomplete,
+		Backup: redact.Fields(x.Backup), Journal: x.JournalPath}
+	members := map[string]*Member{}
+	var order []string
+	member := func(name string) *Member {
+		m, ok := members[name]
+		if !ok {
+			m = &Member{Name: name}
+			members[name] = m
+			order = append(order, name)
+		}
+		return m
+	}
+	for _, name := range x.Members {
+		member(name)
+	}
+	open := map[string]int{} // member+phase+index -> position in its timeline
+
+	for _, e := range evs {
+		e = events.Redact(e)
+		if r.RunID == "" {
+			r.RunID = e.RunID
+		}
+		if !e.Time.IsZero() {
+			if r.Started.IsZero() || e.Time.Before(r.Started) {
+				r.Started = e.Time
+			}
+			if e.Time.After(r.Finished) {
+				r.Finished = e.Time
+			}
+		}
+		if r.Playbook == "" {
+			if pb, ok := e.Fields["playbook"].(string); ok && e.Kind == events.RunStart {
+				r.Playbook = pb
+			}
+		}
+		switch e.Kind {
+		case events.RunDone:
+			r.Result, r.Message = Succeeded, e.Message
+		case events.RunFailed:
+			r.Result, r.Message = Failed, e.Message
+		case events.Interrupted:
+			r.Result, r.Message = Interrupted, e.Message
+		case events.MemberStart:
+			member(e.Member)
+		case events.StepStart, events.StepDone, events.StepSkipped, events.StepFailed:
+			timeline := &r.Steps
+			if e.Member != "" {
+				timeline = &member(e.Member).Timeline
+			}
+			key := fmt.Sprintf("%s\x00%s\x00%d", e.Member, e.Phase, e.StepIndex)
+			i, started := open[key]
+			if !started {
+				*timeline = append(*timeline, Entry{Phase: e.Phase, Index: e.StepIndex, Steps: e.Steps,
+					Name: e.StepName, Action: e.Action, Start: e.Time, Outcome: OutcomeRunning})
+				i = len(*timeline) - 1
+			}
+			entry := &(*timeline)[i]
+			if e.Kind == events.StepStart {
+				open[key] = i
+				break
+			}
+			delete(open, key)
+			entry.Outcome = map[events.Kind]string{events.StepDone: OutcomeDone,
+				events.StepSkipped: OutcomeSkipped, events.StepFailed: OutcomeFailed}[e.Kind]
+			entry.Message = e.Message
+			entry.Duration = e.Duration
+			if entry.Duration == 0 && started && !e.Time.IsZero() {
+				entry.Duration = e.Time.Sub(entry.Start)
+			}
+		}
+	}
+
+	if !r.Started.IsZero() {
+		r.Totals.Total = r.Finished.Sub(r.Started)
+	}
+	runningUntil(r.Steps, r.Finished)
+	for _, name := range order {
+		m := members[name]
+		runningUntil(m.Timeline, r.Finished)
+		m.VersionBefore, m.VersionAfter = x.VersionsBefore[name], x.VersionsAfter[name]
+		m.State = memberState(m.Timeline, evs, name)
+		r.Members = append(r.Members, *m)
+	}
+	r.Totals = totals(r)
+	return r
+}
+
+// memberState reads a member's state from its timeline and whether
+// member-done was emitted for it.
+func memberState(tl []Entry, evs []events.Event, name string) string {
+	done := false
+	for _, e := range evs {
+		if e.Kind == events.MemberDone && e.Member == name {
+			done = true
+		}
+	}
+	if len(tl) == 0 && !done {
+		return "untouched"
+	}
+	last := Entry{}
+	if len(tl) > 0 {
+		last = tl[len(tl)-1]
+	}
+	switch {
+	case last.Outcome == OutcomeFailed:
+		return fmt.Sprintf("failed at step %d (%s)", last.Index, last.Action)
+	case last.Outcome == OutcomeRunning:
+		return fmt.Sprintf("interrupted at step %d (%s)", last.Index, last.Action)
+	case last.Phase == events.PhaseRollback:
+		return "rolled back"
+	case done && allSkipped(tl):
+		return "skipped"
+	case done:
+		return "upgraded"
+	}
+	return fmt.Sprintf("stopped after step %d (%s)", last.Index, last.Action)
+}
+
+// runningUntil gives steps that never finished the time from their start
+// to the last event: they ran at least that long, and an interrupted stop
+// is still time spent stopping etcd.
+func runningUntil(tl []Entry, end time.Time) {
+	for i := range tl {
+		if e := &tl[i]; e.Outcome == OutcomeRunning && !e.Start.IsZero() && end.After(e.Start) {
+			e.Duration = end.Sub(e.Start)
+		}
+	}
+}
+
+func allSkipped(tl []Entry) bool {
+	for _, e := range tl {
+		if e.Outcome != OutcomeSkipped {
+			return false
+		}
+	}
+	return true
+}
+
+// totals classifies step time by action; everything else is overhead.
+func totals(r *Report) Totals {
+	t := Totals{Total: r.Totals.Total}
+	add := func(e Entry) {
+		switch a := strings.ToLower(e.Action); {
+		case a == "ssh-stop":
+			t.EtcdStop += e.Duration
+		case a == "ssh-start":
+			t.EtcdStart += e.Duration
+		case a == "wait" || strings.HasPrefix(a, "wait-") || a == "caught-up":
+			t.Waits += e.Duration
+		}
+	}
+	for _, e := range r.Steps {
+		add(e)
+	}
+	for _, m := range r.Members {
+		for _, e := range m.Timeline {
+			add(e)
+		}
+	}
+	t.Overhead = max(t.Total-t.EtcdStop-t.EtcdStart-t.Waits, 0)
+	return t
+}

@@ -1,0 +1,220 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdplay/etcdplay/runner/events"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// script builds a run's events on a fake clock, the way the runner emits
+// them.
+type script struct {
+	now time.Time
+	evs []events.Event
+}
+
+func newScript() *script {
+	return &script{now: time.Date(2026, 11, 21, 6, 12, 0, 0, time.UTC)}
+}
+
+func (s *script) emit(e events.Event) {
+	e.Time, e.RunID = s.now, "20261121-0612-ab12"
+	s.evs = append(s.evs, e)
+}
+
+func (s *script) run(kind events.Kind, msg string, fields map[string]any) {
+	s.emit(events.Event{Kind: kind, Message: msg, Fields: fields})
+}
+
+// step runs one step taking d: start, then done/skipped/failed.
+func (s *script) step(phase events.Phase, member string, i, n int, action string, d time.Duration, end events.Kind, msg string) {
+	s.emit(events.Event{Kind: events.StepStart, Phase: phase, Member: member, StepIndex: i, Steps: n, StepName: action, Action: action})
+	s.now = s.now.Add(d)
+	s.emit(events.Event{Kind: end, Phase: phase, Member: member, StepIndex: i, Steps: n, StepName: action, Action: action, Duration: d, Message: msg})
+	s.now = s.now.Add(40 * time.Millisecond) // the runner's own time between steps
+}
+
+func (s *script) preflight() {
+	s.run(events.RunStart, "", map[string]any{"playbook": "etcd 3.4 to 3.5"})
+	s.emit(events.Event{Kind: events.PhaseStart, Phase: events.PhasePreflight})
+	s.step(events.PhasePreflight, "", 1, 2, "health", 120*time.Millisecond, events.StepDone, "")
+	s.step(events.PhasePreflight, "", 2, 2, "backup", 3200*time.Millisecond, events.StepDone, "snapshot 12 MB, sha256 verified")
+	s.emit(events.Event{Kind: events.PhaseStart, Phase: events.PhaseMembers})
+}
+
+// upgrade runs a member's whole step list, all steps done.
+func (s *script) upgrade(member string, leader bool) {
+	s.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: member})
+	if leader {
+		s.step(events.PhaseMembers, member, 1, 7, "move-leader", 800*time.Millisecond, events.StepDone, "leader moved to infra1")
+	} else {
+		s.step(events.PhaseMembers, member, 1, 7, "move-leader", 0, events.StepSkipped, "not the leader")
+	}
+	s.step(events.PhaseMembers, member, 2, 7, "ssh-stop", 1300*time.Millisecond, events.StepDone, "")
+	s.step(events.PhaseMembers, member, 3, 7, "swap", 400*time.Millisecond, events.StepDone, "etcd 3.5.35 in place, 3.4.23 kept")
+	s.step(events.PhaseMembers, member, 4, 7, "ssh-start", 900*time.Millisecond, events.StepDone, "")
+	s.step(events.PhaseMembers, member, 5, 7, "wait", 2500*time.Millisecond, events.StepDone, "healthy")
+	s.step(events.PhaseMembers, member, 6, 7, "wait", 0, events.StepSkipped, "guard false: cluster.dbSize > 50 * MB")
+	s.step(events.PhaseMembers, member, 7, 7, "assert-version", 30*time.Millisecond, events.StepDone, "")
+	s.emit(events.Event{Kind: events.MemberDone, Phase: events.PhaseMembers, Member: member})
+}
+
+var (
+	members = []string{"infra1", "infra2", "infra0"}
+	before  = map[string]string{"infra0": "3.4.23", "infra1": "3.4.23", "infra2": "3.4.23"}
+	backup  = map[string]any{
+		"path":     ".etcdplay/prod-etcd/backup-20261121-0612.db",
+		"sha256":   "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		"size":     12582912,
+		"from":     "infra0",
+		"revision": 48213,
+		"tls":      map[string]any{"ca": "pki/ca.pem", "key": "pki/client-key.pem"},
+	}
+)
+
+func successRun() ([]events.Event, Extra) {
+	s := newScript()
+	s.preflight()
+	s.upgrade("infra1", false)
+	s.upgrade("infra2", false)
+	s.upgrade("infra0", true)
+	s.emit(events.Event{Kind: events.PhaseStart, Phase: events.PhaseFinish})
+	s.step(events.PhaseFinish, "", 1, 2, "assert-version", 20*time.Millisecond, events.StepDone, "cluster 3.5.0")
+	s.step(events.PhaseFinish, "", 2, 2, "health", 90*time.Millisecond, events.StepDone, "")
+	s.run(events.RunDone, "3 members upgraded", nil)
+	after := map[string]string{"infra0": "3.5.35", "infra1": "3.5.35", "infra2": "3.5.35"}
+	return s.evs, Extra{Cluster: "prod-etcd", Members: members, VersionsBefore: before, VersionsAfter: after,
+		Backup: backup, JournalPath: ".etcdplay/prod-etcd/journal.jsonl"}
+}
+
+func failedRun() ([]events.Event, Extra) {
+	s := newScript()
+	s.preflight()
+	s.upgrade("infra1", false)
+	s.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: "infra2"})
+	s.step(events.PhaseMembers, "infra2", 1, 7, "move-leader", 0, events.StepSkipped, "not the leader")
+	s.step(events.PhaseMembers, "infra2", 2, 7, "ssh-stop", 1100*time.Millisecond, events.StepDone, "")
+	s.step(events.PhaseMembers, "infra2", 3, 7, "swap", 300*time.Millisecond, events.StepDone, "")
+	s.step(events.PhaseMembers, "infra2", 4, 7, "ssh-start", 2*time.Second, events.StepFailed,
+		"systemctl start etcd: exit 1: etcd --password=hunter2: bind: address already in use")
+	s.run(events.RunFailed, "infra2 failed at step 4 (ssh-start); run `etcdplay rollback -i prod.yaml` to put it back on 3.4.23", nil)
+	after := map[string]string{"infra0": "3.4.23", "infra1": "3.5.35"}
+	return s.evs, Extra{Cluster: "prod-etcd", Members: members, VersionsBefore: before, VersionsAfter: after,
+		Backup: backup, JournalPath: ".etcdplay/prod-etcd/journal.jsonl"}
+}
+
+func interruptedRun() ([]events.Event, Extra) {
+	s := newScript()
+	s.run(events.RunStart, "resumed", map[string]any{"playbook": "etcd 3.4 to 3.5"})
+	// infra1 was upgraded before the crash: resume finds it on the target
+	s.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: "infra1"})
+	for i, a := range []string{"move-leader", "ssh-stop", "swap", "ssh-start", "wait", "wait", "assert-version"} {
+		s.emit(events.Event{Kind: events.StepSkipped, Phase: events.PhaseMembers, Member: "infra1", StepIndex: i + 1, Steps: 7, Action: a, StepName: a, Message: "already on 3.5.35"})
+	}
+	s.emit(events.Event{Kind: events.MemberDone, Phase: events.PhaseMembers, Member: "infra1"})
+	s.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: "infra2"})
+	s.step(events.PhaseMembers, "infra2", 1, 7, "move-leader", 0, events.StepSkipped, "not the leader")
+	s.emit(events.Event{Kind: events.StepStart, Phase: events.PhaseMembers, Member: "infra2", StepIndex: 2, Steps: 7, StepName: "stop etcd", Action: "ssh-stop"})
+	s.now = s.now.Add(700 * time.Millisecond)
+	s.run(events.Interrupted, "interrupted by SIGINT; `etcdplay resume -i prod.yaml` continues", nil)
+	return s.evs, Extra{Cluster: "prod-etcd", Members: members, VersionsBefore: map[string]string{"infra1": "3.5.35", "infra2": "3.4.23", "infra0": "3.4.23"}}
+}
+
+func TestGolden(t *testing.T) {
+	for name, run := range map[string]func() ([]events.Event, Extra){
+		"success": successRun, "failed": failedRun, "interrupted": interruptedRun,
+	} {
+		t.Run(name, func(t *testing.T) {
+			evs, x := run()
+			r := Build(evs, x)
+			dir := t.TempDir()
+			if err := r.WriteFiles(dir); err != nil {
+				t.Fatal(err)
+			}
+			for _, file := range []string{MarkdownFile, JSONFile} {
+				got, err := os.ReadFile(filepath.Join(dir, file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				golden := filepath.Join("testdata", name+"."+file)
+				if *update {
+					if err := os.WriteFile(golden, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run with -update to create it)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s differs from %s (run with -update, then read the diff):\n%s", file, golden, got)
+				}
+				for _, secret := range []string{"hunter2", "client-key.pem"} {
+					if bytes.Contains(got, []byte(secret)) {
+						t.Errorf("%s holds the secret %q", file, secret)
+					}
+				}
+			}
+			// rendering is deterministic: a second build renders the same bytes
+			again := Build(evs, x)
+			if !bytes.Equal(again.Markdown(), r.Markdown()) {
+				t.Error("two builds of the same events render differently")
+			}
+		})
+	}
+}
+
+func TestTotalsAddUp(t *testing.T) {
+	evs, x := successRun()
+	r := Build(evs, x)
+	tt := r.Totals
+	// 3 members: ssh-stop 1.3s, ssh-start 0.9s, wait 2.5s each
+	if tt.EtcdStop != 3900*time.Millisecond || tt.EtcdStart != 2700*time.Millisecond || tt.Waits != 7500*time.Millisecond {
+		t.Errorf("totals %+v", tt)
+	}
+	if tt.Total != r.Finished.Sub(r.Started) || tt.Overhead != tt.Total-tt.EtcdStop-tt.EtcdStart-tt.Waits {
+		t.Errorf("total %v overhead %v", tt.Total, tt.Overhead)
+	}
+	if r.Result != Succeeded || r.Playbook != "etcd 3.4 to 3.5" {
+		t.Errorf("result %q playbook %q", r.Result, r.Playbook)
+	}
+}
+
+func TestMemberStates(t *testing.T) {
+	cases := map[string]func() ([]events.Event, Extra){"failed": failedRun, "interrupted": interruptedRun}
+	want := map[string]string{
+		"failed":      "infra1=upgraded infra2=failed at step 4 (ssh-start) infra0=untouched",
+		"interrupted": "infra1=skipped infra2=interrupted at step 2 (ssh-stop) infra0=untouched",
+	}
+	for name, run := range cases {
+		evs, x := run()
+		var got []string
+		for _, m := range Build(evs, x).Members {
+			got = append(got, m.Name+"="+m.State)
+		}
+		if strings.Join(got, " ") != want[name] {
+			t.Errorf("%s: %s\nwant %s", name, strings.Join(got, " "), want[name])
+		}
+	}
+}
+
+func TestEmptyRun(t *testing.T) {
+	r := Build(nil, Extra{Cluster: "c"})
+	if r.Result != Incomplete || len(r.Members) != 0 {
+		t.Errorf("%+v", r)
+	}
+	if md := string(r.Markdown()); !strings.Contains(md, "No member was reached.") {
+		t.Error(md)
+	}
+	if _, err := r.JSON(); err != nil {
+		t.Error(err)
+	}
+}
