@@ -13,6 +13,14 @@ mkdir -p "$BED/bin" "$BED/build"
 start=$(date +%s)
 log() { printf '[provision %4ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
 
+# One provisioning at a time: CI and scripts/test.sh both call this script,
+# and two builds of one version into the same folder would race.
+exec 9>"$BED/.provision.lock"
+if ! flock -n 9; then
+  log "another provision.sh is running; waiting for it"
+  flock 9
+fi
+
 if [ "${ETCDPLAY_APT:-1}" != 0 ]; then
   need=()
   for p in openssh-server openssh-client etcd-server etcd-client sudo procps; do
@@ -105,6 +113,7 @@ link_debian() { # version
   [ -x "$b/etcdctl" ] || cp /usr/bin/etcdctl "$b/etcdctl"
 }
 
+versions=()
 while read -r v src _; do
   case "$v" in ''|'#'*) continue ;; esac
   case "$src" in
@@ -113,8 +122,20 @@ while read -r v src _; do
     debian) link_debian "$v" ;;
     *) echo "provision: unknown source $src for $v in versions.txt" >&2; exit 1 ;;
   esac
-  "$BED/bin/$v/etcd" --version >/dev/null 2>&1 || { echo "provision: $BED/bin/$v/etcd does not run" >&2; exit 1; }
+  # The first line is "etcd Version: X" (2.1+) or "etcd version X" (2.0).
+  got=$("$BED/bin/$v/etcd" --version 2>&1 | head -1) || true
+  case "$got" in
+    *" $v") ;;
+    *) echo "provision: $BED/bin/$v/etcd --version says '$got', want $v" >&2; exit 1 ;;
+  esac
+  versions+=("$v")
 done <"$here/versions.txt"
 
 chmod -R a+rX "$BED/bin"
+# The members run as etcdtest: prove it can reach and run every binary.
+for v in "${versions[@]}"; do
+  runuser -u etcdtest -- "$BED/bin/$v/etcd" --version >/dev/null 2>&1 ||
+    { echo "provision: etcdtest cannot run $BED/bin/$v/etcd (check the modes of $BED and its parents)" >&2; exit 1; }
+done
+log "versions: ${versions[*]}"
 log "bed ready in $BED ($(( $(date +%s) - start ))s)"
