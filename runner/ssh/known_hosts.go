@@ -32,13 +32,19 @@ func (e *UnknownHostKeyError) Error() string {
 
 // Hint says how to check the key and trust it.
 func (e *UnknownHostKeyError) Hint() string {
+	return fmt.Sprintf("check it with the owner of the host or '%s', then add it to known_hosts or run with --accept-new-host-keys",
+		e.CheckCommand())
+}
+
+// CheckCommand is an OpenSSH command line that prints the host's key
+// fingerprint, to compare with the one in the error.
+func (e *UnknownHostKeyError) CheckCommand() string {
 	host, port, _ := net.SplitHostPort(e.Addr)
 	scan := "ssh-keyscan"
 	if port != "22" {
 		scan += " -p " + port
 	}
-	return fmt.Sprintf("check it with the host's owner or '%s -t %s %s | ssh-keygen -lf -', then add it to known_hosts or run with --accept-new-host-keys",
-		scan, keyscanType(e.Key.Type()), host)
+	return fmt.Sprintf("%s -t %s %s | ssh-keygen -lf -", scan, keyscanType(e.Key.Type()), host)
 }
 
 // HostKeyChangedError is a host whose key differs from the one on record:

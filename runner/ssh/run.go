@@ -80,7 +80,7 @@ type ConnectionLostError struct {
 }
 
 func (e *ConnectionLostError) Error() string {
-	return fmt.Sprintf("ssh %s: connection lost during %q; the command may or may not have run (%v)", e.Host, e.Command, e.Err)
+	return fmt.Sprintf("ssh %s: connection lost during %s; the command may or may not have run (%v)", e.Host, e.Command, e.Err)
 }
 
 func (e *ConnectionLostError) Unwrap() error { return e.Err }
@@ -98,7 +98,7 @@ type SudoError struct {
 }
 
 func (e *SudoError) Error() string {
-	return fmt.Sprintf("ssh %s: sudo refused %q: %s; %s", e.Host, e.Command, strings.TrimSpace(e.Stderr), e.Hint())
+	return fmt.Sprintf("ssh %s: sudo refused to run %s: %s; %s", e.Host, e.Command, strings.TrimSpace(e.Stderr), e.Hint())
 }
 
 // Hint says how to make sudo work non-interactively.
@@ -117,7 +117,9 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // session (cancel) or the connection drops, and then kills the whole group.
 // When the command ends normally the watcher is killed first, so daemons the
 // command left in the group keep running. A signal request alone is not
-// enough: sshd delivers it to the shell only, and older sshd ignore it.
+// enough: sshd before 8.1 ignores it, and when the connection itself is
+// lost (etcdplay killed, network gone) nobody can send one; without a pty
+// sshd then leaves the command running.
 const killWrapper = `exec 3<&0 </dev/null
 ( while read -r _; do :; done <&3; kill -KILL 0 ) >/dev/null 2>&1 &
 w=$!
@@ -125,6 +127,10 @@ w=$!
 s=$?
 kill -KILL "$w" 2>/dev/null
 exit "$s"`
+
+// testNoSignal makes cancel skip the signal request, as with an sshd that
+// does not support it, so tests can prove the wrapper alone kills.
+var testNoSignal bool
 
 // remoteLine builds the exact text sent in the exec request.
 func (c *Client) remoteLine(cmd Command) (string, bool, error) {
@@ -191,14 +197,16 @@ func (c *Client) Run(ctx context.Context, cmd Command) (Result, error) {
 		if cn.isDead() {
 			return result(), &ConnectionLostError{Host: c.t.String(), Command: cmd.String(), Err: err}
 		}
-		return result(), fmt.Errorf("ssh %s: start %q: %w", c.t, cmd, err)
+		return result(), fmt.Errorf("ssh %s: start %s: %w", c.t, cmd, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- sess.Wait() }()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		sess.Signal(xssh.SIGKILL)
+		if !testNoSignal {
+			sess.Signal(xssh.SIGKILL) // OpenSSH 8.1+ kills the process group
+		}
 		if stdin != nil {
 			stdin.Close()
 		}
