@@ -103,3 +103,12 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// WritePlanJSON renders a plan for machines: indented, keys in a fixed
+// order, and guards kept readable (no HTML escaping of < and >).
+func WritePlanJSON(w io.Writer, p *Plan) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(p)
+}

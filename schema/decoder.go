@@ -187,13 +187,21 @@ func (d *Decoder) unknownKey(k *yaml.Node, what, key string, known []string) {
 	d.Hintf(k, hint, "unknown key %q in %s", key, what)
 }
 
-// Require reports each key of keys that set does not hold, at n (the
-// mapping that lacks it).
+// Require reports, in one message at n (the mapping that lacks them), the
+// keys of keys that set does not hold.
 func (d *Decoder) Require(n *yaml.Node, what string, set map[string]bool, keys ...string) {
+	var missing []string
 	for _, k := range keys {
 		if !set[k] {
-			d.Errorf(n, "%s: missing required key %q", what, k)
+			missing = append(missing, strconv.Quote(k))
 		}
+	}
+	switch len(missing) {
+	case 0:
+	case 1:
+		d.Errorf(n, "%s: missing required key %s", what, missing[0])
+	default:
+		d.Errorf(n, "%s: missing required keys %s", what, strings.Join(missing, ", "))
 	}
 }
 

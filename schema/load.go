@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -131,12 +132,12 @@ func (d *Decoder) yamlError(err error) {
 		}
 		msg = m[2]
 	}
-	var hint string
-	if bytes.Contains([]byte(msg), []byte("tab")) {
-		hint = "YAML indents with spaces, never tabs"
-	}
 	if line < 1 {
 		line = 1
+	}
+	var hint string
+	if strings.Contains(msg, "tab") || (line <= len(d.lines) && strings.HasPrefix(strings.TrimLeft(d.lines[line-1], " "), "\t")) {
+		hint = "YAML indents with spaces, never tabs"
 	}
 	d.ErrorAt(Pos{line, 1}, hint, "invalid YAML: %s", msg)
 }

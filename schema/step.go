@@ -55,6 +55,7 @@ func (d *Decoder) decodeStep(n *yaml.Node, what string) *Step {
 	stepKeys := Keys(Step{})
 	seen := map[string]bool{}
 	var actionKey, actionVal *yaml.Node
+	unknown := false
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
@@ -85,6 +86,7 @@ func (d *Decoder) decodeStep(n *yaml.Node, what string) *Step {
 					hint = "actions: " + strings.Join(kinds, ", ")
 				}
 				d.Hintf(k, hint, "unknown action %q", k.Value)
+				unknown = true
 				continue
 			}
 			if actionKey != nil {
@@ -96,6 +98,9 @@ func (d *Decoder) decodeStep(n *yaml.Node, what string) *Step {
 		}
 	}
 	if actionKey == nil {
+		if unknown {
+			return nil // the unknown key was most likely meant as the action
+		}
 		if len(kinds) > 0 {
 			d.Hintf(n, "actions: "+strings.Join(kinds, ", "), "step %s has no action", what)
 		} else {

@@ -44,7 +44,7 @@ With --offline nothing is contacted: members are listed in inventory order
 			}
 			out := cmd.OutOrStdout()
 			if opts.output == "json" {
-				return writeJSON(out, p)
+				return runner.WritePlanJSON(out, p)
 			}
 			return runner.WritePlanText(out, p)
 		},

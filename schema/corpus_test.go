@@ -1,0 +1,97 @@
+package schema_test
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files and the committed JSON Schema files")
+
+// load loads src as what it looks like: an inventory when it says cluster:,
+// a playbook otherwise (the way `etcdplay validate` does).
+func load(name string, src []byte) error {
+	if schema.DetectKind(src) == schema.KindInventory {
+		_, err := schema.LoadInventory(name, src)
+		return err
+	}
+	_, err := schema.LoadPlaybook(name, src, steps.Default())
+	return err
+}
+
+// golden compares got with the file at path, or rewrites it with -update.
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(want) != string(got) {
+		t.Errorf("%s differs from the output (go test -update rewrites it)\n--- want\n%s\n--- got\n%s", path, want, got)
+	}
+}
+
+// TestInvalidCorpus loads every broken file in testdata/invalid and checks
+// that it fails with positioned messages exactly as its .err golden says.
+func TestInvalidCorpus(t *testing.T) {
+	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	if len(files) < 25 {
+		t.Fatalf("the broken corpus has %d files, want at least 25", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = load(f, src)
+			var list schema.ErrorList
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("loaded without error (%v); every corpus file must be rejected", err)
+			}
+			for _, e := range list {
+				if e.File != f || e.Line < 1 || e.Col < 1 || e.Msg == "" {
+					t.Errorf("badly positioned error: %+v", e)
+				}
+			}
+			golden(t, strings.TrimSuffix(f, ".yaml")+".err", []byte(list.Format()))
+		})
+	}
+}
+
+// TestShippedAndExamplesLoad: the shipped playbooks and example inventories
+// load clean.
+func TestShippedAndExamplesLoad(t *testing.T) {
+	files, _ := filepath.Glob("../playbooks/*.yaml")
+	more, _ := filepath.Glob("../examples/*.yaml")
+	files = append(files, more...)
+	if len(files) < 5 {
+		t.Fatalf("found only %v", files)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := load(f, src); err != nil {
+			var list schema.ErrorList
+			if errors.As(err, &list) {
+				t.Errorf("%s:\n%s", f, list.Format())
+			} else {
+				t.Errorf("%s: %v", f, err)
+			}
+		}
+	}
+}
