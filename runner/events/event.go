@@ -62,7 +62,8 @@ type Event struct {
 	// step-failed and run-* events.
 	Duration time.Duration
 	// Fields carries anything else worth keeping (versions, a backup's
-	// checksum, a skip reason). Secret-looking keys are redacted by every
+	// checksum). By convention run-start carries "cluster" and "playbook",
+	// which the run report reads. Secret-looking keys are redacted by every
 	// sink.
 	Fields map[string]any
 }

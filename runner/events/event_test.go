@@ -124,3 +124,13 @@ func TestRecorderKeepsOrder(t *testing.T) {
 	}
 	Discard.Emit(Event{}) // must not panic
 }
+
+func TestJSONSurvivesAnUnencodableField(t *testing.T) {
+	var buf bytes.Buffer
+	s := NewJSON(&buf)
+	s.Emit(Event{Time: t0, Kind: Warn, Fields: map[string]any{"f": func() {}}})
+	s.Emit(Event{Time: t0, Kind: RunDone})
+	if s.Err() != nil || !strings.Contains(buf.String(), `"fields_error"`) || !strings.Contains(buf.String(), `"run-done"`) {
+		t.Errorf("err %v, output %s", s.Err(), buf.String())
+	}
+}

@@ -22,7 +22,13 @@ func NewJSON(w io.Writer) *JSON { return &JSON{w: w} }
 // writing and keeps the error for Err: a closed pipe must not stop an
 // upgrade, but the caller should learn about it at the end.
 func (s *JSON) Emit(e Event) {
-	b, err := json.Marshal(Redact(e))
+	e = Redact(e)
+	b, err := json.Marshal(e)
+	if err != nil && e.Fields != nil {
+		// one odd field (a func, a channel) must not end the stream
+		e.Fields = map[string]any{"fields_error": err.Error()}
+		b, err = json.Marshal(e)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {

@@ -91,7 +91,9 @@ type Extra struct {
 	JournalPath    string
 }
 
-// Build folds evs (in the order emitted) into a Report.
+// Build folds evs (in the order emitted) into a Report. The cluster and
+// playbook names come from x, or else from the run-start event's
+// "cluster" and "playbook" fields.
 func Build(evs []events.Event, x Extra) *Report {
 	r := &Report{Cluster: x.Cluster, Playbook: x.Playbook, Result: Incomplete,
 		Backup: redact.Fields(x.Backup), Journal: x.JournalPath}
@@ -124,9 +126,12 @@ func Build(evs []events.Event, x Extra) *Report {
 				r.Finished = e.Time
 			}
 		}
-		if r.Playbook == "" {
-			if pb, ok := e.Fields["playbook"].(string); ok && e.Kind == events.RunStart {
+		if e.Kind == events.RunStart {
+			if pb, ok := e.Fields["playbook"].(string); ok && r.Playbook == "" {
 				r.Playbook = pb
+			}
+			if c, ok := e.Fields["cluster"].(string); ok && r.Cluster == "" {
+				r.Cluster = c
 			}
 		}
 		switch e.Kind {

@@ -1,0 +1,24 @@
+package lock
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// HolderDeadHere reports whether the holder ran on this host and its
+// process is gone: the usual case after a crash or a killed terminal,
+// when the operator simply runs `resume` again. On v3 the runner can then
+// wait out the lease (at most its TTL) instead of refusing; on v2 it can
+// name the dead pid when it suggests --break-lock. A reused pid makes this
+// answer false, never wrongly true, so waiting on it is always safe.
+func (e *HeldError) HolderDeadHere() bool {
+	if e.Holder == nil || e.Holder.PID <= 0 {
+		return false
+	}
+	host, err := os.Hostname()
+	if err != nil || host != e.Holder.Host {
+		return false
+	}
+	return errors.Is(syscall.Kill(e.Holder.PID, 0), syscall.ESRCH)
+}
