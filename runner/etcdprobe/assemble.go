@@ -43,7 +43,7 @@ func assemble(api string, eps []Endpoint, probes []memberProbe) *Cluster {
 	matched := make([]bool, len(list))
 	for i, pr := range probes {
 		m := pr.m
-		m.Name, m.ClientURL = eps[i].Name, eps[i].URL
+		m.Name, m.Endpoint, m.ClientURL = eps[i].Name, eps[i].Name, eps[i].URL
 		if j := matchListed(list, m); j >= 0 {
 			matched[j] = true
 			if list[j].Name != "" {
@@ -117,10 +117,10 @@ func assemble(api string, eps []Endpoint, probes []memberProbe) *Cluster {
 
 	// Versions: the leader's view of the cluster version, else the most
 	// common one.
-	if leader != nil && leader.Cluster != "" {
-		c.Version = leader.Cluster
+	if leader != nil && leader.ClusterVersion != "" {
+		c.Version = leader.ClusterVersion
 	} else {
-		c.Version = mostCommon(c.Members, func(m Member) string { return m.Cluster })
+		c.Version = mostCommon(c.Members, func(m Member) string { return m.ClusterVersion })
 	}
 	if c.Version == "" && api == APIv2 {
 		// 2.0's /version has no cluster version. A cluster whose every

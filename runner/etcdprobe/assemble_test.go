@@ -13,7 +13,7 @@ func TestAssemble(t *testing.T) {
 		{ID: 4, Name: "d", ClientURLs: []string{"http://127.0.0.1:4"}},
 	}
 	up := func(id ID, leader bool, term uint64, cluster string) Member {
-		return Member{ID: id, Reachable: true, Healthy: true, IsLeader: leader, LeaderID: 1, RaftTerm: term, Cluster: cluster, Server: "3.5.35", DBSize: int64(id) * 100}
+		return Member{ID: id, Reachable: true, Healthy: true, IsLeader: leader, LeaderID: 1, RaftTerm: term, ClusterVersion: cluster, Server: "3.5.35", DBSize: int64(id) * 100}
 	}
 	probes := []memberProbe{
 		{m: up(1, true, 5, "3.5.0"), clusterID: 9, list: list},

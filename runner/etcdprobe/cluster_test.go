@@ -175,10 +175,13 @@ func TestProbeReal(t *testing.T) {
 				t.Fatal(err)
 			} else {
 				for i, m := range rc.Members {
-					if m.Name != bed.Hosts[i].Name {
-						t.Errorf("endpoint inv%d named %q, want the member list's %q", i, m.Name, bed.Hosts[i].Name)
+					if m.Name != bed.Hosts[i].Name || m.Endpoint != renamed[i].Name {
+						t.Errorf("endpoint inv%d named %q (endpoint %q), want the member list's %q", i, m.Name, m.Endpoint, bed.Hosts[i].Name)
 					}
 				}
+			}
+			if m, err := rp.Member(ctx, "inv1"); err != nil || m.Name != bed.Hosts[1].Name || m.Endpoint != "inv1" || !m.Healthy {
+				t.Errorf("Member(inv1) = %+v, %v", m, err)
 			}
 
 			t.Log("the helpers agree with the whole-cluster probe")

@@ -132,17 +132,9 @@ func (p *Prober) Cluster(ctx context.Context) (*Cluster, error) {
 // name in the cluster's member list.
 func (p *Prober) Member(ctx context.Context, name string) (*Member, error) {
 	if ep, ok := p.endpoint(name); ok {
-		pr := p.probe(ctx, ep)
-		m := pr.m
-		m.Name, m.ClientURL = ep.Name, ep.URL
-		if pr.list != nil {
-			for _, lm := range pr.list {
-				if lm.ID == m.ID && lm.IsLearner {
-					m.IsLearner = true
-				}
-			}
-		}
-		return &m, nil
+		// Named and matched as Cluster would (member list first).
+		c := assemble(p.opts.API, []Endpoint{ep}, []memberProbe{p.probe(ctx, ep)})
+		return &c.Members[0], nil
 	}
 	c, err := p.Cluster(ctx)
 	if err != nil {

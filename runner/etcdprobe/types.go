@@ -98,7 +98,12 @@ type Cluster struct {
 // Member is one member's view. Fields a member could not report keep their
 // zero value.
 type Member struct {
+	// Name is the member's name in the cluster's member list, else the
+	// inventory's; Endpoint is always the inventory's name ("" for a
+	// member the inventory does not list). They differ only when the
+	// inventory names a member otherwise than etcd does.
 	Name      string `json:"name"`
+	Endpoint  string `json:"endpoint"`
 	ID        ID     `json:"id"`
 	ClientURL string `json:"clientURL"`
 	// Reachable: the member answered (v3: Status; v2: /version and
@@ -107,15 +112,15 @@ type Member struct {
 	// Healthy as etcdctl endpoint health decides it: v3 a Get of "health"
 	// answered (permission denied and user-empty count as answered) and no
 	// alarm is raised; v2 /health says true.
-	Healthy     bool   `json:"healthy"`
-	HealthError string `json:"healthError,omitempty"`
-	Server      string `json:"server"`         // server version "3.5.35"
-	Cluster     string `json:"clusterVersion"` // cluster version as this member reports it
-	Storage     string `json:"storage"`        // storage version (3.6+), else ""
-	IsLeader    bool   `json:"isLeader"`
-	IsLearner   bool   `json:"isLearner"`
-	DBSize      int64  `json:"dbSize"`
-	DBSizeInUse int64  `json:"dbSizeInUse"`
+	Healthy        bool   `json:"healthy"`
+	HealthError    string `json:"healthError,omitempty"`
+	Server         string `json:"server"`         // server version "3.5.35"
+	ClusterVersion string `json:"clusterVersion"` // cluster version as this member reports it
+	Storage        string `json:"storage"`        // storage version (3.6+), else ""
+	IsLeader       bool   `json:"isLeader"`
+	IsLearner      bool   `json:"isLearner"`
+	DBSize         int64  `json:"dbSize"`
+	DBSizeInUse    int64  `json:"dbSizeInUse"`
 	// RaftIndex is the member's committed raft index (v3 Status.raftIndex;
 	// v2 the X-Raft-Index header).
 	RaftIndex uint64 `json:"raftIndex"`
@@ -137,10 +142,16 @@ type Alarm struct {
 	Type     string `json:"type"`
 }
 
-// MemberByName returns the member with that name, or nil.
+// MemberByName returns the member with that name in the member list,
+// else with that inventory name, or nil.
 func (c *Cluster) MemberByName(name string) *Member {
 	for i := range c.Members {
 		if c.Members[i].Name == name {
+			return &c.Members[i]
+		}
+	}
+	for i := range c.Members {
+		if c.Members[i].Endpoint == name && name != "" {
 			return &c.Members[i]
 		}
 	}

@@ -30,7 +30,7 @@ func (p *Prober) probeV2(ctx context.Context, ep Endpoint) memberProbe {
 			return pr
 		}
 	}
-	m.Server, m.Cluster = v.Server, v.Cluster
+	m.Server, m.ClusterVersion = v.Server, v.Cluster
 	m.Reachable = true
 
 	var self struct {

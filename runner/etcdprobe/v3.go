@@ -46,7 +46,7 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 		m.Error = p.memberErr(ep, "GET /version", verr)
 		return pr
 	}
-	m.Server, m.Cluster, m.Storage = v.Server, v.Cluster, v.Storage
+	m.Server, m.ClusterVersion, m.Storage = v.Server, v.Cluster, v.Storage
 
 	cli, err := p.client(ep)
 	if err != nil {
@@ -87,7 +87,13 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 	// (through raft, so it needs a leader and a quorum). Permission denied
 	// and an empty user name are answers too: auth is on, and the member
 	// served the request as far as auth let it.
-	_, gerr := cli.Get(ctx, "health")
+	var opts []clientv3.OpOption
+	if st.IsLearner {
+		// A learner refuses linearizable reads ("rpc not supported for
+		// learner"); a serializable one shows it serves from its own store.
+		opts = append(opts, clientv3.WithSerializable())
+	}
+	_, gerr := cli.Get(ctx, "health", opts...)
 	authErr := isAuthErr(gerr)
 	getOK := gerr == nil || authErr
 	if authErr {
@@ -97,8 +103,16 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 		m.HealthError = fmt.Sprintf("get health: %v", gerr)
 	}
 
-	ar, aerr := cli.AlarmList(ctx)
+	// Alarms are cluster-wide; a learner refuses AlarmList (it goes through
+	// raft), so a learner's health is its read alone and the voters report
+	// the alarms.
+	var ar *clientv3.AlarmResponse
+	var aerr error
+	if !st.IsLearner {
+		ar, aerr = cli.AlarmList(ctx)
+	}
 	switch {
+	case st.IsLearner:
 	case aerr != nil:
 		if m.HealthError == "" {
 			m.HealthError = fmt.Sprintf("alarm list: %v", aerr)
