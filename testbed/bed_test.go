@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -51,6 +52,15 @@ func TestEveryVersion(t *testing.T) {
 					t.Fatalf("%s: etcd --version says %q, want %s", h.Name, first, v.Version)
 				}
 				t.Logf("%s: /version %+v, ssh: %s", h.Name, ver, strings.SplitN(out, "\n", 2)[0])
+				// The system ssh client with the bed's files alone, by alias.
+				ctlVersion := h.Etcdctl() + " version" // v2's etcdctl: --version
+				if c.API == "v2" {
+					ctlVersion = h.Etcdctl() + " --version"
+				}
+				cmd := exec.CommandContext(ctx, "ssh", "-F", c.SSHConfigPath, h.Name, "--", ctlVersion)
+				if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), v.Version) {
+					t.Fatalf("ssh -F %s %s %s: %q %v", c.SSHConfigPath, h.Name, ctlVersion, out, err)
+				}
 			}
 			n := keysFor(v.Version)
 			began := time.Now()

@@ -189,6 +189,10 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
+	if _, err := os.Stat(filepath.Join(c.Dir, "host1")); err == nil {
+		// Old data dirs would make the members rejoin an old cluster.
+		return nil, fmt.Errorf("testbed: %s already holds a cluster: remove it or pick another folder", c.Dir)
+	}
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return nil, err
 	}

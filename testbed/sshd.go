@@ -229,16 +229,18 @@ func (c *Cluster) startSSHD(ctx context.Context, h *Host) error {
 // writeSSHFiles writes known_hosts (one line per host, from the keys the
 // bed generated) and an ssh_config for the system ssh client.
 func (c *Cluster) writeSSHFiles() error {
-	var kh, names strings.Builder
+	var kh, names, aliases strings.Builder
 	for _, h := range c.Hosts {
 		fmt.Fprintf(&kh, "[%s]:%d %s\n", h.Addr, h.SSHPort, h.hostKey)
-		names.WriteString(" " + h.Addr)
+		names.WriteString(" " + h.Name + " " + h.Addr)
+		fmt.Fprintf(&aliases, "Host %s\n  HostName %s\n", h.Name, h.Addr)
 	}
 	if err := os.WriteFile(c.KnownHostsPath, []byte(kh.String()), 0o644); err != nil {
 		return err
 	}
+	// "ssh -F ssh_config host1" works as well as the address.
 	cfg := fmt.Sprintf(`# written by the etcdplay test bed for cluster %s
-Host%s
+`+aliases.String()+`Host%s
   User %s
   Port %d
   IdentityFile %s
