@@ -23,6 +23,9 @@ With --offline nothing is contacted: members are listed in inventory order
 (leader-last is applied at run time) and guards are shown as expressions.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			if inventory == "" {
+				return usageErr(errors.New("plan needs an inventory"), "add -i INVENTORY")
+			}
 			if !offline {
 				return usageErr(errors.New("plan needs --offline for now: the live plan comes with the runner"), "add --offline")
 			}
@@ -51,6 +54,5 @@ With --offline nothing is contacted: members are listed in inventory order
 	}
 	cmd.Flags().StringVarP(&inventory, "inventory", "i", "", "inventory file (required)")
 	cmd.Flags().BoolVar(&offline, "offline", false, "plan without contacting the cluster")
-	_ = cmd.MarkFlagRequired("inventory")
 	return cmd
 }
