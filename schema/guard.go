@@ -116,7 +116,7 @@ func explain(err error) *GuardError {
 		}
 		return &GuardError{Offset: -1, Msg: "guard: " + msg}
 	}
-	g := &GuardError{Offset: fe.From, Msg: "guard: " + fe.Message}
+	g := &GuardError{Offset: fe.From, Msg: "guard: " + strings.TrimSpace(fe.Message)}
 	if m := noFieldRe.FindStringSubmatch(fe.Message); m != nil {
 		prefix, names := factsOf(m[1])
 		g.Msg = fmt.Sprintf("guard: %s has no fact %q", prefix, m[2])

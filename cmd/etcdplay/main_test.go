@@ -29,4 +29,3 @@ func TestScripts(t *testing.T) {
 		},
 	})
 }
-
