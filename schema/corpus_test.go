@@ -14,14 +14,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files and the committed JSON Schema files")
 
-// load loads src as what it looks like: an inventory when it says cluster:,
-// a playbook otherwise (the way `etcdplay validate` does).
+// load loads src as what it looks like, the way `etcdplay validate` does.
 func load(name string, src []byte) error {
-	if schema.DetectKind(src) == schema.KindInventory {
-		_, err := schema.LoadInventory(name, src)
-		return err
-	}
-	_, err := schema.LoadPlaybook(name, src, steps.Default())
+	_, _, err := schema.LoadFile(name, src, steps.Default())
 	return err
 }
 

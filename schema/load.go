@@ -36,6 +36,26 @@ func LoadInventory(file string, src []byte) (*Inventory, error) {
 	return inv, d.Errors().Err()
 }
 
+// LoadFile loads src as whichever it is, told apart by DetectKind: it
+// returns a *Playbook or an *Inventory. A file that is neither gets its
+// syntax errors, or one error saying it is neither.
+func LoadFile(file string, src []byte, actions ActionSet) (Kind, any, error) {
+	switch DetectKind(src) {
+	case KindPlaybook:
+		p, err := LoadPlaybook(file, src, actions)
+		return KindPlaybook, p, err
+	case KindInventory:
+		inv, err := LoadInventory(file, src)
+		return KindInventory, inv, err
+	}
+	d := newDecoder(file, src, actions)
+	if root := d.parse(src, "playbook or inventory"); root != nil {
+		d.ErrorAt(d.Pos(root), "a playbook starts with `playbook:`, an inventory with `cluster:`",
+			"cannot tell a playbook from an inventory")
+	}
+	return KindUnknown, nil, d.Errors()
+}
+
 // Kind of file, told apart by its top-level key.
 type Kind string
 
@@ -86,7 +106,7 @@ func (d *Decoder) parse(src []byte, what string) *yaml.Node {
 	var doc yaml.Node
 	if err := safeDecode(dec, &doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			d.ErrorAt(Pos{1, 1}, fmt.Sprintf("%s starts with `%s`", article(what), firstKey(what)), "file is empty: expected %s", article(what))
+			d.ErrorAt(Pos{1, 1}, startHint(what), "file is empty: expected %s", article(what))
 			return nil
 		}
 		d.yamlError(err)
@@ -114,11 +134,15 @@ func (d *Decoder) parse(src []byte, what string) *yaml.Node {
 	return root
 }
 
-func firstKey(what string) string {
-	if what == "inventory" {
-		return "cluster:"
+// startHint says how the expected kind of file begins.
+func startHint(what string) string {
+	switch what {
+	case "inventory":
+		return "an inventory starts with `cluster:`"
+	case "playbook":
+		return "a playbook starts with `playbook:`"
 	}
-	return "playbook:"
+	return "a playbook starts with `playbook:`, an inventory with `cluster:`"
 }
 
 // yamlError turns a yaml.v3 syntax error ("yaml: line 3: ...") into a

@@ -67,23 +67,8 @@ func validateOne(arg string) (validateResult, error) {
 		return validateResult{}, err
 	}
 	r := validateResult{File: name, Problems: schema.ErrorList{}}
-	switch kind := schema.DetectKind(src); kind {
-	case schema.KindPlaybook:
-		_, err = schema.LoadPlaybook(name, src, steps.Default())
-	case schema.KindInventory:
-		_, err = schema.LoadInventory(name, src)
-	default:
-		// Neither: load as a playbook for syntax errors, and say why.
-		_, err = schema.LoadPlaybook(name, src, steps.Default())
-		var list schema.ErrorList
-		if errors.As(err, &list) && len(list) > 0 && list[0].Line == 1 && len(list) == 1 {
-			break
-		}
-		err = schema.ErrorList{{File: name, Line: 1, Col: 1,
-			Msg:  "cannot tell a playbook from an inventory",
-			Hint: "a playbook starts with `playbook:`, an inventory with `cluster:`"}}
-	}
-	r.Kind = string(schema.DetectKind(src))
+	kind, _, err := schema.LoadFile(name, src, steps.Default())
+	r.Kind = string(kind)
 	var list schema.ErrorList
 	if errors.As(err, &list) {
 		r.Problems = list
