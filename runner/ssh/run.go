@@ -111,33 +111,35 @@ var sudoMissing = regexp.MustCompile(`sudo: (command )?not found`)
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// killWrapper runs "$1" so that it dies with the session. sshd makes each
+// killSwitch makes a command die with its session. sshd makes each
 // session's shell a process group leader; a watcher in that group waits for
 // EOF on the session's stdin, which arrives when the client closes the
-// session (cancel) or the connection drops, and then kills the whole group.
-// When the command ends normally the watcher is killed first, so daemons the
-// command left in the group keep running. A signal request alone is not
-// enough: sshd before 8.1 ignores it, and when the connection itself is
-// lost (etcdplay killed, network gone) nobody can send one; without a pty
-// sshd then leaves the command running.
-const killWrapper = `exec 3<&0 </dev/null
+// session (cancel) or the connection is lost, and then kills the whole
+// group. When the shell ends normally its EXIT trap kills the watcher
+// first, so daemons the command left in the group keep running. The signal
+// request alone is not enough: sshd before 8.1 ignores it, and when the
+// connection itself is lost (etcdplay killed, network gone) nobody can send
+// one; without a pty sshd then leaves the command running.
+//
+// It runs in the login shell itself (no extra sh -c), so a command costs
+// one fork more than with plain ssh: the watcher.
+const killSwitch = `exec 3<&0 </dev/null
 ( while read -r _; do :; done <&3; kill -KILL 0 ) >/dev/null 2>&1 &
 w=$!
-( eval "$1" )
-s=$?
-kill -KILL "$w" 2>/dev/null
-exit "$s"`
+trap 'kill -KILL $w 2>/dev/null' EXIT
+`
 
 // testNoSignal makes cancel skip the signal request, as with an sshd that
-// does not support it, so tests can prove the wrapper alone kills.
+// does not support it, so tests can prove the kill switch alone works.
 var testNoSignal bool
 
-// remoteLine builds the exact text sent in the exec request.
+// remoteLine builds the exact text sent in the exec request. The remote
+// login shell must be a POSIX shell (sh, bash, dash, ksh, zsh).
 func (c *Client) remoteLine(cmd Command) (string, bool, error) {
 	if (len(cmd.Argv) == 0) == (cmd.Script == "") {
 		return "", false, errors.New("a command needs exactly one of Argv or Script")
 	}
-	var body strings.Builder
+	var b strings.Builder
 	keys := make([]string, 0, len(cmd.Env))
 	for k := range cmd.Env {
 		if !envName.MatchString(k) {
@@ -147,24 +149,26 @@ func (c *Client) remoteLine(cmd Command) (string, bool, error) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(&body, "export %s=%s\n", k, shell.Quote(cmd.Env[k]))
+		fmt.Fprintf(&b, "export %s=%s\n", k, shell.Quote(cmd.Env[k]))
+	}
+	if cmd.Stdin == nil {
+		// With Stdin the session's stdin carries data and cannot be the
+		// kill switch; such commands (uploads) end on EOF by themselves.
+		b.WriteString(killSwitch)
 	}
 	if len(cmd.Argv) > 0 {
-		body.WriteString(shell.Join(cmd.Argv...))
+		b.WriteString(shell.Join(cmd.Argv...))
 	} else {
-		body.WriteString(cmd.Script)
+		// A subshell, so that exit or exec in the script cannot skip the
+		// trap; eval of one quoted word, so the script parses on its own.
+		b.WriteString("( eval " + shell.Quote(cmd.Script) + " )")
 	}
-	argv := []string{"sh", "-c", killWrapper, "etcdplay", body.String()}
-	if cmd.Stdin != nil {
-		// The session's stdin carries data, so it cannot be the kill
-		// switch; such commands (uploads) end on EOF by themselves.
-		argv = []string{"sh", "-c", body.String()}
-	}
+	line := b.String()
 	sudo := cmd.Sudo == SudoAlways || (cmd.Sudo == SudoDefault && c.cfg.Sudo)
 	if sudo {
-		argv = append([]string{"sudo", "-n", "--"}, argv...)
+		line = shell.Join("sudo", "-n", "--", "sh", "-c", line)
 	}
-	return shell.Join(argv...), sudo, nil
+	return line, sudo, nil
 }
 
 // Run runs cmd and waits for it. Errors are transport failures (with the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -221,16 +222,32 @@ func TestSudoWithoutPasswordFailsFast(t *testing.T) {
 func TestRemoteLine(t *testing.T) {
 	c := &Client{cfg: Config{Sudo: true}}
 	line, sudo, err := c.remoteLine(Command{Argv: []string{"rm", "-rf", "/var/lib/etcd; touch pwned"}})
-	if err != nil || !sudo {
-		t.Fatal(err, sudo)
+	if err != nil || !sudo || !strings.HasPrefix(line, "sudo -n -- sh -c ") {
+		t.Fatal(line, err, sudo)
 	}
-	if !strings.HasPrefix(line, "sudo -n -- sh -c ") || !strings.HasSuffix(line, ` etcdplay 'rm -rf '\''/var/lib/etcd; touch pwned'\'''`) {
-		t.Fatalf("line: %s", line)
+	// What sudo's sh receives, once the outer quoting is undone, ends with
+	// the argv quoted once and carries the kill switch.
+	out, err := exec.Command("sh", "-c", "printf %s "+strings.TrimPrefix(line, "sudo -n -- sh -c ")).Output()
+	if err != nil || !strings.HasSuffix(string(out), "\nrm -rf '/var/lib/etcd; touch pwned'") || !strings.Contains(string(out), "kill -KILL 0") {
+		t.Fatalf("inner line: %q %v", out, err)
 	}
 	if _, _, err := c.remoteLine(Command{}); err == nil {
 		t.Fatal("empty command accepted")
 	}
 	if _, _, err := c.remoteLine(Command{Argv: []string{"x"}, Script: "y"}); err == nil {
 		t.Fatal("Argv and Script together accepted")
+	}
+}
+
+// A script may exit or exec; the daemon-safe cleanup and the exit status
+// must survive both.
+func TestScriptExitAndExec(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	c := f.dial(t)
+	for script, want := range map[string]int{"exit 5": 5, "exec sh -c 'exit 6'": 6, "false": 1, "case x in x) exit 7;; esac": 7} {
+		res, err := c.Run(ctx(t), Command{Script: script})
+		if err != nil || res.ExitStatus != want {
+			t.Errorf("%q: exit %d, want %d (%v)", script, res.ExitStatus, want, err)
+		}
 	}
 }
