@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"os"
@@ -161,30 +162,72 @@ func TestTeardownLeavesNothing(t *testing.T) {
 	}
 }
 
-// TestStaleSlotIsCleaned simulates a test binary killed before Close: its
-// processes keep running and its slot lock is released by the kernel. The
-// next owner of the slot must kill them and remove the folder.
-func TestStaleSlotIsCleaned(t *testing.T) {
+// TestCrashedOwnerIsCleaned kills a test binary that holds a running
+// cluster (SIGKILL: no Close, no cleanup) and checks that CleanStale stops
+// everything it left and removes its folder. Start does the same for the
+// slot it takes.
+func TestCrashedOwnerIsCleaned(t *testing.T) {
+	if os.Getenv("ETCDPLAY_BED_CRASH_HELPER") == "1" {
+		c, err := Start(context.Background(), Options{Version: "3.7"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pids []string
+		for i := range c.Hosts {
+			pids = append(pids, strconv.Itoa(c.MemberPID(i)), strconv.Itoa(c.Hosts[i].sshdPID))
+		}
+		os.Stdout.WriteString("READY " + c.Dir + " " + strings.Join(c.Addrs(), ",") + " " + strings.Join(pids, ",") + "\n")
+		time.Sleep(time.Minute)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := Start(ctx, Options{Version: "3.7", Logf: t.Logf})
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashedOwnerIsCleaned$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "ETCDPLAY_BED_CRASH_HELPER=1")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	_ = cmd.Process.Kill() // the crash
+	_ = cmd.Wait()
+	f := strings.Fields(line)
+	if err != nil || len(f) != 4 || f[0] != "READY" {
+		t.Fatalf("helper: %q %v", line, err)
+	}
+	dir, addrs := f[1], strings.Split(f[2], ",")
 	var pids []int
-	for i, h := range c.Hosts {
-		pids = append(pids, c.MemberPID(i), h.sshdPID)
+	for _, p := range strings.Split(f[3], ",") {
+		n, _ := strconv.Atoi(p)
+		pids = append(pids, n)
 	}
-	k, dir := c.Slot, c.Dir
-	c.slot.release() // the "crash"
-	unlock, err := lockFile(filepath.Join(Dir(), "slots", strconv.Itoa(k)+".lock"))
-	if err != nil {
+	t.Cleanup(func() { // never leave the leftovers, even if the test fails
+		_ = terminate(context.Background(), append(pids, procsUnder(dir)...), time.Second)
+		_ = os.RemoveAll(dir)
+	})
+	if left := procsUnder(dir); len(left) != 2*len(addrs) {
+		t.Fatalf("after the crash %d processes run from %s, want %d (etcd and sshd per host)", len(left), dir, 2*len(addrs))
+	}
+	began := time.Now()
+	if err := CleanStale(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cleanStale(ctx, k, filepath.Join(Dir(), "run", "new-owner"), "")
-	unlock()
-	assertGone(t, c, pids)
+	t.Logf("CleanStale after a crash: %v", time.Since(began).Round(time.Millisecond))
+	for _, p := range pids {
+		if alive(p) {
+			t.Errorf("pid %d (%s) survived CleanStale", p, procCmdline(p))
+		}
+	}
+	if left := procsUnder(dir); len(left) > 0 {
+		t.Errorf("processes left from %s: %v", dir, left)
+	}
+	if ls, err := Listening(addrs); err != nil || len(ls) > 0 {
+		t.Errorf("still listening: %v %v", ls, err)
+	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("stale run folder %s not removed", dir)
 	}
@@ -308,5 +351,40 @@ func TestStartFailsFast(t *testing.T) {
 		if procs := procsUnder(r); len(procs) > 0 {
 			t.Errorf("%s: processes left: %v", r, procs)
 		}
+	}
+}
+
+// TestMemberCounts brings up the sizes other packages use: a single member
+// (the lock tests) and five.
+func TestMemberCounts(t *testing.T) {
+	for _, n := range []int{1, 5} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			c := StartT(t, Options{Version: "3.6", Members: n})
+			if len(c.Hosts) != n || len(c.Endpoints()) != n {
+				t.Fatalf("%d hosts, want %d", len(c.Hosts), n)
+			}
+			if want := slotAddr(c.Slot, n-1); c.Hosts[n-1].Addr != want {
+				t.Fatalf("last host at %s, want %s", c.Hosts[n-1].Addr, want)
+			}
+			if err := c.WriteKeys(ctx, 100); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.VerifyKeysOn(ctx, n-1); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestMissingBinariesFailLoudly points the bed at an empty cache: Start
+// must refuse, name provision.sh, and wrap ErrNotProvisioned.
+func TestMissingBinariesFailLoudly(t *testing.T) {
+	t.Setenv("ETCDPLAY_BED", t.TempDir())
+	_, err := Start(context.Background(), Options{Version: "3.6"})
+	if err == nil || !errors.Is(err, ErrNotProvisioned) || !strings.Contains(err.Error(), "testbed/provision.sh") {
+		t.Fatalf("Start without binaries: %v", err)
 	}
 }

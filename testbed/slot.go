@@ -108,7 +108,7 @@ func cleanStale(ctx context.Context, k int, self, prev string) {
 			pids = append(pids, descendants(p)...)
 		}
 		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		_ = terminate(cctx, pids, 3*time.Second)
+		_ = terminate(cctx, pids, teardownGrace)
 		cancel()
 		if _, err := os.Stat(filepath.Join(run, "keep")); err == nil || filepath.Dir(run) != filepath.Join(Dir(), "run") {
 			// kept, or a caller's own folder (Options.Dir): stop, don't delete
@@ -133,4 +133,40 @@ func lockFile(path string) (func(), error) {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// CleanStale stops what dead owners left on every slot that is free now
+// (a test binary killed before its Close) and removes their run folders,
+// except kept ones. Start does this for the slot it takes; CleanStale does
+// it for all, e.g. before a sandbox starts or at the start of CI.
+func CleanStale(ctx context.Context) error {
+	dir := filepath.Join(Dir(), "slots")
+	locks, err := filepath.Glob(filepath.Join(dir, "*.lock"))
+	if err != nil {
+		return err
+	}
+	for _, l := range locks {
+		k, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(l), ".lock"))
+		if err != nil {
+			continue
+		}
+		f, err := os.OpenFile(l, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close() // a live owner
+			continue
+		}
+		prev := ""
+		if b, err := os.ReadFile(l); err == nil {
+			if fields := strings.Fields(string(b)); len(fields) == 2 {
+				prev = fields[1]
+			}
+		}
+		cleanStale(ctx, k, "", prev)
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}
+	return nil
 }
