@@ -83,6 +83,33 @@ func clusterVersionOf(v string) string {
 	return parts[0] + "." + parts[1] + ".0"
 }
 
+// wantStorage is the storage version a settled cluster reports (3.6+).
+func wantStorage(version string) string {
+	if strings.HasPrefix(version, "3.6.") || strings.HasPrefix(version, "3.7.") {
+		return clusterVersionOf(version)
+	}
+	return ""
+}
+
+// settle probes until the cluster reads settled: the cluster version is
+// decided and, on 3.6+, every member's storage version has followed it
+// (it reads the previous minor's for a moment after a start; harness.md).
+func settle(t *testing.T, bed *testbed.Cluster, p *Prober) *Cluster {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c := probe(t, p)
+		ok := c.Healthy && c.Version == clusterVersionOf(bed.Version)
+		for _, m := range c.Members {
+			ok = ok && m.Storage == wantStorage(bed.Version)
+		}
+		if ok || time.Now().After(deadline) {
+			return c
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // checkSettled asserts the picture of a freshly started, healthy cluster.
 func checkSettled(t *testing.T, bed *testbed.Cluster, c *Cluster) {
 	t.Helper()
@@ -113,12 +140,8 @@ func checkSettled(t *testing.T, bed *testbed.Cluster, c *Cluster) {
 		if bed.API == APIv3 && m.DBSize == 0 {
 			t.Errorf("%s: db size 0", m.Name)
 		}
-		wantStorage := ""
-		if strings.HasPrefix(bed.Version, "3.6.") || strings.HasPrefix(bed.Version, "3.7.") {
-			wantStorage = clusterVersionOf(bed.Version)
-		}
-		if m.Storage != wantStorage {
-			t.Errorf("%s: storage %q, want %q", m.Name, m.Storage, wantStorage)
+		if want := wantStorage(bed.Version); m.Storage != want {
+			t.Errorf("%s: storage %q, want %q", m.Name, m.Storage, want)
 		}
 		if m.IsLeader {
 			leaders++
@@ -160,7 +183,7 @@ func TestProbeReal(t *testing.T) {
 			if err := bed.WriteKeys(ctx, keys); err != nil {
 				t.Fatal(err)
 			}
-			c := probe(t, p)
+			c := settle(t, bed, p)
 			checkSettled(t, bed, c)
 
 			t.Log("members are named by the cluster's member list, not by the inventory")
@@ -235,6 +258,38 @@ func TestProbeReal(t *testing.T) {
 			}
 			if m, err := p.Member(ctx, bed.Hosts[down].Name); err != nil || m.Reachable {
 				t.Errorf("Member(stopped) = %+v, %v: want unreachable, no error", m, err)
+			}
+
+			t.Log("stop a second member: quorum is lost; the last one still answers, unhealthy")
+			last, second := -1, -1
+			for i := range bed.Hosts {
+				if i != down && second < 0 {
+					second = i
+				} else if i != down {
+					last = i
+				}
+			}
+			if err := bed.StopMember(ctx, second); err != nil {
+				t.Fatal(err)
+			}
+			qp, err := New([]Endpoint{{bed.Hosts[last].Name, bed.Hosts[last].ClientURL}}, Options{API: bed.API, RequestTimeout: 2 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer qp.Close()
+			began = time.Now()
+			c, err = qp.Cluster(ctx)
+			took := time.Since(began)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lastM := c.Members[0]
+			t.Logf("no quorum, probe in %v: %s reachable %v healthy %v (%s); %d members listed", took.Round(time.Millisecond), lastM.Name, lastM.Reachable, lastM.Healthy, lastM.HealthError, len(c.Members))
+			if !lastM.Reachable || lastM.Healthy || lastM.HealthError == "" || c.Healthy || lastM.Server != bed.Version {
+				t.Errorf("without quorum: %+v", lastM)
+			}
+			if took > 3*time.Second {
+				t.Errorf("probe without quorum took %v with RequestTimeout 2s", took)
 			}
 		})
 	}

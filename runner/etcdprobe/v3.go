@@ -93,13 +93,21 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 		// learner"); a serializable one shows it serves from its own store.
 		opts = append(opts, clientv3.WithSerializable())
 	}
-	_, gerr := cli.Get(ctx, "health", opts...)
+	// Half the member's budget at most: without quorum the Get waits out
+	// its deadline, and MemberList and AlarmList still deserve a try.
+	gctx, gcancel := context.WithTimeout(ctx, p.opts.RequestTimeout/2)
+	_, gerr := cli.Get(gctx, "health", opts...)
+	gcancel()
 	authErr := isAuthErr(gerr)
 	getOK := gerr == nil || authErr
 	if authErr {
 		pr.auth = true
 	}
-	if !getOK {
+	stalled := errors.Is(gerr, context.DeadlineExceeded) && ctx.Err() == nil
+	switch {
+	case stalled:
+		m.HealthError = fmt.Sprintf("get health: no answer within %v (no leader or no quorum?)", p.opts.RequestTimeout/2)
+	case !getOK:
 		m.HealthError = fmt.Sprintf("get health: %v", gerr)
 	}
 
@@ -108,11 +116,11 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 	// the alarms.
 	var ar *clientv3.AlarmResponse
 	var aerr error
-	if !st.IsLearner {
+	if !st.IsLearner && !stalled {
 		ar, aerr = cli.AlarmList(ctx)
 	}
 	switch {
-	case st.IsLearner:
+	case st.IsLearner || stalled: // a stalled raft would stall AlarmList too
 	case aerr != nil:
 		if m.HealthError == "" {
 			m.HealthError = fmt.Sprintf("alarm list: %v", aerr)
