@@ -181,7 +181,11 @@ func (d *Decoder) unknownKey(k *yaml.Node, what, key string, known []string) {
 	if d.inArgs != "" && contains(Keys(Step{}), key) {
 		hint = fmt.Sprintf("%q belongs to the step: write it beside %q, not inside its arguments", key, d.inArgs)
 	}
-	if hint == "" && len(known) > 0 {
+	switch {
+	case hint != "":
+	case len(known) == 0:
+		hint = what + " takes no arguments: write `" + what + ": {}`"
+	default:
 		hint = "known keys: " + strings.Join(known, ", ")
 	}
 	d.Hintf(k, hint, "unknown key %q in %s", key, what)
@@ -323,8 +327,7 @@ func (d *Decoder) Enum(n *yaml.Node, what string, choices ...string) string {
 	return s
 }
 
-// StringList decodes a list of strings; a single string is a list of one
-// when single is true.
+// StringList decodes a list of strings.
 func (d *Decoder) StringList(n *yaml.Node, what string) []string {
 	n = resolve(n)
 	if n == nil || n.Kind != yaml.SequenceNode {

@@ -68,7 +68,7 @@ func (b *Backup) Plan(c *PlanContext) (Plan, error) {
 			return Plan{}, fmt.Errorf("backup from: leader takes a v3 snapshot, but the inventory says api: %s; use from: self (etcdctl backup)", c.api())
 		}
 		dir := b.Dir
-		if dir == "" {
+		if dir == "" && c.Inventory != nil {
 			dir = path.Join("backups", c.Inventory.Cluster)
 		}
 		return Plan{Text: "save a snapshot from the leader to " + dir + "/, verify it and record its sha256",

@@ -113,3 +113,40 @@ func TestPlanRefusesWrongAPI(t *testing.T) {
 		t.Errorf("backup without data_dir: %v", err)
 	}
 }
+
+// TestPlanWithoutInventory: every action can describe itself with no
+// inventory and no member (a playbook reviewed on its own) without panicking.
+func TestPlanWithoutInventory(t *testing.T) {
+	src := `playbook: t
+from: "3.4"
+to: "3.5"
+preflight:
+  - health: {}
+  - assert-version: {cluster: "3.4", min: "3.4.1"}
+  - check: {that: "true", message: m}
+  - backup: {from: leader}
+  - confirm: ok?
+  - ssh-run: [echo, ok]
+members:
+  steps:
+    - move-leader: {}
+    - ssh-stop: {}
+    - backup: {from: self}
+    - swap: {to: "3.5"}
+    - ssh-start: {}
+    - wait: {for: caught-up}
+    - wait: 1m
+`
+	pb, err := schema.LoadPlaybook("t.yaml", []byte(src), steps.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ph := range pb.Phases() {
+		for _, s := range ph.Steps {
+			p, err := s.Args.(steps.Action).Plan(&steps.PlanContext{Playbook: pb, Phase: ph.Phase})
+			if err != nil || p.Text == "" {
+				t.Errorf("%s: %q %v", s.Action, p.Text, err)
+			}
+		}
+	}
+}

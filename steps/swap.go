@@ -73,6 +73,10 @@ func (s *Swap) CheckContext(d *schema.Decoder, c schema.StepContext) {
 }
 
 func (s *Swap) Plan(c *PlanContext) (Plan, error) {
+	if c.Inventory == nil {
+		return Plan{Text: fmt.Sprintf("put the inventory's newest %s.x release in place", s.To),
+			Args: map[string]string{"to": s.To.String()}}, nil
+	}
 	r := c.Inventory.ReleaseFor(s.To)
 	if r == nil {
 		var have []string
