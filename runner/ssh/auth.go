@@ -46,37 +46,22 @@ func (a *auth) close() {
 // loadAuth collects signers in OpenSSH's order: every key the agent holds,
 // then the identity files (explicit ones first, then the defaults that
 // exist). They go into one publickey method, because x/crypto tries each
-// method name only once.
+// method name only once. With IdentitiesOnly (ssh_config), agent keys are
+// used only when they match an identity file, as OpenSSH does; it keeps an
+// agent full of keys from using up the server's MaxAuthTries.
 func loadAuth(t *target) (*auth, error) {
 	a := &auth{}
-	var agentKeys [][]byte
-	if t.agentSocket != "" {
-		// A dead agent socket is not fatal: OpenSSH also goes on with files.
-		if c, err := net.Dial("unix", t.agentSocket); err == nil {
-			a.agentConn = c
-			ag := agent.NewClient(c)
-			if ss, err := ag.Signers(); err == nil {
-				a.signers = append(a.signers, ss...)
-				for _, s := range ss {
-					agentKeys = append(agentKeys, s.PublicKey().Marshal())
-				}
-			}
-		}
+	type idFile struct {
+		path   string
+		signer xssh.Signer    // nil when encrypted
+		pub    xssh.PublicKey // nil when unknown (encrypted PEM without .pub)
 	}
-	inAgent := func(pub xssh.PublicKey) bool {
-		for _, k := range agentKeys {
-			if bytes.Equal(k, pub.Marshal()) {
-				return true
-			}
-		}
-		return false
-	}
+	var files []idFile
 	for i, f := range t.identityFiles {
 		explicit := i < t.explicitIDs
 		pem, err := os.ReadFile(f)
 		if err != nil {
 			if explicit {
-				a.close()
 				return nil, fmt.Errorf("ssh %s: identity file: %w", t, err)
 			}
 			continue // a default file that does not exist
@@ -89,17 +74,53 @@ func loadAuth(t *target) (*auth, error) {
 			if pub == nil {
 				pub = readPub(f + ".pub")
 			}
-			if pub != nil && inAgent(pub) {
-				continue // the agent signs with it already
-			}
-			a.encrypted = append(a.encrypted, f)
+			files = append(files, idFile{path: f, pub: pub})
 		case err != nil:
-			a.close()
 			return nil, fmt.Errorf("ssh %s: identity file %s: %w", t, f, err)
 		default:
-			if !inAgent(signer.PublicKey()) {
-				a.signers = append(a.signers, signer)
+			files = append(files, idFile{path: f, signer: signer, pub: signer.PublicKey()})
+		}
+	}
+	fileHas := func(pub xssh.PublicKey) bool {
+		for _, f := range files {
+			if f.pub != nil && bytes.Equal(f.pub.Marshal(), pub.Marshal()) {
+				return true
 			}
+		}
+		return false
+	}
+	var agentKeys [][]byte
+	if t.agentSocket != "" {
+		// A dead agent socket is not fatal: OpenSSH also goes on with files.
+		if c, err := net.Dial("unix", t.agentSocket); err == nil {
+			a.agentConn = c
+			if ss, err := agent.NewClient(c).Signers(); err == nil {
+				for _, s := range ss {
+					if t.identitiesOnly && !fileHas(s.PublicKey()) {
+						continue
+					}
+					a.signers = append(a.signers, s)
+					agentKeys = append(agentKeys, s.PublicKey().Marshal())
+				}
+			}
+		}
+	}
+	inAgent := func(pub xssh.PublicKey) bool {
+		for _, k := range agentKeys {
+			if pub != nil && bytes.Equal(k, pub.Marshal()) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, f := range files {
+		switch {
+		case inAgent(f.pub):
+			// the agent signs with it already
+		case f.signer == nil:
+			a.encrypted = append(a.encrypted, f.path)
+		default:
+			a.signers = append(a.signers, f.signer)
 		}
 	}
 	if len(a.signers) == 0 {

@@ -110,3 +110,22 @@ func TestMissingExplicitIdentityFile(t *testing.T) {
 		t.Fatalf("want a not-exist error naming the file, got %v", err)
 	}
 }
+
+// IdentitiesOnly in ssh_config: agent keys that match no identity file are
+// not offered (a full agent would otherwise use up MaxAuthTries).
+func TestIdentitiesOnly(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	var others []any
+	for i := 0; i < 8; i++ {
+		k, _ := newKey(t, "ed25519")
+		others = append(others, k)
+	}
+	f.cfg.AgentSocket = startAgent(t, others...)
+	cfgFile := filepath.Join(f.home, "config")
+	os.WriteFile(cfgFile, []byte("Host *\n  IdentitiesOnly yes\n"), 0o600)
+	f.cfg.SSHConfigFile = cfgFile
+	f.dial(t)
+	if n := f.srv.AuthAttempts.Load(); n != 1 {
+		t.Fatalf("offered %d keys; IdentitiesOnly should offer only the identity file's", n)
+	}
+}

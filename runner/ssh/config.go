@@ -70,6 +70,7 @@ type target struct {
 	user           string
 	identityFiles  []string // explicit ones first; defaults flagged below
 	explicitIDs    int      // how many of identityFiles were asked for explicitly
+	identitiesOnly bool     // ssh_config IdentitiesOnly: agent keys only if they match a file
 	knownHosts     []string // all files to read, in order
 	appendTo       []string // where accept-new writes: the first that works
 	acceptNew      bool
@@ -156,6 +157,9 @@ func (c Config) resolve() (*target, error) {
 func resolveHost(c Config, sc *sshconfig.Config, home, alias string) (*target, error) {
 	t := &target{alias: alias, home: home, acceptNew: c.AcceptNewHostKeys, sudo: c.Sudo}
 	t.hostName = first(c.HostName, get(sc, alias, "HostName"), alias)
+	if strings.Contains(t.hostName, "%") { // "HostName %h.example.net"
+		t.hostName = strings.NewReplacer("%%", "%", "%h", alias).Replace(t.hostName)
+	}
 	t.port = c.Port
 	if t.port == 0 {
 		if p := get(sc, alias, "Port"); p != "" {
@@ -184,6 +188,7 @@ func resolveHost(c Config, sc *sshconfig.Config, home, alias string) (*target, e
 		t.identityFiles = append(t.identityFiles, tok.expand(f))
 	}
 	t.explicitIDs = len(t.identityFiles)
+	t.identitiesOnly = strings.EqualFold(get(sc, alias, "IdentitiesOnly"), "yes")
 	for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
 		t.identityFiles = append(t.identityFiles, filepath.Join(home, ".ssh", n))
 	}
@@ -254,7 +259,9 @@ func loadSSHConfig(path string) (*sshconfig.Config, error) {
 	defer f.Close()
 	c, err := sshconfig.Decode(f)
 	if err != nil {
-		return nil, fmt.Errorf("ssh: parse ssh_config %s: %w", path, err)
+		// kevinburke/ssh_config refuses Match criteria other than all and
+		// host (Match exec on purpose); OpenSSH would accept the file.
+		return nil, fmt.Errorf("ssh: parse ssh_config %s: %w; point ssh.config in the inventory at a file without it, or set it to none", path, err)
 	}
 	return c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -109,5 +110,15 @@ func TestParseJump(t *testing.T) {
 		if _, err := parseJump(bad); err == nil {
 			t.Errorf("parseJump(%q) accepted", bad)
 		}
+	}
+}
+
+func TestUnsupportedSSHConfigIsAClearError(t *testing.T) {
+	home := t.TempDir()
+	cfgFile := filepath.Join(home, "cfg")
+	os.WriteFile(cfgFile, []byte("Match exec \"true\"\n  User x\n"), 0o600)
+	_, err := Config{Host: "h", SSHConfigFile: cfgFile, HomeDir: home}.resolve()
+	if err == nil || !strings.Contains(err.Error(), cfgFile) || !strings.Contains(err.Error(), "ssh.config") {
+		t.Fatalf("want an error naming the file and the way out, got %v", err)
 	}
 }

@@ -1,8 +1,10 @@
 package ssh
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -249,5 +251,79 @@ func TestScriptExitAndExec(t *testing.T) {
 		if err != nil || res.ExitStatus != want {
 			t.Errorf("%q: exit %d, want %d (%v)", script, res.ExitStatus, want, err)
 		}
+	}
+}
+
+// A host that accepts TCP but never speaks SSH must not hang the run.
+func TestDialTimeoutOnMuteHost(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	f := newFixture(t, fixtureOpts{})
+	f.cfg.Port = ln.Addr().(*net.TCPAddr).Port
+	f.cfg.ConnectTimeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err = Dial(ctx(t), f.cfg)
+	if err == nil || time.Since(start) > 2*time.Second {
+		t.Fatalf("dial to a mute host: %v after %s", err, time.Since(start))
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1") {
+		t.Fatalf("error does not name the host: %v", err)
+	}
+}
+
+// Through a pass-through sudo (checks that it is called as "sudo -n --"),
+// commands, scripts, uploads and cancel all work: the lines built for sudo
+// parse and keep their kill switch.
+func TestThroughSudo(t *testing.T) {
+	bin := t.TempDir()
+	log := filepath.Join(bin, "calls")
+	os.WriteFile(filepath.Join(bin, "sudo"), []byte("#!/bin/sh\necho sudo >> "+log+"\n[ \"$1\" = -n ] && [ \"$2\" = -- ] || { echo 'sudo: bad call' >&2; exit 99; }\nshift 2\nexec \"$@\"\n"), 0o755)
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	f := newFixture(t, fixtureOpts{})
+	f.cfg.Sudo = true
+	c := f.dial(t)
+	res, err := c.Run(ctx(t), Command{Argv: []string{"printf", "%s", "a b; c"}})
+	if err != nil || string(res.Stdout) != "a b; c" {
+		t.Fatalf("argv: %q %v", res.Stdout, err)
+	}
+	res, err = c.Run(ctx(t), Command{Script: "echo \"$X\"; exit 3", Env: map[string]string{"X": "it's"}})
+	if err != nil || string(res.Stdout) != "it's\n" || res.ExitStatus != 3 {
+		t.Fatalf("script: %+v %v", res, err)
+	}
+	local := filepath.Join(t.TempDir(), "bin")
+	want := writeRandom(t, local, 200<<10, 0o700)
+	dst := filepath.Join(t.TempDir(), "bin")
+	if err := c.Upload(ctx(t), local, dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, want) {
+		t.Fatal("upload through sudo differs")
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	cctx, cancel := context.WithTimeout(ctx(t), 300*time.Millisecond)
+	defer cancel()
+	testNoSignal = true
+	defer func() { testNoSignal = false }()
+	_, err = c.Run(cctx, Command{Argv: []string{"sh", "-c", `sh -c 'echo $$ > "$1"; exec sleep 300' x "$0"; echo never`, pidFile}})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	eventually(t, 5*time.Second, "sleep under sudo survived cancel", func() bool { return pid != 0 && !alive(pid) })
+	if calls, _ := os.ReadFile(log); strings.Count(string(calls), "sudo") < 4 {
+		t.Fatalf("sudo called %d times, want every command", strings.Count(string(calls), "sudo"))
 	}
 }
