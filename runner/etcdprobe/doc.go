@@ -20,6 +20,18 @@
 // Prober holds no connection between calls: a member that restarts is seen
 // at once, without waiting out a gRPC reconnect backoff, and nothing leaks.
 //
+// Health follows etcdctl endpoint health: a linearizable Get of "health"
+// (permission denied and user-empty count as answers; a learner gets a
+// serializable read) and an empty AlarmList. With auth on and no
+// credentials, etcd 3.5 (recent patches) and 3.6+ refuse Status and
+// AlarmList; the probe then reads /metrics and /health instead, which
+// need no auth (see metrics.go). Options.Username/Password give the full
+// picture, and are needed for MoveLeader and Snapshot under auth.
+//
+// What v2 cannot tell: the applied index (reported equal to the commit
+// index), the backend size (0), alarms (none), and, on 2.0, the cluster
+// version ("2.0.0" is derived when every reachable member runs 2.0.x).
+//
 // The result types are plain data with JSON tags; `etcdplay status -o json`
 // prints them as they are, and the runner converts them into the guard facts
 // (schema.Facts). This package imports neither runner nor steps nor schema.
