@@ -58,17 +58,35 @@ func Code(err error) int {
 	return Internal
 }
 
-// Hint returns the first hint found in err's chain, or "".
+// Hinter is an error that knows what the operator should do next, such as
+// the transport's host key errors; Hint finds it anywhere in the chain.
+type Hinter interface{ Hint() string }
+
+// Hint returns the first hint found in err's chain: an Error's Hint or a
+// Hinter's, or "".
 func Hint(err error) string {
 	for err != nil {
-		var e *Error
-		if !errors.As(err, &e) {
-			return ""
-		}
-		if e.Hint != "" {
+		if e, ok := err.(*Error); ok && e.Hint != "" {
 			return e.Hint
 		}
-		err = e.Err
+		if h, ok := err.(Hinter); ok {
+			if s := h.Hint(); s != "" {
+				return s
+			}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if s := Hint(e); s != "" {
+					return s
+				}
+			}
+			return ""
+		default:
+			return ""
+		}
 	}
 	return ""
 }

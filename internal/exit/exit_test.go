@@ -38,3 +38,21 @@ func TestCodeAndHint(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+type hinted struct{}
+
+func (hinted) Error() string { return "host key for h:22 is not known" }
+func (hinted) Hint() string  { return "check it with ssh-keyscan" }
+
+func TestHintFindsHinterInChain(t *testing.T) {
+	err := fmt.Errorf("dial infra0: %w", hinted{})
+	if got := Hint(err); got != "check it with ssh-keyscan" {
+		t.Errorf("Hint = %q, want the transport error's own hint", got)
+	}
+	if got := Hint(New(Unreachable, err, "")); got != "check it with ssh-keyscan" {
+		t.Errorf("Hint through an Error without hint = %q", got)
+	}
+	if got := Hint(New(Unreachable, err, "outer")); got != "outer" {
+		t.Errorf("outer hint should win, got %q", got)
+	}
+}

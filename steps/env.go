@@ -1,0 +1,93 @@
+package steps
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"time"
+
+	"github.com/etcdplay/etcdplay/runner/etcdprobe"
+	"github.com/etcdplay/etcdplay/runner/ssh"
+	"github.com/etcdplay/etcdplay/schema"
+)
+
+// Runnable is the capability every action gains with issue 5: doing what the
+// guide's sentence means, then verifying its own effect. An error says what
+// was observed and what was expected; the runner adds the member and step.
+type Runnable interface {
+	Run(ctx context.Context, env *Env) error
+}
+
+// Preflighter is an optional capability found by type assertion: an action
+// that can prove, before any member is stopped, that it will be able to do
+// its job for env.Member (swap: the release exists on or uploads to that host
+// and prints the target version). The runner calls it for every member's
+// steps during preflight. It must change nothing the cluster depends on.
+type Preflighter interface {
+	Preflight(ctx context.Context, env *Env) error
+}
+
+// Critical marks actions whose interruption leaves a member in a state that
+// must be re-checked before anything else happens (stop, swap, start). The
+// runner journals them as critical and, on Ctrl-C, lets them finish.
+type Critical interface {
+	Critical() bool
+}
+
+// Env is everything an action's Run may touch. The runner builds one per
+// step; tests build one around the real bed or around fakes.
+type Env struct {
+	Playbook  *schema.Playbook
+	Inventory *schema.Inventory
+	Phase     schema.Phase
+	// Member is the member the step acts on (per-member phases), with its
+	// overrides applied; nil in preflight and finish.
+	Member *schema.MemberConfig
+
+	Cluster Cluster
+	Hosts   Hosts
+	Log     Logger
+
+	// Facts probes the cluster and returns the guard facts as of now, with
+	// env.Member as `member`.
+	Facts func(ctx context.Context) (schema.Facts, error)
+	// Confirm asks the operator; it returns false without asking when no
+	// terminal is attached and --yes was not given.
+	Confirm func(ctx context.Context, message string) (bool, error)
+	// BackupDir is the local folder v3 snapshots are written under
+	// (default ./backups/<cluster>/<time>/).
+	BackupDir string
+	// Record keeps a result for the run report and journal (the backup
+	// manifest, a member's version before and after).
+	Record func(key string, value any)
+	// Now is the clock (tests fix it).
+	Now func() time.Time
+}
+
+// Cluster is the etcd side of a run: *etcdprobe.Prober satisfies it.
+type Cluster interface {
+	Cluster(ctx context.Context) (*etcdprobe.Cluster, error)
+	Member(ctx context.Context, name string) (*etcdprobe.Member, error)
+	LeaderCommitted(ctx context.Context) (leader string, index uint64, err error)
+	MoveLeader(ctx context.Context, toName string) error
+	Snapshot(ctx context.Context, fromName string, w io.Writer) (int64, error)
+}
+
+// Host is one member's machine: *ssh.Client satisfies it.
+type Host interface {
+	Run(ctx context.Context, cmd ssh.Command) (ssh.Result, error)
+	Upload(ctx context.Context, localPath, remotePath string, mode fs.FileMode) error
+}
+
+// Hosts reaches a member's machine by the member's inventory name, one
+// connection per host for the whole run.
+type Hosts interface {
+	Host(ctx context.Context, member string) (Host, error)
+}
+
+// Logger is where actions say what they are doing; the runner turns it
+// into events. Never pass secrets.
+type Logger interface {
+	Info(msg string, keyvals ...any)
+	Warn(msg string, keyvals ...any)
+}
