@@ -89,7 +89,9 @@ func TestEveryVersion(t *testing.T) {
 
 // assertGone checks what Close promises: no process from the run folder,
 // none of pids alive, nothing listening on the cluster's addresses, the
-// run folder removed and the slot free.
+// run folder removed. Other test binaries run in parallel and may take the
+// freed slot at once; then its addresses are theirs and only Close's own
+// check (made before it freed the slot) counts.
 func assertGone(t *testing.T, c *Cluster, pids []int) {
 	t.Helper()
 	for _, p := range pids {
@@ -100,24 +102,33 @@ func assertGone(t *testing.T, c *Cluster, pids []int) {
 	if left := procsUnder(c.Dir); len(left) > 0 {
 		t.Errorf("processes from %s still alive: %v", c.Dir, left)
 	}
-	if ls, err := Listening(c.Addrs()); err != nil || len(ls) > 0 {
-		t.Errorf("still listening after Close: %v %v", ls, err)
-	}
 	if _, err := os.Stat(c.Dir); !os.IsNotExist(err) && os.Getenv("ETCDPLAY_BED_KEEP") != "1" {
 		t.Errorf("run folder %s still there (%v)", c.Dir, err)
 	}
-	f, err := os.OpenFile(filepath.Join(Dir(), "slots", strconv.Itoa(c.Slot)+".lock"), os.O_RDWR, 0)
+	withSlot(t, c.Slot, func() {
+		if ls, err := Listening(c.Addrs()); err != nil || len(ls) > 0 {
+			t.Errorf("still listening after Close: %v %v", ls, err)
+		}
+	})
+}
+
+// withSlot runs f while holding slot k, unless another owner holds it.
+func withSlot(t *testing.T, k int, f func()) {
+	t.Helper()
+	l, err := os.OpenFile(filepath.Join(Dir(), "slots", strconv.Itoa(k)+".lock"), os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	} else if !errors.Is(err, syscall.EWOULDBLOCK) {
-		t.Errorf("slot %d lock: %v", c.Slot, err)
+	defer l.Close()
+	if err := syscall.Flock(int(l.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			t.Errorf("slot %d lock: %v", k, err)
+		}
+		t.Logf("slot %d already taken by another cluster; its ports are not ours to check", k)
+		return
 	}
-	// EWOULDBLOCK is possible and fine: another test binary may have taken
-	// the freed slot already.
+	defer syscall.Flock(int(l.Fd()), syscall.LOCK_UN)
+	f()
 }
 
 // TestTeardownLeavesNothing checks teardown with an SSH session still open
@@ -176,7 +187,7 @@ func TestCrashedOwnerIsCleaned(t *testing.T) {
 		for i := range c.Hosts {
 			pids = append(pids, strconv.Itoa(c.MemberPID(i)), strconv.Itoa(c.Hosts[i].sshdPID))
 		}
-		os.Stdout.WriteString("READY " + c.Dir + " " + strings.Join(c.Addrs(), ",") + " " + strings.Join(pids, ",") + "\n")
+		os.Stdout.WriteString("READY " + c.Dir + " " + strings.Join(c.Addrs(), ",") + " " + strings.Join(pids, ",") + " " + strconv.Itoa(c.Slot) + "\n")
 		time.Sleep(time.Minute)
 		return
 	}
@@ -196,10 +207,11 @@ func TestCrashedOwnerIsCleaned(t *testing.T) {
 	_ = cmd.Process.Kill() // the crash
 	_ = cmd.Wait()
 	f := strings.Fields(line)
-	if err != nil || len(f) != 4 || f[0] != "READY" {
+	if err != nil || len(f) != 5 || f[0] != "READY" {
 		t.Fatalf("helper: %q %v", line, err)
 	}
 	dir, addrs := f[1], strings.Split(f[2], ",")
+	slot, _ := strconv.Atoi(f[4])
 	var pids []int
 	for _, p := range strings.Split(f[3], ",") {
 		n, _ := strconv.Atoi(p)
@@ -209,28 +221,34 @@ func TestCrashedOwnerIsCleaned(t *testing.T) {
 		_ = terminate(context.Background(), append(pids, procsUnder(dir)...), time.Second)
 		_ = os.RemoveAll(dir)
 	})
+	// The freed slot is there for any test binary to take, and a Start
+	// that takes it cleans up first; either way the leftovers must go.
 	if left := procsUnder(dir); len(left) != 2*len(addrs) {
-		t.Fatalf("after the crash %d processes run from %s, want %d (etcd and sshd per host)", len(left), dir, 2*len(addrs))
+		t.Logf("after the crash %d processes run from %s (another cluster took slot %d and is cleaning)", len(left), dir, slot)
 	}
 	began := time.Now()
 	if err := CleanStale(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("CleanStale after a crash: %v", time.Since(began).Round(time.Millisecond))
-	for _, p := range pids {
-		if alive(p) {
-			t.Errorf("pid %d (%s) survived CleanStale", p, procCmdline(p))
+	if !waitGone(ctx, pids, 10*time.Second) {
+		for _, p := range pids {
+			if alive(p) {
+				t.Errorf("pid %d (%s) survived CleanStale", p, procCmdline(p))
+			}
 		}
 	}
 	if left := procsUnder(dir); len(left) > 0 {
 		t.Errorf("processes left from %s: %v", dir, left)
 	}
-	if ls, err := Listening(addrs); err != nil || len(ls) > 0 {
-		t.Errorf("still listening: %v %v", ls, err)
-	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("stale run folder %s not removed", dir)
-	}
+	withSlot(t, slot, func() {
+		if ls, err := Listening(addrs); err != nil || len(ls) > 0 {
+			t.Errorf("still listening: %v %v", ls, err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("stale run folder %s not removed", dir)
+		}
+	})
 }
 
 // TestWriterThroughMemberRestarts runs the multi-endpoint writer while a
