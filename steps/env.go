@@ -62,6 +62,11 @@ type Env struct {
 	Record func(key string, value any)
 	// Now is the clock (tests fix it).
 	Now func() time.Time
+	// Timeout is the step's `timeout:` (0 when the playbook gives none).
+	// Every action bounds its waits by it, or by its own default when it
+	// is 0 (see DefaultTimeout); the runner may also put a deadline on
+	// ctx, and actions honour whichever ends first.
+	Timeout time.Duration
 }
 
 // Cluster is the etcd side of a run: *etcdprobe.Prober satisfies it.
