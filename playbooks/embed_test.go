@@ -14,7 +14,7 @@ import (
 // says in every step which sentence of the guide the step stands for.
 func TestShipped(t *testing.T) {
 	names := playbooks.Names()
-	if want := "2.0-to-2.1 2.1-to-2.2 3.4-to-3.5"; strings.Join(names, " ") != want {
+	if want := "2.0-to-2.1 2.1-to-2.2 3.4-to-3.5 3.5-to-3.6"; strings.Join(names, " ") != want {
 		t.Fatalf("shipped %v, want %s", names, want)
 	}
 	for _, name := range names {
@@ -76,6 +76,10 @@ func TestGuideFacts(t *testing.T) {
 	has("3.4-to-3.5", `backup: {from: leader}`)
 	has("3.4-to-3.5", `order: leader-last`)
 	has("3.4-to-3.5", `when: "vars.has_v2_data && cluster.dbSize > 50 * MB"`)
+	has("3.5-to-3.6", `min: "3.5.32"`)
+	has("3.5-to-3.6", `that: "!vars.v2_ever_enabled || vars.v2store_clean"`)
+	has("3.5-to-3.6", `backup: {from: leader}`)
+	has("3.5-to-3.6", `assert-version: {storage: "3.6"}`)
 	src, _, _ := playbooks.Read("2.1-to-2.2")
 	if strings.Contains(string(src), "50 * MB") {
 		t.Error("2.1-to-2.2 has a 50MB rule, which its guide does not")
