@@ -35,7 +35,7 @@
 // the bed's SSH key and known_hosts, and under releases every provisioned
 // version's cached binaries, so a playbook can swap any host to any version.
 // The bed's client key (Dir()/ssh/id_ed25519) is one per bed; the system ssh
-// client works with `ssh -F <SSHConfigPath> 127.0.k.11` (Cluster.SSH does
+// client works with `ssh -F <SSHConfigPath> host1` (or the address) (Cluster.SSH does
 // exactly that, with StrictHostKeyChecking yes).
 //
 // # Slots and cleanup
@@ -50,15 +50,29 @@
 // removes the folder. ETCDPLAY_BED_KEEP=1 keeps run folders for debugging
 // (processes are still stopped).
 //
+// CleanStale does the same for every free slot at once (for a sandbox, or
+// the start of CI).
+//
 // # Helpers
 //
 // WriteKeys writes checksummed keys (8 writers: 2.0 takes ~25 ms per v2
-// write, so use ~300 keys there), VerifyKeys checks every one, StartWriter
-// runs an application-like writer over all endpoints and reports failed
-// writes and the longest stall, StopMember/StartMember go through the
-// service script over SSH, KillMember is an ungraceful stop, InstallVersion
-// puts another version's binaries on one host (drift), and Health and
-// ServerVersion read /health and /version on any version 2.0 to 3.7.
+// write, so use ~300 keys there); VerifyKeys checks every one with a
+// linearizable read and VerifyKeysOn with a local read on one member.
+// StartWriter runs an application-like writer over all endpoints and
+// reports failed writes and the longest stall (a graceful restart of a
+// follower, or of a 3.x leader, costs none; a 2.x leader has no leadership
+// transfer and costs the writes in flight during the election).
+// StopMember/StartMember go through the service script over SSH (StartMember
+// waits for health), KillMember is an ungraceful stop, WaitHealthy waits for
+// every member, Leader finds the leader on v2 and v3, Client is the shared
+// v3 client, SSH runs a command with the system ssh client, InstallVersion
+// puts another version's binaries on one host (drift, or a manual upgrade
+// step), and Health and ServerVersion read /health and /version on any
+// version 2.0 to 3.7 (2.0's /version is {"releaseVersion":...}).
+//
+// Host binaries are hard links to the cache, owned by root: the bed user can
+// replace them by rename (as an atomic upload does) but never write through
+// them into the cache.
 //
 // Usage in a test:
 //
