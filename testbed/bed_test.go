@@ -37,6 +37,7 @@ func TestEveryVersion(t *testing.T) {
 			if c.API != v.API() {
 				t.Fatalf("API %s, want %s", c.API, v.API())
 			}
+			checkInventory(t, c)
 			for i, h := range c.Hosts {
 				ver, err := ServerVersion(ctx, h.ClientURL)
 				if err != nil || ver.Server != v.Version {
