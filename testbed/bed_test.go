@@ -339,6 +339,24 @@ func TestInstallVersion(t *testing.T) {
 	if n, err := c.VerifyKeysOn(ctx, 0); err != nil || n != 200 {
 		t.Fatalf("keys on the 3.6 member: %d %v", n, err)
 	}
+	// An ungraceful stop leaves a stale pid file; the service script must
+	// see through it.
+	if err := c.KillMember(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if c.MemberPID(2) != 0 {
+		t.Fatal("MemberPID of a killed member is not 0")
+	}
+	var se *SSHError
+	if _, err := c.SSH(ctx, 2, c.Hosts[2].Service+" status"); !errors.As(err, &se) || se.ExitCode != 3 {
+		t.Fatalf("status after kill: %v, want exit 3", err)
+	}
+	if err := c.StartMember(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.VerifyKeysOn(ctx, 2); err != nil || n != 200 {
+		t.Fatalf("keys on the restarted member: %d %v", n, err)
+	}
 	// The cached binary must be untouched by anything done to the host's copy.
 	if out, err := c.SSH(ctx, 0, "cp /dev/null "+c.Hosts[0].Binary()); err == nil {
 		t.Fatalf("the bed user could write through to the cached binary: %q", out)

@@ -18,7 +18,16 @@ const svcScript = `#!/bin/bash
 # stop:  SIGTERM, wait up to 15 s, then SIGKILL; exit 0
 # status: exit 0 running, 3 stopped (like systemctl is-active / LSB)
 H=$(dirname "$(readlink -f "$0")"); PIDF=$H/etcd.pid
-running() { [ -f "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null; }
+# alive PID: the process exists, is not a zombie (a killed member stays one
+# until init reaps it, and kill -0 still succeeds on it), and is our etcd
+# (not a stranger that got a recycled pid).
+alive() {
+  local st
+  st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  st=${st##*) }
+  [ "${st%% *}" != Z ] && grep -qF "$H/bin/etcd" "/proc/$1/cmdline" 2>/dev/null
+}
+running() { [ -f "$PIDF" ] && alive "$(cat "$PIDF")"; }
 case "$1" in
 start)
   running && { echo "already running pid $(cat "$PIDF")"; exit 0; }
@@ -35,8 +44,8 @@ start)
 stop)
   running || { echo "not running"; rm -f "$PIDF"; exit 0; }
   p=$(cat "$PIDF"); kill -TERM "$p"
-  for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$p" 2>/dev/null && { kill -KILL "$p"; echo "killed pid $p after 15 s"; }
+  for _ in $(seq 150); do alive "$p" || break; sleep 0.1; done
+  alive "$p" && { kill -KILL "$p"; echo "killed pid $p after 15 s"; }
   rm -f "$PIDF"; echo "stopped pid $p" ;;
 status)
   if running; then echo "running pid $(cat "$PIDF")"; else echo stopped; exit 3; fi ;;

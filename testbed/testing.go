@@ -2,6 +2,8 @@ package testbed
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -22,6 +24,15 @@ func StartT(t testing.TB, o Options) *Cluster {
 		t.Fatalf("%v", err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			// What the members said is usually the explanation.
+			for _, h := range c.Hosts {
+				t.Logf("%s", tail(filepath.Join(h.Dir, "etcd.log"), 15))
+			}
+			if os.Getenv("ETCDPLAY_BED_KEEP") != "1" {
+				t.Logf("testbed: set ETCDPLAY_BED_KEEP=1 to keep %s", c.Dir)
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := c.Close(ctx); err != nil {
