@@ -1,9 +1,12 @@
 package steps
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/etcdplay/etcdplay/runner/etcdprobe"
 	"github.com/etcdplay/etcdplay/schema"
 	"gopkg.in/yaml.v3"
 )
@@ -111,4 +114,92 @@ func (a *AssertVersion) Plan(c *PlanContext) (Plan, error) {
 		add("min", a.Min.String(), fmt.Sprintf("every member runs %s or newer (else: %s)", a.Min, a.FloorMessage()))
 	}
 	return Plan{Text: "assert " + strings.Join(parts, "; "), Args: args}, nil
+}
+
+// Run probes the cluster and checks every pattern the step gives. Each
+// failing member is named with the version it reports and the one
+// expected, all at once, so one run shows the whole drift.
+func (a *AssertVersion) Run(ctx context.Context, env *Env) error {
+	ctx, cancel := bounded(ctx, stepBound(env, "assert-version"))
+	defer cancel()
+	c, err := env.Cluster.Cluster(ctx)
+	if err != nil {
+		return fmt.Errorf("assert-version: %w", err)
+	}
+	var problems []string
+	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	if !a.Cluster.IsZero() && !a.Cluster.Match(c.Version) {
+		fail("cluster version is %s (expected %s)", orNone(c.Version), a.Cluster)
+	}
+	if !a.Servers.IsZero() {
+		for i := range c.Members {
+			m := &c.Members[i]
+			switch {
+			case !m.Reachable:
+				fail("%s is unreachable (expected server %s)", memberName(m), a.Servers)
+			case !a.Servers.Match(m.Server):
+				fail("%s runs %s (expected %s)", memberName(m), orNone(m.Server), a.Servers)
+			}
+		}
+	}
+	// Storage applies to the member (member: self) or to every member.
+	scope := c.Members
+	if a.Member == "self" {
+		me, err := needMember(env, "assert-version: {member: self}")
+		if err != nil {
+			return err
+		}
+		m := c.MemberByName(me.Name)
+		if m == nil {
+			return fmt.Errorf("%s is not in the cluster's member list (expected server %s)", me.Name, a.Server)
+		}
+		scope = []etcdprobe.Member{*m}
+		if !a.Server.IsZero() {
+			switch {
+			case !m.Reachable:
+				fail("%s is unreachable (expected server %s)", me.Name, a.Server)
+			case !a.Server.Match(m.Server):
+				fail("%s runs %s (expected %s)", me.Name, orNone(m.Server), a.Server)
+			}
+		}
+	}
+	if !a.Storage.IsZero() {
+		for i := range scope {
+			m := &scope[i]
+			if !a.Storage.Match(m.Storage) {
+				fail("%s's storage version is %s (expected %s)", memberName(m), orNone(m.Storage), a.Storage)
+			}
+		}
+	}
+	if !a.Min.IsZero() {
+		var below []string
+		for i := range c.Members {
+			m := &c.Members[i]
+			v, ok := reportedVersion(m.Server)
+			switch {
+			case !m.Reachable:
+				below = append(below, memberName(m)+" unreachable")
+			case !ok:
+				below = append(below, memberName(m)+" reports no version")
+			case v.Less(a.Min):
+				below = append(below, memberName(m)+" runs "+m.Server)
+			}
+		}
+		if len(below) > 0 {
+			fail("%s (%s; expected %s or newer)", a.FloorMessage(), strings.Join(below, ", "), a.Min)
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	env.info("versions as expected", "cluster", c.Version)
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none reported)"
+	}
+	return s
 }

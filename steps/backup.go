@@ -1,8 +1,11 @@
 package steps
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"path"
+	"path/filepath"
 
 	"github.com/etcdplay/etcdplay/schema"
 	"gopkg.in/yaml.v3"
@@ -102,4 +105,64 @@ func v2Backup(m schema.MemberConfig, api string) (Plan, error) {
 	}
 	return Plan{Text: "on " + m.Name + ": " + cmd,
 		Args: map[string]string{"from": "self", "member": m.Name, "data_dir": m.DataDir, "backup_dir": dir, "etcdctl": etcdctl}}, nil
+}
+
+// Run takes the backup and fails unless it could be verified (safety
+// invariant 4). from: leader writes a snapshot under the run's backup
+// folder; self and each run etcdctl backup on the member(s) and fetch the
+// result into the same folder. Each manifest is recorded as "backup".
+func (b *Backup) Run(ctx context.Context, env *Env) error {
+	ctx, cancel := bounded(ctx, stepBound(env, "backup"))
+	defer cancel()
+	if env.Inventory == nil {
+		return errors.New("backup needs the inventory")
+	}
+	dir := b.localDir(env)
+	switch b.From {
+	case "leader":
+		if env.api() != "v3" {
+			return fmt.Errorf("backup from: leader takes a v3 snapshot, but the inventory says api: %s", env.api())
+		}
+		m, err := snapshotV3(ctx, env, dir)
+		if err != nil {
+			return err
+		}
+		env.record("backup", m)
+		env.info("snapshot saved and verified", "file", m.File, "revision", m.Revision, "keys", m.Keys, "sha256", m.SHA256)
+		return nil
+	case "self", "each":
+		if b.From == "self" {
+			if _, err := needMember(env, "backup from: self"); err != nil {
+				return err
+			}
+		}
+		members, err := targets(env)
+		if err != nil {
+			return err
+		}
+		for _, m := range members {
+			man, err := backupV2(ctx, env, m, dir)
+			if err != nil {
+				return err
+			}
+			env.record("backup", man)
+			env.info("etcdctl backup taken and fetched", "member", m.Name, "remote", man.RemoteDir, "file", man.File, "sha256", man.SHA256)
+		}
+		return nil
+	}
+	return fmt.Errorf("backup: unknown from %q", b.From)
+}
+
+// localDir is where the backup lands on the operator's machine: the
+// step's dir plus a time stamp, else the run's backup folder, else
+// backups/<cluster>/<time>.
+func (b *Backup) localDir(env *Env) string {
+	stamp := now(env).UTC().Format("20060102T150405Z")
+	switch {
+	case b.Dir != "":
+		return filepath.Join(b.Dir, stamp)
+	case env.BackupDir != "":
+		return env.BackupDir
+	}
+	return filepath.Join("backups", env.Inventory.Cluster, stamp)
 }

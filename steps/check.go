@@ -1,6 +1,13 @@
 package steps
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+
 	"github.com/etcdplay/etcdplay/schema"
 	"gopkg.in/yaml.v3"
 )
@@ -46,4 +53,84 @@ func (c *Check) Plan(*PlanContext) (Plan, error) {
 		Text: "check " + c.That.String() + " (" + c.Severity + ": " + c.Message + ")",
 		Args: map[string]string{"that": c.That.String(), "severity": c.Severity, "message": c.Message},
 	}, nil
+}
+
+// Run evaluates the guard against facts probed now. warn reports and
+// succeeds; fail stops the run with the playbook's message and the facts
+// the expression read.
+func (c *Check) Run(ctx context.Context, env *Env) error {
+	ctx, cancel := bounded(ctx, stepBound(env, "check"))
+	defer cancel()
+	if env.Facts == nil {
+		return errors.New("check: no facts to evaluate against")
+	}
+	f, err := env.Facts(ctx)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", c.That, err)
+	}
+	ok, err := c.That.Eval(f)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", c.That, err)
+	}
+	if ok {
+		env.info("check holds", "that", c.That.String())
+		return nil
+	}
+	seen := factValues(c.That.String(), f)
+	if c.Severity == "warn" {
+		env.warn(c.Message, "that", c.That.String(), "values", seen)
+		return nil
+	}
+	if seen != "" {
+		return fmt.Errorf("%s (%s is false with %s)", c.Message, c.That, seen)
+	}
+	return fmt.Errorf("%s (%s is false)", c.Message, c.That)
+}
+
+var factRefRe = regexp.MustCompile(`\b(cluster|member|playbook|vars)\.([A-Za-z_][A-Za-z0-9_]*)`)
+
+// factValues shows the value of every fact the expression names, e.g.
+// "cluster.dbSize=134217728", so a failed check says what decided it.
+func factValues(expr string, f schema.Facts) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range factRefRe.FindAllStringSubmatch(expr, -1) {
+		name := m[0]
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if v, ok := factValue(f, m[1], m[2]); ok {
+			out = append(out, fmt.Sprintf("%s=%v", name, v))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// factValue reads one fact by its expr name through the struct tags, so
+// it never drifts from schema.Facts.
+func factValue(f schema.Facts, group, field string) (any, bool) {
+	var v reflect.Value
+	switch group {
+	case "cluster":
+		v = reflect.ValueOf(f.Cluster)
+	case "member":
+		v = reflect.ValueOf(f.Member)
+	case "playbook":
+		v = reflect.ValueOf(f.Playbook)
+	case "vars":
+		x, ok := f.Vars[field]
+		return x, ok
+	}
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Tag.Get("expr") == field {
+			fv := v.Field(i)
+			if fv.Kind() == reflect.Slice {
+				return fmt.Sprintf("[%d items]", fv.Len()), true
+			}
+			return fv.Interface(), true
+		}
+	}
+	return nil, false
 }

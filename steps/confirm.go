@@ -1,6 +1,9 @@
 package steps
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/etcdplay/etcdplay/schema"
 	"gopkg.in/yaml.v3"
 )
@@ -42,4 +45,21 @@ func (*Confirm) JSONSchemaShortForm() map[string]any {
 func (c *Confirm) Plan(*PlanContext) (Plan, error) {
 	return Plan{Text: "ask the operator: " + c.Message + " (needs a terminal or --yes)",
 		Args: map[string]string{"message": c.Message}}, nil
+}
+
+// Run asks the operator. A no, or no way to ask (no terminal and no
+// --yes), stops the run: a human gate that opens by itself is no gate.
+func (c *Confirm) Run(ctx context.Context, env *Env) error {
+	if env.Confirm == nil {
+		return fmt.Errorf("confirm %q: nobody to ask (no terminal and no --yes)", c.Message)
+	}
+	ok, err := env.Confirm(ctx, c.Message)
+	if err != nil {
+		return fmt.Errorf("confirm %q: %w", c.Message, err)
+	}
+	if !ok {
+		return fmt.Errorf("the operator did not confirm %q (answer yes on a terminal, or pass --yes)", c.Message)
+	}
+	env.info("confirmed", "message", c.Message)
+	return nil
 }

@@ -1,7 +1,12 @@
 package steps
 
 import (
+	"context"
 	"fmt"
+	"strings"
+	"time"
+
+	"github.com/etcdplay/etcdplay/runner/etcdprobe"
 
 	"github.com/etcdplay/etcdplay/schema"
 	"gopkg.in/yaml.v3"
@@ -42,4 +47,89 @@ func (m *MoveLeader) Plan(c *PlanContext) (Plan, error) {
 	}
 	return Plan{Text: "if " + c.who() + " leads, move leadership to " + to,
 		Args: map[string]string{"prefer": m.Prefer}}, nil
+}
+
+// Run moves leadership away from the member when it leads: to a healthy
+// voting member, preferring one already on the playbook's target minor so
+// leadership moves once per upgrade. Then it probes again and fails unless
+// another member leads. On v2 it is a no-op that says why: v2 has no
+// leadership transfer, and stopping a v2 leader makes the others elect.
+func (m *MoveLeader) Run(ctx context.Context, env *Env) error {
+	me, err := needMember(env, "move-leader")
+	if err != nil {
+		return err
+	}
+	if env.api() == "v2" {
+		env.info("v2 has no leadership transfer; stopping the leader triggers an election", "member", me.Name)
+		return nil
+	}
+	ctx, cancel := bounded(ctx, stepBound(env, "move-leader"))
+	defer cancel()
+	c, err := env.Cluster.Cluster(ctx)
+	if err != nil {
+		return fmt.Errorf("move-leader: %w", err)
+	}
+	self := c.MemberByName(me.Name)
+	if self == nil {
+		return fmt.Errorf("%s is not in the cluster's member list", me.Name)
+	}
+	if !self.IsLeader {
+		env.info("not the leader; nothing to move", "member", me.Name, "leader", c.Leader)
+		return nil
+	}
+	to := m.pick(env, c, self)
+	if to == nil {
+		return fmt.Errorf("%s leads and no other member is healthy to take over (%s)", me.Name, strings.Join(clusterProblems(c), "; "))
+	}
+	toName := memberName(to)
+	start := time.Now()
+	if err := env.Cluster.MoveLeader(ctx, toName); err != nil {
+		return err
+	}
+	var last string
+	err = poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
+		c, err := env.Cluster.Cluster(ctx)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		if l := c.LeaderMember(); l != nil && memberName(l) != me.Name {
+			last = memberName(l) + " leads"
+			return true, nil
+		}
+		last = "leader is " + orNone(c.Leader)
+		return false, nil
+	})
+	if err != nil {
+		return pollErr(err, fmt.Sprintf("leadership still on %s %s after moving it to %s: %s (expected another member to lead)",
+			me.Name, since(start), toName, last))
+	}
+	env.info("leadership moved", "from", me.Name, "to", toName, "now", last, "took", since(start))
+	return nil
+}
+
+// pick chooses the new leader: a reachable, healthy voter other than self;
+// with prefer: upgraded, one whose server already runs the playbook's
+// target minor when there is one. Inventory order breaks ties, so the
+// choice is predictable.
+func (m *MoveLeader) pick(env *Env, c *etcdprobe.Cluster, self *etcdprobe.Member) *etcdprobe.Member {
+	var first, upgraded *etcdprobe.Member
+	for i := range c.Members {
+		o := &c.Members[i]
+		if o == self || o.ID == self.ID || o.IsLearner || unhealthy(o) != "" {
+			continue
+		}
+		if first == nil {
+			first = o
+		}
+		if upgraded == nil && env.Playbook != nil && !env.Playbook.To.IsZero() {
+			if v, ok := reportedVersion(o.Server); ok && v.MinorLine() == env.Playbook.To {
+				upgraded = o
+			}
+		}
+	}
+	if m.Prefer != "any" && upgraded != nil {
+		return upgraded
+	}
+	return first
 }

@@ -1,11 +1,13 @@
 package steps
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strconv"
 
 	"github.com/etcdplay/etcdplay/internal/shell"
+	"github.com/etcdplay/etcdplay/runner/ssh"
 	"github.com/etcdplay/etcdplay/schema"
 	"gopkg.in/yaml.v3"
 )
@@ -110,4 +112,45 @@ func (r *SSHRun) Plan(c *PlanContext) (Plan, error) {
 		text += " and output matching /" + r.Expect + "/"
 	}
 	return Plan{Text: text, Args: args}, nil
+}
+
+// Run runs the command on the member, or on every member in turn outside
+// the per-member phases, and checks exit status and output on each. The
+// first member that disagrees stops the step: the guide's command said
+// something the playbook did not expect.
+func (r *SSHRun) Run(ctx context.Context, env *Env) error {
+	ctx, cancel := bounded(ctx, stepBound(env, "ssh-run"))
+	defer cancel()
+	members, err := targets(env)
+	if err != nil {
+		return err
+	}
+	cmd := ssh.Command{Argv: r.Command.Argv, Script: r.Command.Shell}
+	re := r.expect
+	if re == nil && r.Expect != "" {
+		if re, err = regexp.Compile(r.Expect); err != nil {
+			return fmt.Errorf("ssh-run: expect: %w", err)
+		}
+	}
+	for _, m := range members {
+		h, err := hostOf(ctx, env, m.Name)
+		if err != nil {
+			return err
+		}
+		res, err := h.Run(ctx, cmd)
+		if err != nil {
+			return fmt.Errorf("on %s: %s: %w", m.Name, cmd, err)
+		}
+		if res.ExitStatus != r.ExpectExit {
+			return fmt.Errorf("on %s: %s exited %d (expected %d)%s", m.Name, cmd, res.ExitStatus, r.ExpectExit, outputTail(res))
+		}
+		if re != nil {
+			out := append(append([]byte{}, res.Stdout...), res.Stderr...)
+			if !re.Match(out) {
+				return fmt.Errorf("on %s: output of %s does not match /%s/%s", m.Name, cmd, r.Expect, outputTail(res))
+			}
+		}
+		env.info("command ran as expected", "member", m.Name, "command", cmd.String(), "exit", res.ExitStatus)
+	}
+	return nil
 }

@@ -1,6 +1,11 @@
 package steps
 
 import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/etcdplay/etcdplay/runner/ssh"
 	"github.com/etcdplay/etcdplay/schema"
 	"gopkg.in/yaml.v3"
 )
@@ -27,4 +32,75 @@ func (*SSHStart) Plan(c *PlanContext) (Plan, error) {
 	}
 	return Plan{Text: "on " + c.Member.Name + ": " + c.Member.Service.Start,
 		Args: map[string]string{"command": c.Member.Service.Start}}, nil
+}
+
+// Critical: an interrupted start leaves the member in an unknown state.
+func (*SSHStart) Critical() bool { return true }
+
+// Run runs the inventory's start command, then waits until the client
+// port accepts connections and, when the inventory has service.status,
+// status exits 0. It fails at once, without waiting out the bound, when
+// status says stopped twice in a row: etcd died at start (a removed flag,
+// a refused data dir), and the operator should read why now, not in ten
+// minutes. Health and catching up are wait's job.
+func (s *SSHStart) Run(ctx context.Context, env *Env) error {
+	m, err := needMember(env, "ssh-start")
+	if err != nil {
+		return err
+	}
+	if m.Service.Start == "" {
+		return fmt.Errorf("the inventory gives no service.start for %s", m.Name)
+	}
+	addr, err := clientAddr(m)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := bounded(ctx, stepBound(env, "ssh-start"))
+	defer cancel()
+	h, err := hostOf(ctx, env, m.Name)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	startRes, err := h.Run(ctx, ssh.Command{Script: m.Service.Start})
+	if err != nil {
+		return fmt.Errorf("%q on %s: %w", m.Service.Start, m.Name, err)
+	}
+	if startRes.ExitStatus != 0 {
+		return fmt.Errorf("%q on %s exited %d%s", m.Service.Start, m.Name, startRes.ExitStatus, outputTail(startRes))
+	}
+	port := portSilent
+	var statusRes ssh.Result
+	stoppedInARow := 0
+	err = poll(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
+		running, res, have, err := serviceStatus(ctx, h, m)
+		if err != nil {
+			return false, err
+		}
+		statusRes = res
+		if have && !running {
+			if stoppedInARow++; stoppedInARow >= 2 {
+				return false, fmt.Errorf("%q on %s says stopped %s after %q (expected running): etcd exited at start%s%s",
+					m.Service.Status, m.Name, since(start), m.Service.Start, outputTail(res), startTail(startRes))
+			}
+			return false, nil
+		}
+		stoppedInARow = 0
+		port = dialPort(ctx, addr)
+		return port == portOpen && (!have || running), nil
+	})
+	if err != nil {
+		return pollErr(err, fmt.Sprintf("member %s's client port %s still %s %s after %q (expected it to accept connections)%s",
+			m.Name, m.Client, port, since(start), m.Service.Start, outputTail(statusRes)))
+	}
+	env.info("member started", "member", m.Name, "took", since(start))
+	return nil
+}
+
+// startTail adds what the start command printed, when it printed anything.
+func startTail(res ssh.Result) string {
+	if t := outputTail(res); t != "" {
+		return "; start said" + t
+	}
+	return ""
 }

@@ -1,6 +1,11 @@
 package steps
 
 import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/etcdplay/etcdplay/runner/ssh"
 	"github.com/etcdplay/etcdplay/schema"
 	"gopkg.in/yaml.v3"
 )
@@ -27,4 +32,73 @@ func (*SSHStop) Plan(c *PlanContext) (Plan, error) {
 	}
 	return Plan{Text: "on " + c.Member.Name + ": " + c.Member.Service.Stop + ", then confirm etcd's process and client port are gone",
 		Args: map[string]string{"command": c.Member.Service.Stop}}, nil
+}
+
+// Critical: an interrupted stop leaves the member in an unknown state.
+func (*SSHStop) Critical() bool { return true }
+
+// Run runs the inventory's stop command, then waits for proof that etcd is
+// gone. What counts as proof:
+//
+//   - the member's client port refuses TCP connections from the operator's
+//     machine (a port that does not answer at all proves nothing: it may
+//     be a firewall or a hung host), and
+//   - when the inventory has service.status, it exits non-zero.
+//
+// Both must hold within the step's bound (default 1m). A stop command that
+// returns early must not let a swap race a live etcd.
+func (s *SSHStop) Run(ctx context.Context, env *Env) error {
+	m, err := needMember(env, "ssh-stop")
+	if err != nil {
+		return err
+	}
+	if m.Service.Stop == "" {
+		return fmt.Errorf("the inventory gives no service.stop for %s", m.Name)
+	}
+	addr, err := clientAddr(m)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := bounded(ctx, stepBound(env, "ssh-stop"))
+	defer cancel()
+	h, err := hostOf(ctx, env, m.Name)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	res, err := h.Run(ctx, ssh.Command{Script: m.Service.Stop})
+	if err != nil {
+		return fmt.Errorf("%q on %s: %w", m.Service.Stop, m.Name, err)
+	}
+	if res.ExitStatus != 0 {
+		return fmt.Errorf("%q on %s exited %d%s", m.Service.Stop, m.Name, res.ExitStatus, outputTail(res))
+	}
+	var port portState
+	var statusRes ssh.Result
+	var running, haveStatus bool
+	err = poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
+		if port = dialPort(ctx, addr); port != portRefused {
+			return false, nil
+		}
+		var err error
+		running, statusRes, haveStatus, err = serviceStatus(ctx, h, m)
+		if err != nil {
+			return false, err
+		}
+		return !running, nil
+	})
+	if err != nil {
+		if port != portRefused {
+			return pollErr(err, fmt.Sprintf("member %s still %s on %s %s after %q (expected the client port closed)",
+				m.Name, port, m.Client, since(start), m.Service.Stop))
+		}
+		return pollErr(err, fmt.Sprintf("%q on %s still exits 0 %s after %q (expected non-zero: stopped)%s",
+			m.Service.Status, m.Name, since(start), m.Service.Stop, outputTail(statusRes)))
+	}
+	proof := "client port closed"
+	if haveStatus {
+		proof += ", " + m.Service.Status + " says stopped"
+	}
+	env.info("member stopped", "member", m.Name, "took", since(start), "proof", proof)
+	return nil
 }

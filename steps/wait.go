@@ -1,7 +1,9 @@
 package steps
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/etcdplay/etcdplay/schema"
@@ -115,4 +117,158 @@ func (w *Wait) Plan(c *PlanContext) (Plan, error) {
 		return Plan{}, fmt.Errorf("wait: unknown condition %q", w.For)
 	}
 	return Plan{Text: text + " (at most " + bound + ")", Args: args}, nil
+}
+
+// Run waits for the condition, polling every half second, bounded by the
+// wait's timeout, the step's, or the default for the condition. A fixed
+// duration ends early only when the run is interrupted.
+func (w *Wait) Run(ctx context.Context, env *Env) error {
+	bound := w.Bound(schema.Duration(env.Timeout))
+	if w.Duration != 0 {
+		env.info("waiting", "duration", w.Duration.String())
+		t := time.NewTimer(bound)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("wait %s interrupted: %w", w.Duration, ctx.Err())
+		}
+	}
+	ctx, cancel := bounded(ctx, bound)
+	defer cancel()
+	switch w.For {
+	case "healthy":
+		return w.healthy(ctx, env)
+	case "caught-up":
+		return w.caughtUp(ctx, env)
+	case "cluster-version":
+		return w.clusterVersion(ctx, env)
+	}
+	return fmt.Errorf("wait: unknown condition %q", w.For)
+}
+
+const waitInterval = 500 * time.Millisecond
+
+// healthy: in per-member phases the member and the whole cluster; else
+// the cluster.
+func (w *Wait) healthy(ctx context.Context, env *Env) error {
+	start := time.Now()
+	var last string
+	err := poll(ctx, waitInterval, func(ctx context.Context) (bool, error) {
+		c, err := env.Cluster.Cluster(ctx)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		var problems []string
+		if env.Member != nil {
+			m := c.MemberByName(env.Member.Name)
+			switch {
+			case m == nil:
+				problems = append(problems, env.Member.Name+" not in the member list")
+			case unhealthy(m) != "":
+				problems = append(problems, env.Member.Name+" "+unhealthy(m))
+			}
+		}
+		if len(problems) == 0 {
+			problems = clusterProblems(c)
+		}
+		last = strings.Join(problems, "; ")
+		return len(problems) == 0, nil
+	})
+	who := "the cluster"
+	if env.Member != nil {
+		who = env.Member.Name + " and the cluster"
+	}
+	if err != nil {
+		return pollErr(err, fmt.Sprintf("%s not healthy after %s: %s (expected healthy)", who, since(start), last))
+	}
+	env.info("healthy", "who", who, "took", since(start))
+	return nil
+}
+
+// caughtUp: the member's applied index reaches the leader's committed
+// index as it was when the wait began (a moving target would never be
+// reached under constant writes), and the member reports no error.
+func (w *Wait) caughtUp(ctx context.Context, env *Env) error {
+	me, err := needMember(env, "wait for caught-up")
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	var leader string
+	var mark uint64
+	var last string
+	err = poll(ctx, waitInterval, func(ctx context.Context) (bool, error) {
+		if leader == "" {
+			l, idx, err := env.Cluster.LeaderCommitted(ctx)
+			if err != nil {
+				last = err.Error()
+				return false, nil
+			}
+			leader, mark = l, idx
+		}
+		m, err := env.Cluster.Member(ctx, me.Name)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		switch {
+		case !m.Reachable || m.Error != "":
+			last = fmt.Sprintf("%s reports an error: %s", me.Name, firstNonEmpty(m.Error, "unreachable"))
+			return false, nil
+		case !m.Healthy:
+			last = fmt.Sprintf("%s not healthy: %s", me.Name, firstNonEmpty(m.HealthError, "health check failed"))
+			return false, nil
+		case m.RaftAppliedIndex < mark:
+			last = fmt.Sprintf("%s applied index %d, below %d", me.Name, m.RaftAppliedIndex, mark)
+			return false, nil
+		}
+		last = fmt.Sprintf("applied index %d", m.RaftAppliedIndex)
+		return true, nil
+	})
+	if err != nil {
+		if leader == "" {
+			return pollErr(err, fmt.Sprintf("no leader's commit index to catch up with after %s: %s", since(start), last))
+		}
+		return pollErr(err, fmt.Sprintf("%s not caught up after %s: %s (expected applied index >= %d, %s's commit index when the wait began)",
+			me.Name, since(start), last, mark, leader))
+	}
+	env.info("caught up", "member", me.Name, "leader", leader, "mark", mark, "took", since(start))
+	return nil
+}
+
+// clusterVersion: every member reports the cluster version on the
+// pattern's line, and so does the cluster as a whole.
+func (w *Wait) clusterVersion(ctx context.Context, env *Env) error {
+	start := time.Now()
+	var last string
+	err := poll(ctx, waitInterval, func(ctx context.Context) (bool, error) {
+		c, err := env.Cluster.Cluster(ctx)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		var behind []string
+		for i := range c.Members {
+			m := &c.Members[i]
+			switch {
+			case !m.Reachable:
+				behind = append(behind, memberName(m)+" unreachable")
+			case !w.Version.Match(m.ClusterVersion):
+				behind = append(behind, memberName(m)+" reports "+orNone(m.ClusterVersion))
+			}
+		}
+		if len(behind) == 0 && !w.Version.Match(c.Version) {
+			behind = append(behind, "cluster version "+orNone(c.Version))
+		}
+		last = strings.Join(behind, ", ")
+		return len(behind) == 0, nil
+	})
+	if err != nil {
+		return pollErr(err, fmt.Sprintf("cluster version not %s after %s: %s", w.Version, since(start), last))
+	}
+	env.info("cluster version reached", "version", w.Version.String(), "took", since(start))
+	return nil
 }

@@ -1,0 +1,138 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/etcdplay/etcdplay/runner/ssh"
+	"github.com/etcdplay/etcdplay/schema"
+)
+
+// v2CheckScript proves the folder `etcdctl backup` wrote is a backup: a
+// member/snap folder and at least one WAL file. It prints the WAL count.
+const v2CheckScript = `d=$1
+[ -d "$d/member/snap" ] || { echo "no member/snap folder in $d" >&2; exit 1; }
+n=0
+for f in "$d"/member/wal/*.wal; do [ -f "$f" ] && n=$((n+1)); done
+[ "$n" -gt 0 ] || { echo "no .wal file in $d/member/wal" >&2; exit 1; }
+echo "$n"`
+
+// v2ArchiveScript packs the backup folder into one tar beside it and
+// prints its sha256, so the copy fetched to the operator's machine can be
+// checked against what the host wrote.
+const v2ArchiveScript = `set -e
+d=$1 a=$2
+tar -C "$d" -cf "$a" .
+if command -v sha256sum >/dev/null 2>&1; then s=$(sha256sum <"$a"); else s=$(shasum -a 256 <"$a"); fi
+echo "${s%% *}"`
+
+// backupV2 runs the guide's `etcdctl backup` with the member's own etcdctl
+// on its host, proves the result holds a snap folder and WAL files, and
+// fetches it to the operator's machine as a tar archive whose sha256 must
+// equal the one computed on the host: a backup left only on the member
+// dies with the member's disk.
+func backupV2(ctx context.Context, env *Env, m schema.MemberConfig, localDir string) (*BackupManifest, error) {
+	if m.DataDir == "" {
+		return nil, fmt.Errorf("backup of %s needs data_dir in the inventory (cluster-wide or on the member)", m.Name)
+	}
+	h, err := hostOf(ctx, env, m.Name)
+	if err != nil {
+		return nil, err
+	}
+	etcdctl := firstNonEmpty(m.Etcdctl, "etcdctl")
+	stamp := now(env).UTC().Format("20060102T150405Z")
+	remote := path.Join(m.BackupDir, m.Name+"-"+stamp)
+	if _, err := runArgs(ctx, h, "mkdir", "-p", m.BackupDir); err != nil {
+		return nil, fmt.Errorf("on %s: %w", m.Name, err)
+	}
+	cmd := ssh.Command{Argv: []string{etcdctl, "backup", "--data-dir", m.DataDir, "--backup-dir", remote}}
+	if env.api() == "v3" {
+		cmd.Env = map[string]string{"ETCDCTL_API": "2"}
+	}
+	res, err := h.Run(ctx, cmd)
+	if err != nil {
+		return nil, fmt.Errorf("on %s: %s: %w", m.Name, cmd, err)
+	}
+	if res.ExitStatus != 0 {
+		return nil, fmt.Errorf("on %s: %s exited %d%s", m.Name, cmd, res.ExitStatus, outputTail(res))
+	}
+	res, err = shScript(ctx, h, v2CheckScript, remote)
+	if err != nil {
+		return nil, fmt.Errorf("on %s: check %s: %w", m.Name, remote, err)
+	}
+	if res.ExitStatus != 0 {
+		return nil, fmt.Errorf("on %s: %s is not a backup%s (expected member/snap and member/wal/*.wal)", m.Name, remote, outputTail(res))
+	}
+	wals, _ := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))
+
+	archive := remote + ".tar"
+	res, err = shScript(ctx, h, v2ArchiveScript, remote, archive)
+	if err != nil || res.ExitStatus != 0 {
+		return nil, fmt.Errorf("on %s: archive %s: exit %d%s%v", m.Name, remote, res.ExitStatus, outputTail(res), errSuffix(err))
+	}
+	defer h.Run(context.WithoutCancel(ctx), ssh.Command{Argv: []string{"rm", "-f", archive}})
+	remoteSum := strings.TrimSpace(string(res.Stdout))
+
+	if err := os.MkdirAll(localDir, 0o700); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	final, suffix := freeName(localDir, m.Name+"-v2backup", ".tar")
+	tmp := final + ".part"
+	size, sum, err := writeStream(tmp, func(w io.Writer) error {
+		// The transport returns output whole; a v2 data set is at most a
+		// few hundred MB (the guides ask to contact the team above 100 MB).
+		res, err := runArgs(ctx, h, "cat", archive)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(w, bytes.NewReader(res.Stdout))
+		return err
+	})
+	if err != nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("fetch %s:%s: %w", m.Name, archive, err)
+	}
+	if sum != remoteSum {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("fetched %s:%s has sha256 %s, the host computed %s (expected equal)", m.Name, archive, sum, remoteSum)
+	}
+	if err := commitFile(tmp, final); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	man := &BackupManifest{
+		Kind:      "v2-etcdctl-backup",
+		Cluster:   env.Inventory.Cluster,
+		Member:    m.Name,
+		File:      final,
+		Size:      size,
+		SHA256:    sum,
+		Time:      now(env).UTC(),
+		RemoteDir: remote,
+		WALFiles:  wals,
+	}
+	if c, err := env.Cluster.Cluster(ctx); err == nil {
+		man.ClusterID = clusterID(c.ID)
+		man.ClusterVersion = c.Version
+		if pm := c.MemberByName(m.Name); pm != nil {
+			man.ServerVersion = pm.Server
+		}
+	}
+	if err := writeManifest(filepath.Join(localDir, m.Name+"-manifest"+suffix+".json"), man); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	return man, nil
+}
+
+func errSuffix(err error) string {
+	if err == nil {
+		return ""
+	}
+	return ": " + err.Error()
+}
