@@ -21,6 +21,9 @@ type Plan struct {
 	Members  []string       `json:"members"` // in upgrade order
 	Vars     map[string]any `json:"vars,omitempty"`
 	Phases   []PhasePlan    `json:"phases"`
+	// Digests and Live are set by PlanLive only.
+	Digests *Digests  `json:"digests,omitempty"`
+	Live    *LiveView `json:"live,omitempty"`
 }
 
 // PlaybookRef names the playbook a plan comes from.
@@ -45,6 +48,7 @@ type PhasePlan struct {
 // MemberPlan is the members phase for one member.
 type MemberPlan struct {
 	Member string     `json:"member"`
+	Done   string     `json:"done,omitempty"` // live plans: why the member is skipped
 	Steps  []StepPlan `json:"steps"`
 }
 
@@ -57,6 +61,7 @@ type StepPlan struct {
 	Args    map[string]string `json:"args,omitempty"`
 	When    string            `json:"when,omitempty"`
 	Guard   string            `json:"guard,omitempty"` // the guard's outcome; offline: "evaluated at run time"
+	Facts   map[string]any    `json:"facts,omitempty"` // live plans: the facts the guard read
 	Timeout string            `json:"timeout,omitempty"`
 	Retries int               `json:"retries,omitempty"`
 	Source  string            `json:"source"` // file:line:col of the step

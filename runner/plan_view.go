@@ -22,6 +22,22 @@ func WritePlanText(w io.Writer, p *Plan) error {
 	if p.Offline {
 		b.WriteString("mode: offline; nothing contacted, guards are shown as expressions and " + GuardOffline + "\n")
 	}
+	if d := p.Digests; d != nil {
+		fmt.Fprintf(&b, "digests: playbook %s, inventory %s\n", d.Playbook, d.Inventory)
+	}
+	if l := p.Live; l != nil {
+		fmt.Fprintf(&b, "live: cluster version %s, leader %s, healthy %t\n", orDash(l.ClusterVersion), orDash(l.Leader), l.Healthy)
+		for _, m := range l.Members {
+			note := ""
+			if m.Leader {
+				note += " (leader)"
+			}
+			if m.Done != "" {
+				note += "; " + m.Done + ": skipped"
+			}
+			fmt.Fprintf(&b, "  %s %s healthy=%t%s\n", m.Name, orDash(m.Server), m.Healthy, note)
+		}
+	}
 	if len(p.Vars) > 0 {
 		b.WriteString("vars:")
 		for _, k := range sortedKeys(p.Vars) {
@@ -38,8 +54,15 @@ func WritePlanText(w io.Writer, p *Plan) error {
 			if p.Offline && p.Order == "leader-last" {
 				note = "; offline the members are listed as in the inventory, the leader moves last at run time"
 			}
+			if !p.Offline && p.Order == "leader-last" {
+				note = "; the order is decided again before each member, the leader at the time goes last"
+			}
 			fmt.Fprintf(&b, "members (order: %s%s)\n", p.Order, note)
 			for _, m := range ph.Members {
+				if m.Done != "" {
+					fmt.Fprintf(&b, "  member %s: %s, skipped\n", m.Member, m.Done)
+					continue
+				}
 				fmt.Fprintf(&b, "  member %s\n", m.Member)
 				writeSteps(&b, m.Steps, "    ")
 			}
@@ -73,6 +96,9 @@ func writeSteps(b *strings.Builder, list []StepPlan, indent string) {
 		}
 		if s.When != "" {
 			fmt.Fprintf(b, "%swhen: %s (%s)\n", in, s.When, s.Guard)
+		}
+		if len(s.Facts) > 0 {
+			fmt.Fprintf(b, "%sfacts: %s\n", in, formatFacts(s.Facts))
 		}
 		if s.Timeout != "" || s.Retries != 0 {
 			fmt.Fprintf(b, "%stimeout: %s, retries: %d\n", in, orDash(s.Timeout), s.Retries)

@@ -1,0 +1,503 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/runner/etcdprobe"
+	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/runner/journal"
+	"github.com/etcdplay/etcdplay/schema"
+)
+
+// mode is what a run does once locked and journaled.
+type mode int
+
+const (
+	modeRun mode = iota
+	modeResume
+	modeRollback
+)
+
+// run is one execution of Apply, Resume or Rollback.
+type run struct {
+	o    Options
+	pb   *schema.Playbook
+	inv  *schema.Inventory
+	id   string
+	mode mode
+	hard context.Context
+
+	j    *journal.Journal
+	rec  events.Recorder
+	lock Lock
+
+	vars    map[string]any
+	names   []string // inventory order
+	members map[string]*MemberResult
+	backup  map[string]any
+
+	// resume: what the journal says, the members that may be found down
+	// (they were mid-upgrade), and whether preflight already passed.
+	journalState  *journal.State
+	tolerate      map[string]bool
+	preflightDone bool
+
+	// rollback: the member to put back.
+	rollbackMember string
+
+	failedMember string
+}
+
+// Apply runs the playbook: lock, journal, preflight gates and steps, then
+// the members one at a time under the safety gates, then finish, then the
+// report. It always returns a Result (also on failure, with every member's
+// state and the commands that continue); the error carries the exit code.
+func Apply(ctx context.Context, o Options) (*Result, error) {
+	r, err := newRun(o, modeRun)
+	if err != nil {
+		return nil, err
+	}
+	return r.execute(ctx)
+}
+
+func newRun(o Options, m mode) (*run, error) {
+	if err := o.check(); err != nil {
+		return nil, exit.New(exit.Internal, err, "")
+	}
+	r := &run{o: o, pb: o.Playbook, inv: o.Inventory, mode: m, id: o.RunID,
+		vars: mergeVars(o.Playbook.Vars, o.Inventory.Vars), members: map[string]*MemberResult{}}
+	if r.vars == nil {
+		r.vars = map[string]any{}
+	}
+	if r.id == "" {
+		r.id = newRunID(o.now())
+	}
+	for _, m := range o.Inventory.Members {
+		r.names = append(r.names, m.Name)
+		r.members[m.Name] = &MemberResult{Name: m.Name, State: "untouched"}
+	}
+	r.hard = o.Hard
+	return r, nil
+}
+
+// execute is the frame every mode shares: lock, journal, body, report.
+func (r *run) execute(ctx context.Context) (*Result, error) {
+	if r.hard == nil {
+		r.hard = context.WithoutCancel(ctx)
+	}
+	res := &Result{RunID: r.id, Cluster: r.inv.Cluster}
+	if err := r.acquire(ctx); err != nil {
+		res.Outcome = OutcomeLocked
+		res.Members = r.results()
+		return res, err
+	}
+	defer r.release()
+
+	j, err := journal.Open(r.o.StateDir)
+	if err != nil {
+		return res, exit.New(exit.Internal, err, "")
+	}
+	r.j = j
+	defer j.Close()
+	res.Journal = j.Path()
+	if err := r.journal(journal.Record{Kind: journal.RunStart,
+		PlaybookDigest: r.o.PlaybookDigest, InventoryDigest: r.o.InventoryDigest,
+		Detail: fmt.Sprintf("%s %s (%s) with inventory %s", r.modeName(), r.o.PlaybookPath, r.pb.Name, r.o.InventoryPath)}); err != nil {
+		return res, err
+	}
+	if r.mode != modeRollback {
+		if err := writeMeta(r.o.StateDir, r.meta()); err != nil {
+			return res, exit.New(exit.Internal, err, "")
+		}
+	}
+	r.emit(events.Event{Kind: events.RunStart, Message: r.modeName() + " " + r.pb.Name,
+		Fields: map[string]any{"cluster": r.inv.Cluster, "playbook": r.pb.Name, "mode": r.modeName()}})
+
+	start := r.o.now()
+	var bodyErr error
+	switch r.mode {
+	case modeRollback:
+		bodyErr = r.rollbackBody(ctx)
+	default:
+		bodyErr = r.body(ctx)
+	}
+	bodyErr = r.finish(ctx, bodyErr, start, res)
+	return res, bodyErr
+}
+
+// finish journals and emits how the run ended, fills res and writes the
+// report; it returns the error the CLI turns into an exit code.
+func (r *run) finish(ctx context.Context, err error, start time.Time, res *Result) error {
+	took := r.o.now().Sub(start)
+	switch {
+	case err == nil:
+		res.Outcome = OutcomeSucceeded
+		kind, msg := journal.RunDone, "run done"
+		if r.mode == modeRollback {
+			kind, msg = journal.RollbackDone, "rollback of "+r.rollbackMember+" done"
+		}
+		if r.mode != modeRollback {
+			_ = r.journal(journal.Record{Kind: kind})
+		}
+		r.emit(events.Event{Kind: events.RunDone, Message: msg, Duration: took})
+	case isInterrupted(ctx, err):
+		res.Outcome = OutcomeInterrupted
+		err = exit.New(exit.Interrupted, fmt.Errorf("interrupted: %w", err), "")
+		_ = r.journal(journal.Record{Kind: journal.Interrupted, Detail: err.Error()})
+		r.emit(events.Event{Kind: events.Interrupted, Message: err.Error(), Duration: took})
+	default:
+		res.Outcome = OutcomeFailed
+		if exit.Code(err) == exit.Refused {
+			res.Outcome = OutcomeRefused
+		}
+		_ = r.journal(journal.Record{Kind: journal.RunFailed, Member: "", Detail: err.Error()})
+		r.emit(events.Event{Kind: events.RunFailed, Message: err.Error(), Duration: took})
+	}
+	if res.Outcome == OutcomeFailed || res.Outcome == OutcomeInterrupted {
+		res.Resume, res.Rollback = r.o.commands(r.failedMember)
+		if r.mode == modeRollback {
+			res.Resume = ""
+		}
+		if h := joinHints(res.Resume, res.Rollback); h != "" && exit.Hint(err) == "" {
+			err = &exit.Error{Code: exit.Code(err), Err: err, Hint: h}
+		}
+	}
+	r.versionsAfter(ctx)
+	res.Members = r.results()
+	if path, werr := r.writeReport(); werr == nil {
+		res.Report = path
+	} else {
+		r.emit(events.Event{Kind: events.Warn, Message: "report not written: " + werr.Error()})
+	}
+	return err
+}
+
+// versionsAfter probes once more, briefly, for the report's "after".
+func (r *run) versionsAfter(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	c, err := r.o.Cluster.Cluster(pctx)
+	if err != nil {
+		return
+	}
+	for _, n := range r.names {
+		if m := c.MemberByName(n); m != nil && m.Reachable {
+			r.members[n].After = m.Server
+		}
+	}
+}
+
+func joinHints(resume, rollback string) string {
+	switch {
+	case resume != "" && rollback != "":
+		return "continue with `" + resume + "`, or put the member back with `" + rollback + "`"
+	case resume != "":
+		return "continue with `" + resume + "`"
+	case rollback != "":
+		return "put the member back with `" + rollback + "`"
+	}
+	return ""
+}
+
+// body is a run or a resume after the lock and the journal are in place.
+func (r *run) body(ctx context.Context) error {
+	c, err := r.probe(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range r.names {
+		if m := c.MemberByName(n); m != nil {
+			r.members[n].Before = m.Server
+		}
+	}
+	if r.mode == modeResume {
+		r.reconcile(c)
+	}
+	if err := r.preflightGate(c); err != nil {
+		return err
+	}
+	allDone := true
+	for _, n := range r.names {
+		if !r.onTo(c, n) {
+			allDone = false
+		}
+	}
+	switch {
+	case allDone:
+		// Re-running a finished upgrade is a no-op: the preflight steps
+		// describe the old cluster (assert it is on `from`, back it up), so
+		// they are skipped; every member is done; finish's read-only checks
+		// still run and prove it.
+		r.emit(events.Event{Kind: events.StepSkipped, Phase: events.PhasePreflight,
+			Message: "every member already runs " + r.pb.To.String() + ": preflight skipped, nothing to upgrade"})
+	case r.preflightDone:
+		r.emit(events.Event{Kind: events.StepSkipped, Phase: events.PhasePreflight,
+			Message: "preflight passed before the run stopped (run " + r.id + "): not repeated"})
+	default:
+		if err := r.preflight(ctx, c); err != nil {
+			return err
+		}
+	}
+	if err := r.membersPhase(ctx); err != nil {
+		return err
+	}
+	return r.phase(ctx, schema.PhaseFinish, r.pb.Finish)
+}
+
+// preflight runs the playbook's preflight steps, then every action's
+// Preflighter for each member still to upgrade. Any failure is a refusal:
+// nothing has changed yet.
+func (r *run) preflight(ctx context.Context, c *etcdprobe.Cluster) error {
+	if err := r.phase(ctx, schema.PhasePreflight, r.pb.Preflight); err != nil {
+		if exit.Code(err) == exit.StepFailed {
+			return refused(err, "nothing was changed; fix what the step observed, then run again")
+		}
+		return err
+	}
+	for _, n := range r.names {
+		if r.onTo(c, n) {
+			continue
+		}
+		if err := r.preflightMember(ctx, n); err != nil {
+			return refused(err, "nothing was changed; fix what the check observed, then run again")
+		}
+	}
+	return nil
+}
+
+// phase runs a whole-cluster phase (preflight, finish).
+func (r *run) phase(ctx context.Context, ph schema.Phase, list []*schema.Step) error {
+	if len(list) == 0 {
+		return nil
+	}
+	r.emit(events.Event{Kind: events.PhaseStart, Phase: events.Phase(ph), Steps: len(list)})
+	for i, s := range list {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := r.step(ctx, ph, nil, s, i+1, len(list)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// membersPhase upgrades members one at a time. The order is decided at
+// each member boundary from a fresh probe, because leadership moves during
+// a rolling upgrade: leader-last takes the first member, in inventory
+// order, that is not yet upgraded and is not the leader now, so the leader
+// goes last whoever it has become (picking a fixed order at the start made
+// every stop hit the new leader, harness.md §5); as-listed takes inventory
+// order. A member found on the target version (already upgraded, or
+// upgraded before a crash) passes the post-member gate and is done without
+// being stopped again.
+func (r *run) membersPhase(ctx context.Context) error {
+	done := map[string]bool{}
+	started := false
+	for {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c, err := r.probe(ctx)
+		if err != nil {
+			return err
+		}
+		var remaining []string
+		for _, n := range r.names {
+			if done[n] {
+				continue
+			}
+			if r.onTo(c, n) {
+				if err := r.postGate(ctx, n); err != nil {
+					r.failedMember = n
+					return err
+				}
+				done[n] = true
+				r.memberDone(n, "already on "+memberServer(c, n))
+				continue
+			}
+			remaining = append(remaining, n)
+		}
+		if len(remaining) == 0 {
+			return nil
+		}
+		if !started {
+			r.emit(events.Event{Kind: events.PhaseStart, Phase: events.PhaseMembers,
+				Message: fmt.Sprintf("order %s: %d to upgrade", r.pb.Members.Order, len(remaining))})
+			started = true
+		}
+		next := pickNext(r.pb.Members.Order, remaining, c)
+		if err := r.upgradeMember(ctx, next, c); err != nil {
+			return err
+		}
+		done[next] = true
+	}
+}
+
+// pickNext chooses the next member to upgrade, see membersPhase.
+func pickNext(order string, remaining []string, c *etcdprobe.Cluster) string {
+	if order == schema.OrderAsListed {
+		return remaining[0]
+	}
+	for _, n := range remaining {
+		if m := c.MemberByName(n); m == nil || !m.IsLeader {
+			return n
+		}
+	}
+	return remaining[0]
+}
+
+// upgradeMember runs the members steps for one member between the two
+// gates: before its first critical step every other member must be healthy
+// (invariant 1); after its steps it must be healthy, caught up and on the
+// target version before the next member is touched (invariant 2).
+func (r *run) upgradeMember(ctx context.Context, name string, c *etcdprobe.Cluster) error {
+	cfg := r.inv.Resolve(r.inv.Member(name))
+	list := r.pb.Members.Steps
+	msg := "upgrading " + name
+	if m := c.MemberByName(name); m != nil {
+		msg = fmt.Sprintf("upgrading %s (%s%s)", name, orDash(m.Server), map[bool]string{true: ", leader"}[m.IsLeader])
+	}
+	r.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: name, Steps: len(list), Message: msg})
+	r.members[name].State = "in progress"
+	r.failedMember = name
+	gated := false
+	for i, s := range list {
+		if ctx.Err() != nil {
+			r.members[name].State = fmt.Sprintf("interrupted before step %d (%s)", i+1, s.Action)
+			return ctx.Err()
+		}
+		if isCritical(s) && !gated {
+			if err := r.stopGate(ctx, name); err != nil {
+				r.members[name].State = fmt.Sprintf("refused at step %d (%s)", i+1, s.Action)
+				return err
+			}
+			gated = true
+		}
+		if err := r.step(ctx, schema.PhaseMembers, &cfg, s, i+1, len(list)); err != nil {
+			if isInterrupted(ctx, err) {
+				r.members[name].State = fmt.Sprintf("interrupted at step %d (%s)", i+1, s.Action)
+			} else {
+				r.members[name].State = fmt.Sprintf("failed at step %d (%s)", i+1, s.Action)
+			}
+			return err
+		}
+		if ctx.Err() != nil { // a critical step finished after Ctrl-C
+			r.members[name].State = fmt.Sprintf("interrupted after step %d (%s)", i+1, s.Action)
+			return ctx.Err()
+		}
+	}
+	if err := r.postGate(ctx, name); err != nil {
+		r.members[name].State = "failed the post-member gate"
+		if isInterrupted(ctx, err) {
+			r.members[name].State = "interrupted in the post-member gate"
+		}
+		return err
+	}
+	r.memberDone(name, "upgraded")
+	r.failedMember = ""
+	return nil
+}
+
+func (r *run) memberDone(name, state string) {
+	_ = r.journal(journal.Record{Kind: journal.MemberDone, Phase: journal.PhaseMembers, Member: name, Detail: state})
+	r.members[name].State = state
+	r.emit(events.Event{Kind: events.MemberDone, Phase: events.PhaseMembers, Member: name, Message: state})
+}
+
+// onTo reports whether the member answers with a server on the target
+// minor.
+func (r *run) onTo(c *etcdprobe.Cluster, name string) bool {
+	m := c.MemberByName(name)
+	return m != nil && m.Reachable && matchMinor(r.pb.To, m.Server)
+}
+
+func memberServer(c *etcdprobe.Cluster, name string) string {
+	if m := c.MemberByName(name); m != nil {
+		return m.Server
+	}
+	return ""
+}
+
+func matchMinor(m schema.Minor, version string) bool {
+	p, err := schema.ParsePattern(m.String())
+	return err == nil && p.Match(version)
+}
+
+// probe reads the whole cluster; no member answering is exit 4.
+func (r *run) probe(ctx context.Context) (*etcdprobe.Cluster, error) {
+	c, err := r.o.Cluster.Cluster(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, exit.New(exit.Unreachable, fmt.Errorf("probe cluster %s: %w", r.inv.Cluster, err),
+			"check the client URLs and TLS settings in the inventory; etcdplay status -i INV shows what answers")
+	}
+	return c, nil
+}
+
+func (r *run) results() []MemberResult {
+	out := make([]MemberResult, 0, len(r.names))
+	for _, n := range r.names {
+		out = append(out, *r.members[n])
+	}
+	return out
+}
+
+func (r *run) modeName() string {
+	switch r.mode {
+	case modeResume:
+		return "resume"
+	case modeRollback:
+		return "rollback"
+	}
+	return "run"
+}
+
+// journal appends a record; a journal that cannot be written stops the
+// run, since resume could no longer trust it.
+func (r *run) journal(rec journal.Record) error {
+	if r.j == nil {
+		return nil
+	}
+	rec.Time = r.o.now()
+	rec.RunID = r.id
+	if err := r.j.Append(rec); err != nil {
+		return exit.New(exit.Internal, fmt.Errorf("journal: %w", err), "the state folder must be writable: "+r.o.StateDir)
+	}
+	return nil
+}
+
+func (r *run) emit(e events.Event) {
+	if e.Time.IsZero() {
+		e.Time = r.o.now()
+	}
+	e.RunID = r.id
+	r.rec.Emit(e)
+	if r.o.Sink != nil {
+		r.o.Sink.Emit(e)
+	}
+}
+
+// isInterrupted tells a stop asked for by the operator from a failure.
+func isInterrupted(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, ctx.Err()) || err == ctx.Err())
+}
+
+func refused(err error, hint string) error {
+	return &exit.Error{Code: exit.Refused, Err: err, Hint: hint}
+}
+
+// backupDir is where v3 snapshots of this run go.
+func (r *run) backupDir() string {
+	if r.o.BackupDir != "" {
+		return r.o.BackupDir
+	}
+	return filepath.Join("backups", r.inv.Cluster, r.id)
+}

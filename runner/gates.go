@@ -1,0 +1,202 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/runner/etcdprobe"
+	"github.com/etcdplay/etcdplay/runner/events"
+)
+
+// GateError is a safety gate of design.md refusing to go on, whatever the
+// playbook says: which gate, about which member, what was observed and
+// what was expected.
+type GateError struct {
+	Gate     string // "preflight", "before stopping", "after upgrading"
+	Member   string // the member the gate protects or checks; "" for the cluster
+	Observed string
+	Expected string
+}
+
+func (e *GateError) Error() string {
+	who := "cluster"
+	if e.Member != "" {
+		who = "member " + e.Member
+	}
+	return fmt.Sprintf("%s, safety gate %s: observed %s; expected %s", who, e.Gate, e.Observed, e.Expected)
+}
+
+// preflightGate is the runner's own check before anything runs: every
+// member reachable and healthy, a leader, and every server on the
+// playbook's `from` minor or already on `to`. On resume the member that was
+// mid-upgrade may be down or between versions.
+func (r *run) preflightGate(c *etcdprobe.Cluster) error {
+	var bad, versions []string
+	for _, n := range r.names {
+		m := c.MemberByName(n)
+		if r.tolerate[n] && (m == nil || !m.Reachable || !m.Healthy) {
+			continue
+		}
+		switch {
+		case m == nil:
+			bad = append(bad, n+" is not in the cluster's member list")
+		case !m.Reachable:
+			bad = append(bad, fmt.Sprintf("%s unreachable (%s)", n, orDash(m.Error)))
+		case !m.Healthy:
+			bad = append(bad, fmt.Sprintf("%s unhealthy (%s)", n, orDash(m.HealthError)))
+		}
+		if m != nil && m.Reachable && !matchMinor(r.pb.From, m.Server) && !matchMinor(r.pb.To, m.Server) {
+			versions = append(versions, fmt.Sprintf("%s runs %s", n, orDash(m.Server)))
+		}
+	}
+	if len(versions) > 0 {
+		return refused(&GateError{Gate: "preflight", Observed: strings.Join(versions, ", "),
+			Expected: fmt.Sprintf("every member on %s (the playbook's from) or already on %s", r.pb.From, r.pb.To)},
+			"this playbook upgrades "+r.pb.From.String()+" to "+r.pb.To.String()+"; `etcdplay list` shows the playbooks")
+	}
+	if len(bad) > 0 {
+		return refused(&GateError{Gate: "preflight", Observed: strings.Join(bad, ", "),
+			Expected: "every member reachable and healthy before the upgrade starts"},
+			"`etcdplay status -i INV` shows every member; bring them back before upgrading")
+	}
+	if c.Leader == "" {
+		return refused(&GateError{Gate: "preflight", Observed: "no leader", Expected: "a leader (the cluster has quorum)"}, "")
+	}
+	return nil
+}
+
+// stopGate is invariant 1, checked from a fresh probe right before the
+// member's first critical step: every other member healthy, and the others
+// alone holding quorum.
+func (r *run) stopGate(ctx context.Context, name string) error {
+	c, err := r.probe(ctx)
+	if err != nil {
+		return err
+	}
+	var bad []string
+	healthy := 0
+	for _, n := range r.names {
+		if n == name {
+			continue
+		}
+		m := c.MemberByName(n)
+		switch {
+		case m == nil:
+			bad = append(bad, n+" missing from the member list")
+		case !m.Reachable:
+			bad = append(bad, fmt.Sprintf("%s unreachable (%s)", n, orDash(m.Error)))
+		case !m.Healthy:
+			bad = append(bad, fmt.Sprintf("%s unhealthy (%s)", n, orDash(m.HealthError)))
+		default:
+			healthy++
+		}
+	}
+	if len(bad) > 0 {
+		return r.gateFailed(&GateError{Gate: "before stopping " + name, Member: name,
+			Observed: strings.Join(bad, ", "), Expected: "every other member healthy, so that stopping " + name + " does not cost quorum"})
+	}
+	n := len(r.names)
+	if quorum := n/2 + 1; healthy < quorum {
+		r.emit(events.Event{Kind: events.Warn, Phase: events.PhaseMembers, Member: name,
+			Message: fmt.Sprintf("a %d-member cluster has no quorum while %s is stopped: writes stop until it is back", n, name)})
+	}
+	return nil
+}
+
+// postGate is invariant 2, independent of the playbook: the member is
+// healthy, on the target version, and caught up to the leader's commit
+// index sampled once the member is back, within GateTimeout.
+func (r *run) postGate(ctx context.Context, name string) error {
+	want := r.pb.To
+	if r.mode == modeRollback {
+		want = r.pb.From
+	}
+	gctx, cancel := context.WithTimeout(ctx, r.o.gateTimeout())
+	defer cancel()
+	var target uint64
+	var observed string
+	for {
+		m, err := r.o.Cluster.Member(gctx, name)
+		switch {
+		case err != nil:
+			observed = err.Error()
+		case !m.Reachable:
+			observed = "unreachable: " + orDash(m.Error)
+		case !m.Healthy:
+			observed = fmt.Sprintf("server %s, unhealthy (%s)", orDash(m.Server), orDash(m.HealthError))
+		case !matchMinor(want, m.Server):
+			observed = fmt.Sprintf("server %s, healthy", orDash(m.Server))
+		default:
+			if target == 0 {
+				if _, idx, lerr := r.o.Cluster.LeaderCommitted(gctx); lerr == nil {
+					target = idx
+				} else {
+					observed = "leader's commit index unknown: " + lerr.Error()
+				}
+			}
+			if target > 0 {
+				if m.RaftAppliedIndex >= target {
+					return nil
+				}
+				observed = fmt.Sprintf("server %s, healthy, applied index %d (leader committed %d)", m.Server, m.RaftAppliedIndex, target)
+			}
+		}
+		t := time.NewTimer(r.o.poll())
+		select {
+		case <-gctx.Done():
+			t.Stop()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			expected := fmt.Sprintf("healthy, server on %s, applied index caught up with the leader", want)
+			if target > 0 {
+				expected = fmt.Sprintf("healthy, server on %s, applied index >= %d", want, target)
+			}
+			return r.gateFailed(&GateError{Gate: "after " + map[bool]string{true: "rolling back", false: "upgrading"}[r.mode == modeRollback] + " " + name,
+				Member: name, Observed: observed + " after " + r.o.gateTimeout().String(), Expected: expected})
+		case <-t.C:
+		}
+	}
+}
+
+func (r *run) gateFailed(g *GateError) error {
+	r.emit(events.Event{Kind: events.StepFailed, Phase: events.PhaseMembers, Member: g.Member, Action: "safety-gate", StepName: g.Gate, Message: g.Error()})
+	return exit.New(exit.StepFailed, g, "")
+}
+
+// reconcile is resume's look at reality before anything runs: for each
+// member the journal left mid-upgrade, say what the probe finds and what
+// happens next. The rule, the same for every member: a member on the
+// target version is verified by the post-member gate and never stopped
+// again; any other member runs its steps again from the first, under the
+// same gates (stopping a stopped member and swapping in the binary already
+// in place are no-ops that re-verify).
+func (r *run) reconcile(c *etcdprobe.Cluster) {
+	st := r.journalState
+	if st == nil {
+		return
+	}
+	for _, n := range st.Order {
+		ms := st.Member(n)
+		if ms.Done || (ms.InFlight == nil && ms.Failed == nil && ms.LastStep == 0) {
+			continue
+		}
+		m := c.MemberByName(n)
+		var what string
+		switch {
+		case m != nil && m.Reachable && matchMinor(r.pb.To, m.Server):
+			what = fmt.Sprintf("found on %s: upgraded, it is verified and not stopped again", m.Server)
+		case m == nil || !m.Reachable:
+			what = "found down: its steps run again from the first (the stop is a no-op on a stopped member)"
+		default:
+			what = fmt.Sprintf("found on %s: its steps run again from the first", m.Server)
+		}
+		if ms.InFlight != nil {
+			what = fmt.Sprintf("step %d (%s) was in flight; %s", ms.InFlight.StepIndex, ms.InFlight.Action, what)
+		}
+		r.emit(events.Event{Kind: "reconcile", Phase: events.PhaseMembers, Member: n, Message: what})
+	}
+}

@@ -1,0 +1,78 @@
+package runner
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/etcdplay/etcdplay/runner/report"
+)
+
+// MetaFile is the run's description in the state folder: what resume needs
+// to find the playbook and inventory the run started with.
+const MetaFile = "run.json"
+
+// Meta is run.json.
+type Meta struct {
+	RunID           string    `json:"run_id"`
+	Cluster         string    `json:"cluster"`
+	Playbook        string    `json:"playbook"`      // its name
+	PlaybookPath    string    `json:"playbook_path"` // as given: a path or a shipped name
+	InventoryPath   string    `json:"inventory_path"`
+	PlaybookDigest  string    `json:"playbook_digest"`
+	InventoryDigest string    `json:"inventory_digest"`
+	Started         time.Time `json:"started"`
+}
+
+func (r *run) meta() Meta {
+	return Meta{RunID: r.id, Cluster: r.inv.Cluster, Playbook: r.pb.Name, PlaybookPath: r.o.PlaybookPath,
+		InventoryPath: r.o.InventoryPath, PlaybookDigest: r.o.PlaybookDigest, InventoryDigest: r.o.InventoryDigest,
+		Started: r.o.now().UTC()}
+}
+
+func writeMeta(dir string, m Meta) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	tmp := filepath.Join(dir, "."+MetaFile+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, MetaFile))
+}
+
+// ReadMeta reads run.json from a state folder.
+func ReadMeta(dir string) (*Meta, error) {
+	b, err := os.ReadFile(filepath.Join(dir, MetaFile))
+	if err != nil {
+		return nil, err
+	}
+	var m Meta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, MetaFile), err)
+	}
+	return &m, nil
+}
+
+// writeReport builds the run report from this run's events and writes
+// report.md and report.json into the state folder.
+func (r *run) writeReport() (string, error) {
+	before, after := map[string]string{}, map[string]string{}
+	for _, n := range r.names {
+		before[n] = r.members[n].Before
+		after[n] = r.members[n].After
+	}
+	jpath := ""
+	if r.j != nil {
+		jpath = r.j.Path()
+	}
+	rep := report.Build(r.rec.Events(), report.Extra{Cluster: r.inv.Cluster, Playbook: r.pb.Name, Members: r.names,
+		VersionsBefore: before, VersionsAfter: after, Backup: r.backup, JournalPath: jpath})
+	if err := rep.WriteFiles(r.o.StateDir); err != nil {
+		return "", err
+	}
+	return filepath.Join(r.o.StateDir, report.MarkdownFile), nil
+}

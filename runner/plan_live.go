@@ -1,0 +1,202 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"regexp"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
+)
+
+// Digests name the exact files a plan was made from (journal.Digest of
+// their bytes). `run --plan` refuses a plan whose files have changed.
+type Digests struct {
+	Playbook  string `json:"playbook"`
+	Inventory string `json:"inventory"`
+}
+
+// LiveView is what the probe saw when a live plan was made.
+type LiveView struct {
+	ClusterVersion string       `json:"cluster_version"`
+	Leader         string       `json:"leader"`
+	Healthy        bool         `json:"healthy"`
+	Members        []LiveMember `json:"members"`
+}
+
+// LiveMember is one member as probed.
+type LiveMember struct {
+	Name    string `json:"name"`
+	Server  string `json:"server"`
+	Healthy bool   `json:"healthy"`
+	Leader  bool   `json:"leader,omitempty"`
+	// Done says why the member will be skipped ("already on 3.5.35").
+	Done string `json:"done,omitempty"`
+}
+
+// Guard outcomes in a live plan.
+const (
+	GuardTrue  = "true as of plan time"
+	GuardFalse = "false as of plan time: skipped"
+)
+
+// PlanLive builds the plan a run would follow now: the offline plan's
+// steps, the member order from a fresh probe (leader-last: followers in
+// inventory order, then the leader), each guard evaluated with the facts
+// of now (for per-member steps, that member's facts) and the facts that
+// decided it. Per-member guards are re-evaluated at run time, just before
+// their step, so they are marked "as of plan time".
+func PlanLive(ctx context.Context, pb *schema.Playbook, inv *schema.Inventory, cluster steps.Cluster, d Digests) (*Plan, error) {
+	p, err := PlanOffline(pb, inv)
+	if err != nil {
+		return p, err
+	}
+	c, err := cluster.Cluster(ctx)
+	if err != nil {
+		return nil, exit.New(exit.Unreachable, fmt.Errorf("probe cluster %s: %w", inv.Cluster, err), "plan --offline works without the cluster")
+	}
+	p.Offline = false
+	p.Digests = &d
+	vars := mergeVars(pb.Vars, inv.Vars)
+	live := &LiveView{ClusterVersion: c.Version, Leader: c.Leader, Healthy: c.Healthy}
+	var todo, done []string
+	for _, n := range p.Members {
+		lm := LiveMember{Name: n}
+		if m := c.MemberByName(n); m != nil {
+			lm.Server, lm.Healthy, lm.Leader = m.Server, m.Healthy, m.IsLeader
+			if m.Reachable && matchMinor(pb.To, m.Server) {
+				lm.Done = "already on " + m.Server
+			}
+		}
+		if lm.Done != "" {
+			done = append(done, n)
+		} else {
+			todo = append(todo, n)
+		}
+		live.Members = append(live.Members, lm)
+	}
+	p.Live = live
+	// The order a run takes if leadership does not move: members to do,
+	// leader-last puts the current leader at the end; done members last.
+	var order []string
+	rest := append([]string(nil), todo...)
+	for len(rest) > 0 {
+		next := pickNext(pb.Members.Order, rest, c)
+		order = append(order, next)
+		rest = without(rest, next)
+	}
+	p.Members = append(order, done...)
+
+	for i := range p.Phases {
+		ph := &p.Phases[i]
+		switch ph.Phase {
+		case string(schema.PhaseMembers):
+			byName := map[string]MemberPlan{}
+			for _, mp := range ph.Members {
+				byName[mp.Member] = mp
+			}
+			ph.Members = ph.Members[:0]
+			for _, n := range p.Members {
+				mp := byName[n]
+				for _, lm := range live.Members {
+					if lm.Name == n {
+						mp.Done = lm.Done
+					}
+				}
+				evalGuards(mp.Steps, pb.Members.Steps, steps.FactsFrom(c, n, pb, vars))
+				ph.Members = append(ph.Members, mp)
+			}
+		case string(schema.PhaseRollback):
+			// Which member rolls back is known only after a failure.
+		case string(schema.PhasePreflight):
+			evalGuards(ph.Steps, pb.Preflight, steps.FactsFrom(c, "", pb, vars))
+		case string(schema.PhaseFinish):
+			evalGuards(ph.Steps, pb.Finish, steps.FactsFrom(c, "", pb, vars))
+		}
+	}
+	return p, nil
+}
+
+func evalGuards(plans []StepPlan, list []*schema.Step, f schema.Facts) {
+	for i := range plans {
+		if i >= len(list) || list[i].When == nil {
+			continue
+		}
+		ok, err := list[i].When.Eval(f)
+		switch {
+		case err != nil:
+			plans[i].Guard = "error as of plan time: " + err.Error()
+		case ok:
+			plans[i].Guard = GuardTrue
+		default:
+			plans[i].Guard = GuardFalse
+		}
+		plans[i].Facts = decidingFacts(list[i].When.Source, f)
+	}
+}
+
+func without(list []string, s string) []string {
+	var out []string
+	for _, x := range list {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+var factRefRe = regexp.MustCompile(`\b(cluster|member|vars|playbook)\.([A-Za-z_][A-Za-z0-9_]*)`)
+
+// decidingFacts are the facts a guard's expression names, with their
+// values: what a reviewer needs to see why a guard came out as it did.
+func decidingFacts(src string, f schema.Facts) map[string]any {
+	out := map[string]any{}
+	for _, m := range factRefRe.FindAllStringSubmatch(src, -1) {
+		key := m[1] + "." + m[2]
+		var v any
+		var ok bool
+		switch m[1] {
+		case "vars":
+			v, ok = f.Vars[m[2]]
+			if !ok {
+				v, ok = nil, true
+			}
+		case "cluster":
+			v, ok = exprField(f.Cluster, m[2])
+		case "member":
+			v, ok = exprField(f.Member, m[2])
+		case "playbook":
+			v, ok = exprField(f.Playbook, m[2])
+		}
+		if ok {
+			out[key] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// exprField reads the field whose expr tag is name.
+func exprField(s any, name string) (any, bool) {
+	v := reflect.ValueOf(s)
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Tag.Get("expr") == name {
+			fv := v.Field(i).Interface()
+			if ms, isList := fv.([]schema.MemberFacts); isList {
+				// a list of members reads better as name: server
+				short := map[string]string{}
+				for _, m := range ms {
+					short[m.Name] = m.Server
+				}
+				return short, true
+			}
+			return fv, true
+		}
+	}
+	return nil, false
+}

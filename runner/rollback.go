@@ -1,0 +1,160 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/runner/journal"
+	"github.com/etcdplay/etcdplay/schema"
+)
+
+// Rollback puts one member back on the old binary with the playbook's
+// rollback steps, while the cluster version is still the old one. member
+// "" means the member the journal's last run failed (or was interrupted)
+// on. Once the cluster version has moved to `to`, every member speaks the
+// new version and an old binary refuses to start: Rollback refuses (exit
+// 5) and names the ways back that remain. It runs under the same lock,
+// journal (the same run id, so a later resume sees the member rolled back)
+// and gates as a run: every other member healthy before the member is
+// stopped, the member healthy, caught up and on `from` after.
+func Rollback(ctx context.Context, o Options, member string) (*Result, error) {
+	var st *journal.State
+	if recs, _, err := journal.Read(o.StateDir); err == nil {
+		st = journal.Reconcile(recs)
+	}
+	if member == "" {
+		member = failedMember(st)
+		if member == "" {
+			return nil, exit.New(exit.Usage, errors.New("rollback: the journal names no failed member"), "name one with --member NAME")
+		}
+	}
+	if o.Inventory.Member(member) == nil {
+		return nil, exit.New(exit.Usage, fmt.Errorf("rollback: %s is not a member of the inventory", member), "")
+	}
+	if len(o.Playbook.Rollback) == 0 {
+		return nil, exit.New(exit.Refused, fmt.Errorf("rollback: playbook %s has no rollback steps", o.Playbook.Name), "")
+	}
+	if st != nil && o.RunID == "" {
+		o.RunID = st.RunID
+	}
+	r, err := newRun(o, modeRollback)
+	if err != nil {
+		return nil, err
+	}
+	r.rollbackMember = member
+	r.journalState = st
+	return r.execute(ctx)
+}
+
+// failedMember is the member the journal's run stopped on.
+func failedMember(st *journal.State) string {
+	if st == nil {
+		return ""
+	}
+	for _, n := range st.Order {
+		ms := st.Member(n)
+		if !ms.Done && !ms.RolledBack && (ms.Failed != nil || ms.InFlight != nil || ms.LastStep > 0) {
+			return n
+		}
+	}
+	return ""
+}
+
+func (r *run) rollbackBody(ctx context.Context) error {
+	name := r.rollbackMember
+	c, err := r.probe(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range r.names {
+		if m := c.MemberByName(n); m != nil {
+			r.members[n].Before = m.Server
+		}
+	}
+	if matchMinor(r.pb.To, c.Version) {
+		return refused(fmt.Errorf("cluster version is %s: every member already speaks %s and a %s binary will refuse to start", c.Version, r.pb.To, r.pb.From),
+			r.waysBack())
+	}
+	if m := c.MemberByName(name); m != nil && m.Reachable && m.Healthy && matchMinor(r.pb.From, m.Server) {
+		msg := fmt.Sprintf("already on %s and healthy: nothing to roll back", m.Server)
+		r.members[name].State = msg
+		_ = r.journal(journal.Record{Kind: journal.RollbackDone, Phase: journal.PhaseRollback, Member: name, Detail: msg})
+		r.emit(events.Event{Kind: events.MemberDone, Phase: events.PhaseRollback, Member: name, Message: msg})
+		return nil
+	}
+	cfg := r.inv.Resolve(r.inv.Member(name))
+	list := r.pb.Rollback
+	r.failedMember = name
+	r.members[name].State = "rolling back"
+	r.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseRollback, Member: name, Steps: len(list),
+		Message: fmt.Sprintf("rolling %s back to %s (cluster version %s)", name, r.pb.From, orDash(c.Version))})
+	gated := false
+	for i, s := range list {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if isCritical(s) && !gated {
+			if err := r.stopGate(ctx, name); err != nil {
+				return err
+			}
+			gated = true
+		}
+		if err := r.step(ctx, schema.PhaseRollback, &cfg, s, i+1, len(list)); err != nil {
+			r.members[name].State = fmt.Sprintf("rollback failed at step %d (%s)", i+1, s.Action)
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if err := r.postGate(ctx, name); err != nil {
+		r.members[name].State = "rollback failed the post-member gate"
+		return err
+	}
+	r.members[name].State = "rolled back"
+	r.failedMember = ""
+	if err := r.journal(journal.Record{Kind: journal.RollbackDone, Phase: journal.PhaseRollback, Member: name,
+		Detail: "rolled back to " + r.pb.From.String()}); err != nil {
+		return err
+	}
+	r.emit(events.Event{Kind: events.MemberDone, Phase: events.PhaseRollback, Member: name, Message: "rolled back to " + r.pb.From.String()})
+	return nil
+}
+
+// waysBack explains what remains once the cluster version moved.
+func (r *run) waysBack() string {
+	msg := "ways back: restore the snapshot taken before the upgrade (etcdutl snapshot restore, then restart every member on " + r.pb.From.String() + ")"
+	if path := backupPath(r.o.StateDir); path != "" {
+		msg = "ways back: restore the snapshot in " + path + " (etcdutl snapshot restore, then restart every member on " + r.pb.From.String() + ")"
+	}
+	if r.pb.To.Major > 3 || (r.pb.To.Major == 3 && r.pb.To.Minor >= 6) {
+		msg += ", or use the downgrade API (etcdctl downgrade validate " + r.pb.From.String() + ", then etcdctl downgrade enable " + r.pb.From.String() + ")"
+	} else {
+		msg += "; the downgrade API exists only from 3.6 on"
+	}
+	return msg
+}
+
+// backupPath reads the path of the run's backup from backup.json.
+func backupPath(stateDir string) string {
+	b, err := os.ReadFile(filepath.Join(stateDir, "backup.json"))
+	if err != nil {
+		return ""
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return ""
+	}
+	for _, k := range []string{"path", "file", "local"} {
+		if s, ok := m[k].(string); ok && s != "" {
+			return s
+		}
+	}
+	return filepath.Join(stateDir, "backup.json")
+}

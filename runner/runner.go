@@ -1,0 +1,119 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
+)
+
+// Options is everything a run (Apply, Resume, Rollback) needs. The runner
+// takes interfaces only: the CLI wires the real cluster, hosts, lock and
+// sinks; tests wire fakes.
+type Options struct {
+	Playbook  *schema.Playbook
+	Inventory *schema.Inventory
+	// PlaybookPath and InventoryPath are the arguments as the operator
+	// wrote them: they go into run.json and into the resume and rollback
+	// commands a failure prints.
+	PlaybookPath, InventoryPath string
+	// Digests of the playbook's and inventory's bytes (journal.Digest).
+	PlaybookDigest, InventoryDigest string
+
+	Cluster steps.Cluster
+	Hosts   steps.Hosts
+	Sink    events.Sink // nil: events only reach the report
+
+	// StateDir is the cluster's state folder (journal, run.json, reports).
+	StateDir string
+	// StateRoot is the --state-dir the operator gave, for printed commands;
+	// "" when it is the default.
+	StateRoot string
+
+	// Locker takes the cluster's lock; nil runs without one (tests only).
+	Locker    Locker
+	BreakLock bool
+	// Confirm asks the operator (break a lock, confirm steps); nil answers no.
+	Confirm func(ctx context.Context, message string) (bool, error)
+
+	// Hard is the context critical steps run under. The ctx given to Apply
+	// is the soft one: cancelling it (the first Ctrl-C) lets a critical step
+	// finish, then stops. Cancelling Hard (the second Ctrl-C) stops at once.
+	// nil: the soft ctx, minus its cancellation.
+	Hard context.Context
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// BackupDir is where backups go; default backups/<cluster>/<run id>.
+	BackupDir string
+	// GateTimeout bounds the post-member gate (healthy, caught up, on the
+	// target version); default 2m. Poll is the gates' probe interval;
+	// default 1s.
+	GateTimeout time.Duration
+	Poll        time.Duration
+	// Force lets resume go on with a playbook or inventory whose digest
+	// changed since the run started.
+	Force bool
+	// RunID names the run; "" makes a new one (resume reuses the journal's).
+	RunID string
+}
+
+// Locker takes a cluster's lock. The real ones live in lock.go (v3 in the
+// cluster, v2 on the hosts); tests use a fake.
+type Locker interface {
+	// Acquire takes the lock for this run, or returns a *lock.HeldError
+	// naming the holder.
+	Acquire(ctx context.Context, runID string) (Lock, error)
+	// Break removes the lock whoever holds it and says whose it was.
+	Break(ctx context.Context) (string, error)
+}
+
+// Lock is a held lock.
+type Lock interface {
+	// Check says whether the lock is still ours; the runner calls it before
+	// every critical step.
+	Check(ctx context.Context) error
+	Release(ctx context.Context) error
+}
+
+func (o *Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o *Options) gateTimeout() time.Duration {
+	if o.GateTimeout > 0 {
+		return o.GateTimeout
+	}
+	return 2 * time.Minute
+}
+
+func (o *Options) poll() time.Duration {
+	if o.Poll > 0 {
+		return o.Poll
+	}
+	return time.Second
+}
+
+func (o *Options) check() error {
+	switch {
+	case o.Playbook == nil || o.Inventory == nil:
+		return fmt.Errorf("runner: a playbook and an inventory are required")
+	case o.Cluster == nil || o.Hosts == nil:
+		return fmt.Errorf("runner: a cluster and hosts are required")
+	case o.StateDir == "":
+		return fmt.Errorf("runner: a state folder is required")
+	}
+	return nil
+}
+
+// newRunID names a run by its start time, which sorts, plus a few random
+// hex digits so two runs in the same second differ.
+func newRunID(t time.Time) string {
+	return t.UTC().Format("20060102T150405Z") + "-" + randHex(3)
+}

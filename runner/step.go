@@ -1,0 +1,253 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/runner/journal"
+	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
+)
+
+// StepError is a step that failed: where (phase, member, step) and why.
+// The cause, written by the action, says what was observed and what was
+// expected.
+type StepError struct {
+	Phase  schema.Phase
+	Member string
+	Index  int
+	Steps  int
+	Name   string
+	Action string
+	Err    error
+}
+
+func (e *StepError) Error() string {
+	where := string(e.Phase)
+	if e.Member != "" {
+		where = "member " + e.Member
+	}
+	title := e.Action
+	if e.Name != "" && e.Name != e.Action {
+		title = fmt.Sprintf("%s (%q)", e.Action, e.Name)
+	}
+	return fmt.Sprintf("%s, %s step %d/%d %s: %v", where, e.Phase, e.Index, e.Steps, title, e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// isCritical: the action says so (stop, swap, start).
+func isCritical(s *schema.Step) bool {
+	c, ok := s.Args.(steps.Critical)
+	return ok && c.Critical()
+}
+
+// step runs one step: guard with fresh facts, lock check before a critical
+// step, journal before and after, retries, timeout. A critical step runs
+// under the hard context, so the first Ctrl-C lets it finish.
+func (r *run) step(ctx context.Context, ph schema.Phase, cfg *schema.MemberConfig, s *schema.Step, idx, total int) error {
+	member := ""
+	if cfg != nil {
+		member = cfg.Name
+	}
+	rec := journal.Record{Phase: string(ph), Member: member, StepIndex: idx, Action: s.Action}
+	ev := events.Event{Phase: events.Phase(ph), Member: member, StepIndex: idx, Steps: total, StepName: s.Name, Action: s.Action}
+	fail := func(err error, took time.Duration) error {
+		se := &StepError{Phase: ph, Member: member, Index: idx, Steps: total, Name: s.Name, Action: s.Action, Err: err}
+		rec.Kind, rec.Detail = journal.StepFailed, err.Error()
+		if jerr := r.journal(rec); jerr != nil {
+			return jerr
+		}
+		ev.Kind, ev.Message, ev.Duration = events.StepFailed, err.Error(), took
+		r.emit(ev)
+		return exit.New(exit.StepFailed, se, "")
+	}
+
+	if s.When != nil {
+		f, err := r.facts(ctx, member)
+		if err != nil {
+			return fail(fmt.Errorf("guard %q: probe: %w", s.When.Source, err), 0)
+		}
+		ok, err := s.When.Eval(f)
+		if err != nil {
+			return fail(err, 0)
+		}
+		if !ok {
+			why := "guard false: " + s.When.Source
+			if d := formatFacts(decidingFacts(s.When.Source, f)); d != "" {
+				why += " (" + d + ")"
+			}
+			rec.Kind, rec.Detail = journal.StepDone, "skipped: "+why
+			if err := r.journal(rec); err != nil {
+				return err
+			}
+			ev.Kind, ev.Message = events.StepSkipped, why
+			r.emit(ev)
+			return nil
+		}
+	}
+	a, ok := s.Args.(steps.Runnable)
+	if !ok {
+		return fail(fmt.Errorf("action %s cannot run in this build (it has a plan but no Run)", s.Action), 0)
+	}
+	crit := isCritical(s)
+	if crit && r.lock != nil {
+		if err := r.lock.Check(ctx); err != nil {
+			return fail(fmt.Errorf("refusing a critical step without the lock: %w", err), 0)
+		}
+	}
+	rec.Kind, rec.Critical = journal.StepStart, crit
+	if err := r.journal(rec); err != nil {
+		return err
+	}
+	rec.Critical = false
+	ev.Kind = events.StepStart
+	r.emit(ev)
+
+	sctx := ctx
+	if crit {
+		sctx = r.hard
+	}
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(sctx, time.Duration(s.Timeout))
+		defer cancel()
+	}
+	env := r.env(ph, cfg, idx)
+	start := r.o.now()
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = a.Run(sctx, env)
+		if err == nil || attempt >= s.Retries || sctx.Err() != nil || (!crit && ctx.Err() != nil) {
+			break
+		}
+		r.emit(events.Event{Kind: events.Warn, Phase: ev.Phase, Member: member, StepIndex: idx, Steps: total, Action: s.Action,
+			Message: fmt.Sprintf("attempt %d of %d failed, retrying: %v", attempt+1, s.Retries+1, err)})
+	}
+	took := r.o.now().Sub(start)
+	if err != nil {
+		if s.Timeout > 0 && sctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			err = fmt.Errorf("%w (step timeout %s)", err, s.Timeout)
+		}
+		return fail(err, took)
+	}
+	rec.Kind = journal.StepDone
+	if err := r.journal(rec); err != nil {
+		return err
+	}
+	ev.Kind, ev.Duration = events.StepDone, took
+	r.emit(ev)
+	return nil
+}
+
+// preflightMember runs every members step's Preflighter for one member:
+// proof, before anything stops, that the member's steps can do their job.
+func (r *run) preflightMember(ctx context.Context, name string) error {
+	cfg := r.inv.Resolve(r.inv.Member(name))
+	for i, s := range r.pb.Members.Steps {
+		p, ok := s.Args.(steps.Preflighter)
+		if !ok {
+			continue
+		}
+		if err := p.Preflight(ctx, r.env(schema.PhaseMembers, &cfg, i+1)); err != nil {
+			se := &StepError{Phase: schema.PhasePreflight, Member: name, Index: i + 1, Steps: len(r.pb.Members.Steps),
+				Name: s.Name, Action: s.Action, Err: fmt.Errorf("preflight check of the members step: %w", err)}
+			r.emit(events.Event{Kind: events.StepFailed, Phase: events.PhasePreflight, Member: name, StepIndex: i + 1,
+				Action: s.Action, StepName: s.Name, Message: se.Err.Error()})
+			return se
+		}
+	}
+	return nil
+}
+
+// env is what one step's Run may touch.
+func (r *run) env(ph schema.Phase, cfg *schema.MemberConfig, idx int) *steps.Env {
+	member := ""
+	if cfg != nil {
+		member = cfg.Name
+	}
+	confirm := r.o.Confirm
+	if confirm == nil {
+		confirm = func(context.Context, string) (bool, error) { return false, nil }
+	}
+	return &steps.Env{
+		Playbook: r.pb, Inventory: r.inv, Phase: ph, Member: cfg,
+		Cluster: r.o.Cluster, Hosts: r.o.Hosts,
+		Log:       &eventLog{r: r, phase: events.Phase(ph), member: member, idx: idx},
+		Facts:     func(ctx context.Context) (schema.Facts, error) { return r.facts(ctx, member) },
+		Confirm:   confirm,
+		BackupDir: r.backupDir(),
+		Record:    r.record,
+		Now:       r.o.now,
+	}
+}
+
+// facts probes the cluster and returns the guard facts with member as
+// `member`.
+func (r *run) facts(ctx context.Context, member string) (schema.Facts, error) {
+	c, err := r.o.Cluster.Cluster(ctx)
+	if err != nil {
+		return schema.Facts{}, err
+	}
+	return steps.FactsFrom(c, member, r.pb, r.vars), nil
+}
+
+// record keeps what an action wants in the report; the backup manifest is
+// also written to backup.json in the state folder, where rollback finds it.
+func (r *run) record(key string, value any) {
+	if key != "backup" {
+		r.emit(events.Event{Kind: "record", Message: key, Fields: map[string]any{key: value}})
+		return
+	}
+	m, ok := value.(map[string]any)
+	if !ok {
+		b, _ := json.Marshal(value)
+		_ = json.Unmarshal(b, &m)
+		if m == nil {
+			m = map[string]any{"backup": value}
+		}
+	}
+	r.backup = m
+	if b, err := json.MarshalIndent(m, "", "  "); err == nil {
+		_ = os.WriteFile(filepath.Join(r.o.StateDir, "backup.json"), append(b, '\n'), 0o600)
+	}
+	r.emit(events.Event{Kind: "record", Message: "backup", Fields: m})
+}
+
+// eventLog turns an action's log lines into events.
+type eventLog struct {
+	r      *run
+	phase  events.Phase
+	member string
+	idx    int
+}
+
+func (l *eventLog) Info(msg string, kv ...any) { l.emit("info", msg, kv) }
+func (l *eventLog) Warn(msg string, kv ...any) { l.emit(events.Warn, msg, kv) }
+
+func (l *eventLog) emit(k events.Kind, msg string, kv []any) {
+	var f map[string]any
+	for i := 0; i+1 < len(kv); i += 2 {
+		if f == nil {
+			f = map[string]any{}
+		}
+		f[fmt.Sprint(kv[i])] = kv[i+1]
+	}
+	l.r.emit(events.Event{Kind: k, Phase: l.phase, Member: l.member, StepIndex: l.idx, Message: msg, Fields: f})
+}
+
+func formatFacts(m map[string]any) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		b, _ := json.Marshal(m[k])
+		parts = append(parts, k+"="+string(b))
+	}
+	return strings.Join(parts, ", ")
+}

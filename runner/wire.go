@@ -1,0 +1,76 @@
+package runner
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/etcdplay/etcdplay/schema"
+)
+
+// NewLocker returns the lock the inventory's API calls for: on v3 a lease
+// in the cluster, through a client on every member's client URL (close it
+// with the returned func); on v2 a folder on every member host.
+func NewLocker(o *Options) (Locker, func(), error) {
+	if o.Inventory.API == "v2" {
+		return NewV2Locker(o), func() {}, nil
+	}
+	cli, err := NewV3Client(o.Inventory)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &V3Locker{Client: cli, Cluster: o.Inventory.Cluster}, func() { cli.Close() }, nil
+}
+
+// NewV3Client builds a clientv3 over every member's client URL with the
+// inventory's TLS. It dials lazily: a dead cluster shows up as the lock's
+// timeout, not here.
+func NewV3Client(inv *schema.Inventory) (*clientv3.Client, error) {
+	var eps []string
+	for _, m := range inv.Members {
+		eps = append(eps, m.Client)
+	}
+	cfg := clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+		DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 5 * time.Second}
+	if inv.TLS != nil {
+		tc, err := TLSConfig(inv.TLS)
+		if err != nil {
+			return nil, err
+		}
+		cfg.TLS = tc
+	}
+	cli, err := clientv3.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("etcd client for the lock: %w", err)
+	}
+	return cli, nil
+}
+
+// TLSConfig reads the inventory's client TLS files.
+func TLSConfig(t *schema.TLS) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: t.ServerName, MinVersion: tls.VersionTLS12}
+	if t.CA != "" {
+		pem, err := os.ReadFile(t.CA)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca %s: no PEM certificate in it", t.CA)
+		}
+		tc.RootCAs = pool
+	}
+	if t.Cert != "" {
+		kp, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("tls.cert/tls.key: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{kp}
+	}
+	return tc, nil
+}
