@@ -2,7 +2,10 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"regexp"
 
@@ -199,4 +202,30 @@ func exprField(s any, name string) (any, bool) {
 		}
 	}
 	return nil, false
+}
+
+// ReadPlan reads a plan written by WritePlanJSON.
+func ReadPlan(r io.Reader) (*Plan, error) {
+	var p Plan
+	if err := json.NewDecoder(r).Decode(&p); err != nil {
+		return nil, exit.New(exit.Invalid, fmt.Errorf("read plan: %w", err), "write a plan with `etcdplay plan PLAYBOOK -i INV -o json > plan.json`")
+	}
+	return &p, nil
+}
+
+// CheckPlan refuses a saved plan that was not made from exactly these
+// files: what was reviewed must be what runs. An offline plan names no
+// digests, so it cannot vouch for anything and is refused too.
+func CheckPlan(p *Plan, now Digests) error {
+	hint := "make the plan again (etcdplay plan PLAYBOOK -i INV -o json > plan.json), review it, then run it"
+	if p.Offline || p.Digests == nil {
+		return exit.New(exit.Invalid, errors.New("the plan is an offline plan: it records no digests of the files it came from"), hint)
+	}
+	if p.Digests.Playbook != now.Playbook {
+		return exit.New(exit.Invalid, fmt.Errorf("the playbook changed since the plan was made (plan %s, now %s)", p.Digests.Playbook, now.Playbook), hint)
+	}
+	if p.Digests.Inventory != now.Inventory {
+		return exit.New(exit.Invalid, fmt.Errorf("the inventory changed since the plan was made (plan %s, now %s)", p.Digests.Inventory, now.Inventory), hint)
+	}
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -38,7 +40,10 @@ func NewV3Client(inv *schema.Inventory) (*clientv3.Client, error) {
 	cfg := clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
 		DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 5 * time.Second}
 	if inv.TLS != nil {
-		tc, err := TLSConfig(inv.TLS)
+		t := *inv.TLS
+		dir := filepath.Dir(inv.File)
+		t.CA, t.Cert, t.Key = localPath(t.CA, dir), localPath(t.Cert, dir), localPath(t.Key, dir)
+		tc, err := TLSConfig(&t)
 		if err != nil {
 			return nil, err
 		}
@@ -49,6 +54,21 @@ func NewV3Client(inv *schema.Inventory) (*clientv3.Client, error) {
 		return nil, fmt.Errorf("etcd client for the lock: %w", err)
 	}
 	return cli, nil
+}
+
+// localPath reads a path in an inventory as the target package does:
+// ~/ is the home folder, a relative path is relative to the inventory.
+func localPath(p, dir string) string {
+	switch {
+	case p == "" || filepath.IsAbs(p):
+		return p
+	case strings.HasPrefix(p, "~/"):
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, p[2:])
+		}
+		return p
+	}
+	return filepath.Join(dir, p)
 }
 
 // TLSConfig reads the inventory's client TLS files.

@@ -1,0 +1,75 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
+)
+
+// TestPlanLiveGolden: the live plan of the shipped 3.4-to-3.5 playbook
+// against a fake of the example cluster, leader infra0 and infra2 already
+// on 3.5: order infra1 then infra0 (the leader last), infra2 skipped, every
+// guard evaluated with the facts it read, digests recorded.
+func TestPlanLiveGolden(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	fc.m("infra2").version = "3.5.35"
+	var texts, jsons [][]byte
+	for i := 0; i < 2; i++ {
+		pb, inv := loadPair(t, "3.4-to-3.5", "../examples/inventory-v3.yaml")
+		p, err := PlanLive(context.Background(), pb, inv, fc, Digests{Playbook: "sha256:pb", Inventory: "sha256:inv"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(p.Members, ","); got != "infra1,infra0,infra2" {
+			t.Errorf("order %s, want infra1,infra0,infra2", got)
+		}
+		tx, js := render(t, p)
+		texts, jsons = append(texts, tx), append(jsons, js)
+	}
+	if !bytes.Equal(texts[0], texts[1]) || !bytes.Equal(jsons[0], jsons[1]) {
+		t.Fatal("two live plans of the same cluster differ")
+	}
+	golden(t, filepath.Join("testdata/plan", "3.4-to-3.5.live.txt"), texts[0])
+	golden(t, filepath.Join("testdata/plan", "3.4-to-3.5.live.json"), jsons[0])
+}
+
+// run --plan refuses a plan made from other files, and an offline plan.
+func TestCheckPlanRefusesChangedFiles(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	pb, inv := loadPair(t, "3.4-to-3.5", "../examples/inventory-v3.yaml")
+	p, err := PlanLive(context.Background(), pb, inv, fc, Digests{Playbook: "sha256:pb", Inventory: "sha256:inv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WritePlanJSON(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := ReadPlan(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckPlan(saved, Digests{Playbook: "sha256:pb", Inventory: "sha256:inv"}); err != nil {
+		t.Errorf("same files: %v", err)
+	}
+	for _, c := range []struct {
+		now  Digests
+		want string
+	}{
+		{Digests{"sha256:pb2", "sha256:inv"}, "the playbook changed since the plan was made (plan sha256:pb, now sha256:pb2)"},
+		{Digests{"sha256:pb", "sha256:inv2"}, "the inventory changed since the plan was made"},
+	} {
+		err := CheckPlan(saved, c.now)
+		if exit.Code(err) != exit.Invalid || !strings.Contains(err.Error(), c.want) || !strings.Contains(exit.Hint(err), "etcdplay plan") {
+			t.Errorf("got %v, want exit 3 and %q", err, c.want)
+		}
+	}
+	off, _ := PlanOffline(pb, inv)
+	if err := CheckPlan(off, Digests{}); exit.Code(err) != exit.Invalid {
+		t.Errorf("offline plan: %v", err)
+	}
+}
