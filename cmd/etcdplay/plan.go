@@ -7,17 +7,25 @@ import (
 
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner"
+	"github.com/etcdplay/etcdplay/runner/target"
 )
 
 func newPlanCmd(opts *options) *cobra.Command {
 	var inventory string
 	var offline bool
 	cmd := &cobra.Command{
-		Use:   "plan PLAYBOOK -i INVENTORY --offline",
+		Use:   "plan PLAYBOOK -i INVENTORY [--offline]",
 		Short: "Show the exact steps, member order and guards; change nothing",
 		Long: `plan resolves a playbook against an inventory and prints what a run
 would do: phases, members in order, each step with its resolved arguments
 and its guard. PLAYBOOK is a path or a shipped name such as 3.4-to-3.5.
+
+By default the cluster is probed (read-only): members are listed in the
+order a run would take (leader-last: followers in inventory order, then
+the current leader; members already on the target are skipped), each
+guard is evaluated with the facts of now and shows the facts it read, and
+the plan records the digests of the playbook and inventory, so that
+` + "`run --plan plan.json`" + ` refuses to run if either file has changed since.
 
 With --offline nothing is contacted: members are listed in inventory order
 (leader-last is applied at run time) and guards are shown as expressions.`,
@@ -26,12 +34,9 @@ With --offline nothing is contacted: members are listed in inventory order
 			if inventory == "" {
 				return usageErr(errors.New("plan needs an inventory"), "add -i INVENTORY")
 			}
-			if !offline {
-				return usageErr(errors.New("plan needs --offline for now: the live plan comes with the runner"), "add --offline")
-			}
 			stderr := cmd.ErrOrStderr()
-			pb, perr := loadPlaybook(a[0])
-			inv, ierr := loadInventory(inventory)
+			pb, pbDigest, perr := loadPlaybookDigest(a[0])
+			inv, invDigest, ierr := loadInventoryDigest(inventory)
 			if exit.Code(perr) == exit.Usage {
 				return perr
 			}
@@ -44,6 +49,17 @@ With --offline nothing is contacted: members are listed in inventory order
 			p, err := runner.PlanOffline(pb, inv)
 			if err != nil {
 				return invalid(stderr, err)
+			}
+			if !offline {
+				tgt, err := target.Open(cmd.Context(), inv, target.Options{})
+				if err != nil {
+					return exit.New(exit.Invalid, err, "plan --offline needs no connection")
+				}
+				defer tgt.Close()
+				p, err = runner.PlanLive(cmd.Context(), pb, inv, tgt, runner.Digests{Playbook: pbDigest, Inventory: invDigest})
+				if err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			if opts.output == "json" {

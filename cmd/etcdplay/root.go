@@ -49,6 +49,10 @@ against the cluster an inventory describes.`,
 		newValidateCmd(opts),
 		newSchemaCmd(),
 		newPlanCmd(opts),
+		newRunCmd(opts),
+		newResumeCmd(opts),
+		newRollbackCmd(opts),
+		newDiffCmd(opts),
 		newVersionCmd(opts),
 	)
 	return root

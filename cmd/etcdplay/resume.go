@@ -1,0 +1,80 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/runner"
+	"github.com/etcdplay/etcdplay/runner/journal"
+	"github.com/etcdplay/etcdplay/schema"
+)
+
+func newResumeCmd(opts *options) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "resume -i INVENTORY [PLAYBOOK]",
+		Short: "Continue a run that stopped, after re-checking the cluster",
+		Long: `resume continues the last run journaled in the state folder, with the
+same run id. PLAYBOOK defaults to the one the run started with (run.json).
+The playbook and inventory must be the files the run started with (their
+digests are in the journal) unless --force.
+
+Before anything runs, the cluster is probed again and reconciled with the
+journal: a member found on the target version is verified and never
+stopped again; a member left stopped or on the old version runs its steps
+again from the first, behind the same safety gates. Preflight is not
+repeated once the run reached the members.`,
+		Args: args(cobra.RangeArgs(0, 1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			pbArg, err := runPlaybookArg(f, a)
+			if err != nil {
+				return err
+			}
+			s, err := openSession(cmd, opts, f, pbArg)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			res, err := runner.Resume(s.ctx, s.o)
+			if errors.Is(err, runner.ErrNothingToResume) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "run %s finished: nothing to resume\n", res.RunID)
+				return nil
+			}
+			return s.finish(res, err)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&f.force, "force", false, "resume even though the playbook or inventory changed since the run started")
+	return cmd
+}
+
+// runPlaybookArg is PLAYBOOK when given, else the playbook the journaled
+// run started with (run.json in the state folder).
+func runPlaybookArg(f *runFlags, a []string) (string, error) {
+	if len(a) == 1 {
+		return a[0], nil
+	}
+	if f.inventory == "" {
+		return "", usageErr(errors.New("needs an inventory"), "add -i INVENTORY")
+	}
+	inv, _, err := loadInventoryDigest(f.inventory)
+	if err != nil {
+		var list schema.ErrorList
+		if errors.As(err, &list) {
+			return "", exit.New(exit.Invalid, errors.New(list.Format()), "")
+		}
+		return "", err
+	}
+	dir, err := journal.StateDir(f.stateDir, inv.Cluster)
+	if err != nil {
+		return "", exit.New(exit.Invalid, err, "")
+	}
+	m, err := runner.ReadMeta(dir)
+	if err != nil {
+		return "", usageErr(fmt.Errorf("no run to continue in %s: %w", dir, err), "name the playbook: etcdplay "+"resume -i INV PLAYBOOK, and check --state-dir")
+	}
+	return m.PlaybookPath, nil
+}

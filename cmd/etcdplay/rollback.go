@@ -1,0 +1,43 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/etcdplay/etcdplay/runner"
+)
+
+func newRollbackCmd(opts *options) *cobra.Command {
+	f := &runFlags{}
+	var member string
+	cmd := &cobra.Command{
+		Use:   "rollback -i INVENTORY [--member NAME] [PLAYBOOK]",
+		Short: "Put the failed member back on the old binary while the cluster is still mixed",
+		Long: `rollback runs the playbook's rollback steps for one member: the member the
+last run failed on (from the journal), or --member NAME. It works while
+the cluster version is still the old one. Once it has moved, every member
+speaks the new version and an old binary refuses to start: rollback
+refuses (exit 5) and names the ways back that remain (restore the
+snapshot taken in preflight; on 3.6 and later, the downgrade API).
+
+The same lock, journal and safety gates as run apply: every other member
+must be healthy before the member is stopped, and it must come back
+healthy, caught up and on the old version.`,
+		Args: args(cobra.RangeArgs(0, 1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			pbArg, err := runPlaybookArg(f, a)
+			if err != nil {
+				return err
+			}
+			s, err := openSession(cmd, opts, f, pbArg)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			res, err := runner.Rollback(s.ctx, s.o, member)
+			return s.finish(res, err)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&member, "member", "", "the member to roll back (default: the one the journal's run failed on)")
+	return cmd
+}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/runner"
+	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/runner/journal"
+	"github.com/etcdplay/etcdplay/runner/target"
+	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
+)
+
+func newRunCmd(opts *options) *cobra.Command {
+	f := &runFlags{}
+	var planFile string
+	cmd := &cobra.Command{
+		Use:   "run PLAYBOOK -i INVENTORY",
+		Short: "Upgrade the cluster: preflight, then one member at a time, then finish",
+		Long: `run takes the cluster's lock, checks the live cluster, and runs the
+playbook member by member (leader-last: followers in inventory order, the
+leader at that moment last). Whatever the playbook says, no member is
+stopped unless every other member is healthy, and the next member is not
+touched until the previous one is healthy, caught up and on the target
+version. Members already on the target are skipped, so running a finished
+upgrade again changes nothing.
+
+Progress goes to stderr (-o json: JSON lines on stdout). Every step is
+journaled in the state folder (--state-dir, default ./.etcdplay/<cluster>/),
+where the report (report.md, report.json) is written at the end. On a
+failure the output names the member, the step, what was observed and what
+was expected, and prints the commands that resume or roll back.
+
+Ctrl-C lets a critical step (stop, swap, start) finish, journals it and
+stops (exit 130); a second Ctrl-C stops at once.
+
+--plan FILE runs only if FILE (from plan -o json) was made from exactly
+these playbook and inventory files.`,
+		Args: args(cobra.RangeArgs(0, 1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			var saved *runner.Plan
+			if planFile != "" {
+				fh, err := os.Open(planFile)
+				if err != nil {
+					return usageErr(fmt.Errorf("read plan: %w", err), "")
+				}
+				saved, err = runner.ReadPlan(fh)
+				fh.Close()
+				if err != nil {
+					return err
+				}
+				if saved.Offline || saved.Digests == nil {
+					return runner.CheckPlan(saved, runner.Digests{})
+				}
+				if len(a) == 0 {
+					a = []string{saved.Playbook.File}
+					if _, err := os.Stat(a[0]); err != nil {
+						// a shipped playbook's plan names it playbooks/NAME.yaml
+						a[0] = strings.TrimSuffix(filepath.Base(a[0]), ".yaml")
+					}
+				}
+			}
+			if len(a) == 0 {
+				return usageErr(errors.New("run needs a playbook"), "usage: "+cmd.UseLine())
+			}
+			s, err := openSession(cmd, opts, f, a[0])
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			if saved != nil {
+				if err := runner.CheckPlan(saved, runner.Digests{Playbook: s.o.PlaybookDigest, Inventory: s.o.InventoryDigest}); err != nil {
+					return err
+				}
+			}
+			res, err := runner.Apply(s.ctx, s.o)
+			return s.finish(res, err)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&planFile, "plan", "", "run only if this saved plan (plan -o json) matches the files")
+	return cmd
+}
+
+// runFlags are the flags run, resume and rollback share.
+type runFlags struct {
+	inventory   string
+	stateDir    string
+	breakLock   bool
+	yes         bool
+	backupDir   string
+	acceptNew   bool
+	gateTimeout time.Duration
+	force       bool
+}
+
+func (f *runFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVarP(&f.inventory, "inventory", "i", "", "inventory file (required)")
+	fl.StringVar(&f.stateDir, "state-dir", journal.DefaultRoot, "folder of the state folders (journal, report): <state-dir>/<cluster>/")
+	fl.BoolVar(&f.breakLock, "break-lock", false, "break another run's lock after asking (only when that run is dead)")
+	fl.BoolVarP(&f.yes, "yes", "y", false, "answer yes to every question (confirm steps, --break-lock)")
+	fl.StringVar(&f.backupDir, "backup-dir", "", "local folder for snapshots (default backups/<cluster>/<run id>)")
+	fl.BoolVar(&f.acceptNew, "accept-new-host-keys", false, "record the SSH host key of a host known_hosts does not list (a changed key is still refused)")
+	fl.DurationVar(&f.gateTimeout, "gate-timeout", 2*time.Minute, "how long a member may take to be healthy, caught up and on the target after its steps")
+}
+
+// session is the wiring of one run, resume or rollback: the loaded files,
+// the real cluster and hosts, sinks, lock, signals.
+type session struct {
+	o       runner.Options
+	ctx     context.Context
+	stderr  io.Writer
+	json    *events.JSON
+	cleanup []func()
+}
+
+func (s *session) close() {
+	for i := len(s.cleanup) - 1; i >= 0; i-- {
+		s.cleanup[i]()
+	}
+}
+
+// openSession loads the playbook and inventory (exit 3 on any problem,
+// every problem listed), opens the target, and wires the runner.
+func openSession(cmd *cobra.Command, opts *options, f *runFlags, playbookArg string) (*session, error) {
+	if f.inventory == "" {
+		return nil, usageErr(errors.New(cmd.Name()+" needs an inventory"), "add -i INVENTORY")
+	}
+	stderr := cmd.ErrOrStderr()
+	pb, pbDigest, perr := loadPlaybookDigest(playbookArg)
+	inv, invDigest, ierr := loadInventoryDigest(f.inventory)
+	for _, err := range []error{perr, ierr} {
+		if exit.Code(err) == exit.Usage {
+			return nil, err
+		}
+	}
+	if err := errors.Join(perr, ierr); err != nil {
+		return nil, invalid(stderr, joinLists(perr, ierr))
+	}
+	if _, err := runner.PlanOffline(pb, inv); err != nil {
+		return nil, invalid(stderr, err)
+	}
+	dir, err := journal.StateDir(f.stateDir, inv.Cluster)
+	if err != nil {
+		return nil, exit.New(exit.Invalid, err, "")
+	}
+	tgt, err := target.Open(cmd.Context(), inv, target.Options{AcceptNewHostKeys: f.acceptNew})
+	if err != nil {
+		return nil, exit.New(exit.Invalid, err, "")
+	}
+	s := &session{stderr: stderr}
+	s.cleanup = append(s.cleanup, func() { tgt.Close() })
+
+	var sink events.Sink
+	if opts.output == "json" {
+		s.json = events.NewJSON(cmd.OutOrStdout())
+		sink = s.json
+	} else {
+		sink = events.NewHuman(events.NewLogger(stderr, log.InfoLevel).WithPrefix(cmd.Name()))
+	}
+	root := ""
+	if f.stateDir != journal.DefaultRoot {
+		root = f.stateDir
+	}
+	s.o = runner.Options{
+		Playbook: pb, Inventory: inv,
+		PlaybookPath: playbookArg, InventoryPath: f.inventory,
+		PlaybookDigest: pbDigest, InventoryDigest: invDigest,
+		Cluster: tgt, Hosts: tgt, Sink: sink,
+		StateDir: dir, StateRoot: root,
+		BreakLock: f.breakLock, Confirm: confirmer(f.yes, cmd.InOrStdin(), stderr),
+		BackupDir: f.backupDir, GateTimeout: f.gateTimeout, Force: f.force,
+	}
+	locker, closeLocker, err := runner.NewLocker(&s.o)
+	if err != nil {
+		s.close()
+		return nil, exit.New(exit.Invalid, err, "")
+	}
+	s.o.Locker = locker
+	s.cleanup = append(s.cleanup, closeLocker)
+	s.ctx, s.o.Hard = twoStageInterrupt(cmd.Context())
+	return s, nil
+}
+
+// finish prints the summary (people read it on stderr in both modes) and
+// passes the error on for its exit code.
+func (s *session) finish(res *runner.Result, err error) error {
+	if res != nil && res.Outcome != runner.OutcomeLocked {
+		_ = runner.WriteSummary(s.stderr, res)
+	}
+	if s.json != nil && s.json.Err() != nil && err == nil {
+		return exit.New(exit.Internal, fmt.Errorf("writing events: %w", s.json.Err()), "")
+	}
+	return err
+}
+
+// twoStageInterrupt: ctx is cancelled by the first SIGINT/SIGTERM (main's
+// signal.NotifyContext): the soft stop. The returned hard context is
+// cancelled by the next one.
+func twoStageInterrupt(ctx context.Context) (context.Context, context.Context) {
+	hard, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-ctx.Done()
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(ch)
+		<-ch
+		cancel()
+	}()
+	return ctx, hard
+}
+
+// confirmer asks on the terminal; without one it answers no unless --yes.
+func confirmer(yes bool, in io.Reader, out io.Writer) func(context.Context, string) (bool, error) {
+	return func(ctx context.Context, msg string) (bool, error) {
+		if yes {
+			return true, nil
+		}
+		fh, ok := in.(*os.File)
+		if !ok || !isatty.IsTerminal(fh.Fd()) {
+			return false, nil
+		}
+		fmt.Fprintf(out, "%s [y/N] ", msg)
+		line, err := bufio.NewReader(in).ReadString('\n')
+		if err != nil && line == "" {
+			return false, nil
+		}
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "y", "yes":
+			return true, nil
+		}
+		return false, nil
+	}
+}
+
+func loadPlaybookDigest(arg string) (*schema.Playbook, string, error) {
+	src, name, err := readSource(arg)
+	if err != nil {
+		return nil, "", err
+	}
+	pb, err := schema.LoadPlaybook(name, src, steps.Default())
+	return pb, journal.Digest(src), err
+}
+
+func loadInventoryDigest(arg string) (*schema.Inventory, string, error) {
+	src, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, "", usageErr(fmt.Errorf("read inventory %s: %w", arg, errors.Unwrap(err)), "")
+	}
+	inv, err := schema.LoadInventory(arg, src)
+	return inv, journal.Digest(src), err
+}
