@@ -166,27 +166,49 @@ func (c *Cluster) VerifyKeys(ctx context.Context) (int, error) {
 
 // VerifyKeysOn is VerifyKeys against member i alone, with a local
 // (serializable) read: it shows that this member's own store holds the
-// data, e.g. after it was upgraded.
+// data, e.g. after it was upgraded. A follower may apply the last writes a
+// moment after the quorum committed them, so the check is repeated until
+// it passes or catchUp (or ctx) runs out.
 func (c *Cluster) VerifyKeysOn(ctx context.Context, i int) (int, error) {
 	ctx, cancel := withDefaultTimeout(ctx, time.Minute)
 	defer cancel()
-	var got map[string]string
-	var err error
+	deadline := time.Now().Add(catchUp)
+	var cli *clientv3.Client
 	if c.API == "v3" {
-		var cli *clientv3.Client
-		cli, err = newV3Client([]string{c.Hosts[i].ClientURL})
-		if err == nil {
-			got, err = v3Read(ctx, cli, clientv3.WithSerializable())
-			cli.Close()
+		var err error
+		if cli, err = newV3Client([]string{c.Hosts[i].ClientURL}); err != nil {
+			return 0, err
 		}
-	} else {
-		got, err = v2Read(ctx, c.Hosts[i].ClientURL, false)
+		defer cli.Close()
 	}
-	if err != nil {
-		return 0, fmt.Errorf("testbed: %s: read keys on %s: %w", c.Name, c.Hosts[i].Name, err)
+	for {
+		var got map[string]string
+		var err error
+		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+		if cli != nil {
+			got, err = v3Read(rctx, cli, clientv3.WithSerializable())
+		} else {
+			got, err = v2Read(rctx, c.Hosts[i].ClientURL, false)
+		}
+		rcancel()
+		n := 0
+		if err == nil {
+			if n, err = c.compareKeys(got); err == nil {
+				return n, nil
+			}
+		} else {
+			err = fmt.Errorf("testbed: %s: read keys on %s: %w", c.Name, c.Hosts[i].Name, err)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return n, fmt.Errorf("%w (on %s, after %v)", err, c.Hosts[i].Name, catchUp)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return c.compareKeys(got)
 }
+
+// catchUp bounds how long VerifyKeysOn waits for a member to apply what
+// the cluster committed.
+const catchUp = 15 * time.Second
 
 func (c *Cluster) compareKeys(got map[string]string) (int, error) {
 	c.mu.Lock()
