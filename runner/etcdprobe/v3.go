@@ -144,7 +144,16 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 	// AuthStatus exists from 3.5; 3.4 answers Unimplemented and the Get
 	// above is the detector there. AuthStatus also catches auth that the
 	// Get cannot see: a TLS client certificate whose CN is a permitted user.
-	if as, err := cli.AuthStatus(ctx); err == nil {
+	// A 3.5 member proposes AuthStatus through raft, and a 3.4 peer that
+	// applies it panics ("not implemented" in applierV3backend.Apply),
+	// which costs quorum in a cluster mid-upgrade (seen on the bed). So it
+	// is asked only once the cluster version says every member is 3.5+.
+	var as *clientv3.AuthStatusResponse
+	aserr := errors.New("cluster version below 3.5")
+	if clusterAtLeast35(m.ClusterVersion) {
+		as, aserr = cli.AuthStatus(ctx)
+	}
+	if aserr == nil {
 		pr.auth = pr.auth || as.Enabled
 	} else if !pr.auth && p.opts.Username != "" {
 		// 3.4 with credentials: the Get above passed because we logged
@@ -311,4 +320,14 @@ func isConnError(err error) bool {
 		return true
 	}
 	return status.Code(err) == codes.Unavailable
+}
+
+// clusterAtLeast35 reports whether a cluster version ("3.5.0") is 3.5 or
+// newer; "" (undecided) is not.
+func clusterAtLeast35(v string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 3 || (major == 3 && minor >= 5)
 }
