@@ -90,14 +90,14 @@ func (m *MoveLeader) Run(ctx context.Context, env *Env) error {
 	err = poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
 		c, err := env.Cluster.Cluster(ctx)
 		if err != nil {
-			last = err.Error()
+			note(ctx, &last, err.Error())
 			return false, nil
 		}
 		if l := c.LeaderMember(); l != nil && memberName(l) != me.Name {
-			last = memberName(l) + " leads"
+			note(ctx, &last, memberName(l) + " leads")
 			return true, nil
 		}
-		last = "leader is " + orNone(c.Leader)
+		note(ctx, &last, "leader is " + orNone(c.Leader))
 		return false, nil
 	})
 	if err != nil {

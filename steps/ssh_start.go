@@ -74,6 +74,9 @@ func (s *SSHStart) Run(ctx context.Context, env *Env) error {
 	stoppedInARow := 0
 	err = poll(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
 		running, res, have, err := serviceStatus(ctx, h, m)
+		if ctx.Err() != nil {
+			return false, nil
+		}
 		if err != nil {
 			return false, err
 		}
@@ -86,7 +89,11 @@ func (s *SSHStart) Run(ctx context.Context, env *Env) error {
 			return false, nil
 		}
 		stoppedInARow = 0
-		port = dialPort(ctx, addr)
+		p := dialPort(ctx, addr)
+		if ctx.Err() != nil {
+			return false, nil
+		}
+		port = p
 		return port == portOpen && (!have || running), nil
 	})
 	if err != nil {

@@ -77,14 +77,21 @@ func (s *SSHStop) Run(ctx context.Context, env *Env) error {
 	var statusRes ssh.Result
 	var running, haveStatus bool
 	err = poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
-		if port = dialPort(ctx, addr); port != portRefused {
+		p := dialPort(ctx, addr)
+		if ctx.Err() != nil {
 			return false, nil
 		}
-		var err error
-		running, statusRes, haveStatus, err = serviceStatus(ctx, h, m)
+		if port = p; port != portRefused {
+			return false, nil
+		}
+		r, res, have, err := serviceStatus(ctx, h, m)
+		if ctx.Err() != nil {
+			return false, nil
+		}
 		if err != nil {
 			return false, err
 		}
+		running, statusRes, haveStatus = r, res, have
 		return !running, nil
 	})
 	if err != nil {

@@ -296,16 +296,26 @@ func restore(ctx context.Context, h Host, dst string) error {
 }
 
 // binVersion runs `path --version` on the host and reads the version.
+// etcdctl 3.x has no --version flag but a version command, so that is
+// tried when --version says nothing readable.
 func binVersion(ctx context.Context, h Host, path string) (schema.Version, error) {
 	res, err := runArgs(ctx, h, path, "--version")
-	if err != nil {
+	if err == nil {
+		if v, perr := parseBinVersion(append(res.Stdout, res.Stderr...)); perr == nil {
+			return v, nil
+		} else {
+			err = fmt.Errorf("%s --version: %w", path, perr)
+		}
+	}
+	if ctx.Err() != nil {
 		return schema.Version{}, err
 	}
-	v, err := parseBinVersion(append(res.Stdout, res.Stderr...))
-	if err != nil {
-		return schema.Version{}, fmt.Errorf("%s --version: %w", path, err)
+	if res2, err2 := runArgs(ctx, h, path, "version"); err2 == nil {
+		if v, perr := parseBinVersion(append(res2.Stdout, res2.Stderr...)); perr == nil {
+			return v, nil
+		}
 	}
-	return v, nil
+	return schema.Version{}, err
 }
 
 // checkVersion requires the tool at path to print want (exact, or only

@@ -99,3 +99,12 @@ func pollErr(err error, msg string) error {
 	}
 	return err
 }
+
+// note keeps what a poll observed, unless the observation was cut short by
+// ctx ending: "no answer in time" from the last, interrupted probe would
+// hide what the wait really saw.
+func note(ctx context.Context, last *string, seen string) {
+	if ctx.Err() == nil {
+		*last = seen
+	}
+}

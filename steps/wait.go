@@ -158,7 +158,7 @@ func (w *Wait) healthy(ctx context.Context, env *Env) error {
 	err := poll(ctx, waitInterval, func(ctx context.Context) (bool, error) {
 		c, err := env.Cluster.Cluster(ctx)
 		if err != nil {
-			last = err.Error()
+			note(ctx, &last, err.Error())
 			return false, nil
 		}
 		var problems []string
@@ -174,7 +174,7 @@ func (w *Wait) healthy(ctx context.Context, env *Env) error {
 		if len(problems) == 0 {
 			problems = clusterProblems(c)
 		}
-		last = strings.Join(problems, "; ")
+		note(ctx, &last, strings.Join(problems, "; "))
 		return len(problems) == 0, nil
 	})
 	who := "the cluster"
@@ -204,28 +204,28 @@ func (w *Wait) caughtUp(ctx context.Context, env *Env) error {
 		if leader == "" {
 			l, idx, err := env.Cluster.LeaderCommitted(ctx)
 			if err != nil {
-				last = err.Error()
+				note(ctx, &last, err.Error())
 				return false, nil
 			}
 			leader, mark = l, idx
 		}
 		m, err := env.Cluster.Member(ctx, me.Name)
 		if err != nil {
-			last = err.Error()
+			note(ctx, &last, err.Error())
 			return false, nil
 		}
 		switch {
 		case !m.Reachable || m.Error != "":
-			last = fmt.Sprintf("%s reports an error: %s", me.Name, firstNonEmpty(m.Error, "unreachable"))
+			note(ctx, &last, fmt.Sprintf("%s reports an error: %s", me.Name, firstNonEmpty(m.Error, "unreachable")))
 			return false, nil
 		case !m.Healthy:
-			last = fmt.Sprintf("%s not healthy: %s", me.Name, firstNonEmpty(m.HealthError, "health check failed"))
+			note(ctx, &last, fmt.Sprintf("%s not healthy: %s", me.Name, firstNonEmpty(m.HealthError, "health check failed")))
 			return false, nil
 		case m.RaftAppliedIndex < mark:
-			last = fmt.Sprintf("%s applied index %d, below %d", me.Name, m.RaftAppliedIndex, mark)
+			note(ctx, &last, fmt.Sprintf("%s applied index %d, below %d", me.Name, m.RaftAppliedIndex, mark))
 			return false, nil
 		}
-		last = fmt.Sprintf("applied index %d", m.RaftAppliedIndex)
+		note(ctx, &last, fmt.Sprintf("applied index %d", m.RaftAppliedIndex))
 		return true, nil
 	})
 	if err != nil {
@@ -247,7 +247,7 @@ func (w *Wait) clusterVersion(ctx context.Context, env *Env) error {
 	err := poll(ctx, waitInterval, func(ctx context.Context) (bool, error) {
 		c, err := env.Cluster.Cluster(ctx)
 		if err != nil {
-			last = err.Error()
+			note(ctx, &last, err.Error())
 			return false, nil
 		}
 		var behind []string
@@ -263,7 +263,7 @@ func (w *Wait) clusterVersion(ctx context.Context, env *Env) error {
 		if len(behind) == 0 && !w.Version.Match(c.Version) {
 			behind = append(behind, "cluster version "+orNone(c.Version))
 		}
-		last = strings.Join(behind, ", ")
+		note(ctx, &last, strings.Join(behind, ", "))
 		return len(behind) == 0, nil
 	})
 	if err != nil {

@@ -1,0 +1,250 @@
+package steps_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
+	"github.com/etcdplay/etcdplay/testbed"
+)
+
+// TestUpgradeOneMember34To35 walks one member of a real 3.4 cluster
+// through the guide's per-member steps, each action checked by evidence
+// the action itself did not produce: the bed's pid file, a TCP dial, the
+// binary's own --version, the keys read back from the member.
+func TestUpgradeOneMember34To35(t *testing.T) {
+	b := startBed(t, "3.4")
+	pb := playbook(t, "3.4", "3.5")
+	ctx := ctxT(t, 4*time.Minute)
+	if err := b.WriteKeys(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	leader, err := b.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := (leader + 1) % len(b.Hosts) // a follower goes through stop/swap/start
+	fh := b.Hosts[f]
+	t.Logf("leader %s, upgrading follower %s", b.Hosts[leader].Name, fh.Name)
+
+	t.Run("swap preflight refuses a skipped minor", func(t *testing.T) {
+		// An inventory whose 3.5 release is really the 3.6 binary: the
+		// guide-breaking skip that crashes 3.4 peers.
+		env, _, _ := b.env(t, fh.Name, pb)
+		env.Inventory = withRelease(b.inv, "3.5.35", filepath.Join(testbed.BinDir("3.6.16"), "etcd"))
+		err := (&steps.Swap{To: minor(t, "3.5")}).Preflight(ctx, env)
+		wantErr(t, err, "prints etcd 3.6.16", "expected 3.5.35", "refusing before any member is stopped")
+		if v := version(t, fh.Binary()); !strings.Contains(v, "3.4.23") {
+			t.Errorf("binary changed by a refused preflight: %s", v)
+		}
+		if _, err := os.Stat(fh.Binary() + ".etcdplay-prev"); err == nil {
+			t.Error("a refused preflight left a .etcdplay-prev behind")
+		}
+		if b.MemberPID(f) == 0 {
+			t.Error("a refused preflight stopped the member")
+		}
+		env.Inventory = b.inv
+		if err := (&steps.Swap{To: minor(t, "3.5")}).Preflight(ctx, env); err != nil {
+			t.Errorf("preflight of the right release: %v", err)
+		}
+	})
+
+	t.Run("ssh-stop", func(t *testing.T) {
+		pid := b.MemberPID(f)
+		env, _, _ := b.env(t, fh.Name, pb)
+		if err := (&steps.SSHStop{}).Run(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		if b.MemberPID(f) != 0 || processAlive(pid) {
+			t.Errorf("etcd pid %d still alive after ssh-stop", pid)
+		}
+		if clientListening(t, fh) {
+			t.Error("client port still listening after ssh-stop")
+		}
+	})
+
+	t.Run("wait healthy times out on the stopped member", func(t *testing.T) {
+		env, _, _ := b.env(t, fh.Name, pb)
+		start := time.Now()
+		err := (&steps.Wait{For: "healthy", Timeout: schema.Duration(2 * time.Second)}).Run(ctx, env)
+		wantErr(t, err, fh.Name+" and the cluster not healthy after", fh.Name+" unreachable", "expected healthy")
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("a 2s wait took %s", d)
+		}
+	})
+
+	t.Run("swap restores the old binary when the new one prints the wrong version", func(t *testing.T) {
+		env, _, _ := b.env(t, fh.Name, pb)
+		env.Inventory = withRelease(b.inv, "3.5.35", filepath.Join(testbed.BinDir("3.6.16"), "etcd"))
+		err := (&steps.Swap{To: minor(t, "3.5")}).Run(ctx, env)
+		wantErr(t, err, "prints etcd 3.6.16 after the swap", "expected 3.5.35", "previous binary is back")
+		if v := version(t, fh.Binary()); !strings.Contains(v, "3.4.23") {
+			t.Errorf("after a failed swap the binary prints %q, want 3.4.23 back", v)
+		}
+	})
+
+	t.Run("swap to 3.5", func(t *testing.T) {
+		env, _, rec := b.env(t, fh.Name, pb)
+		if err := (&steps.Swap{To: minor(t, "3.5")}).Run(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		if v := version(t, fh.Binary()); !strings.Contains(v, "3.5.35") {
+			t.Errorf("after swap the binary prints %q, want 3.5.35", v)
+		}
+		if v := version(t, fh.Binary()+".etcdplay-prev"); !strings.Contains(v, "3.4.23") {
+			t.Errorf("kept binary prints %q, want 3.4.23", v)
+		}
+		if v := version(t, fh.Etcdctl()); !strings.Contains(v, "3.5.35") {
+			t.Errorf("after swap etcdctl prints %q, want 3.5.35", v)
+		}
+		if rec["version-before"] != "3.4.23" || rec["version-after"] != "3.5.35" {
+			t.Errorf("recorded %v, want version-before 3.4.23 and version-after 3.5.35", rec)
+		}
+	})
+
+	if err := b.WriteKeys(ctx, 300); err != nil { // the member misses these
+		t.Fatal(err)
+	}
+
+	t.Run("ssh-start", func(t *testing.T) {
+		env, _, _ := b.env(t, fh.Name, pb)
+		if err := (&steps.SSHStart{}).Run(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		if b.MemberPID(f) == 0 {
+			t.Error("no etcd process after ssh-start")
+		}
+		if !clientListening(t, fh) {
+			t.Error("client port not listening after ssh-start")
+		}
+	})
+
+	t.Run("wait healthy and caught-up", func(t *testing.T) {
+		env, _, _ := b.env(t, fh.Name, pb)
+		if err := (&steps.Wait{For: "healthy"}).Run(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		if err := (&steps.Wait{For: "caught-up"}).Run(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		// Evidence: a serializable read on the member itself sees every key.
+		n, err := b.VerifyKeysOn(ctx, f)
+		if err != nil {
+			t.Fatalf("after caught-up, %s: %v", fh.Name, err)
+		}
+		t.Logf("%s serves all %d keys", fh.Name, n)
+	})
+
+	t.Run("assert-version", func(t *testing.T) {
+		env, _, _ := b.env(t, fh.Name, pb)
+		ok := []*steps.AssertVersion{
+			{Member: "self", Server: pattern(t, "3.5.*")},
+			{Cluster: pattern(t, "3.4")},
+			{Min: mustVersion(t, "3.4.20")},
+		}
+		for _, a := range ok {
+			if err := a.Run(ctx, env); err != nil {
+				t.Errorf("%+v: %v", a, err)
+			}
+		}
+		other := b.Hosts[leader].Name
+		wantErr(t, (&steps.AssertVersion{Servers: pattern(t, "3.5.*")}).Run(ctx, env), other+" runs 3.4.23 (expected 3.5.*)")
+		wantErr(t, (&steps.AssertVersion{Cluster: pattern(t, "3.5")}).Run(ctx, env), "cluster version is 3.4.0 (expected 3.5)")
+		wantErr(t, (&steps.AssertVersion{Min: mustVersion(t, "3.4.30"), Message: "go to 3.4.30 first"}).Run(ctx, env),
+			"go to 3.4.30 first", other+" runs 3.4.23", "expected 3.4.30 or newer")
+		wantErr(t, (&steps.AssertVersion{Member: "self", Server: pattern(t, "3.4.*")}).Run(ctx, env), fh.Name+" runs 3.5.35 (expected 3.4.*)")
+	})
+
+	t.Run("wait cluster-version", func(t *testing.T) {
+		env, _, _ := b.env(t, "", pb)
+		if err := (&steps.Wait{For: "cluster-version", Version: pattern(t, "3.4")}).Run(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		err := (&steps.Wait{For: "cluster-version", Version: pattern(t, "3.5"), Timeout: schema.Duration(time.Second)}).Run(ctx, env)
+		wantErr(t, err, "cluster version not 3.5 after", "reports 3.4.0")
+	})
+
+	t.Run("rollback swap uses the kept 3.4 binary", func(t *testing.T) {
+		env, _, _ := b.env(t, fh.Name, pb)
+		env.Phase = schema.PhaseRollback
+		for _, a := range []steps.Runnable{&steps.SSHStop{}, &steps.Swap{To: minor(t, "3.4")}, &steps.SSHStart{}, &steps.Wait{For: "healthy"}} {
+			if err := a.Run(ctx, env); err != nil {
+				t.Fatalf("%T: %v", a, err)
+			}
+		}
+		if v := version(t, fh.Binary()); !strings.Contains(v, "3.4.23") {
+			t.Errorf("after the rollback swap the binary prints %q, want 3.4.23", v)
+		}
+		if _, err := b.VerifyKeysOn(ctx, f); err != nil {
+			t.Errorf("after rollback: %v", err)
+		}
+	})
+
+	t.Run("ssh-start fails at once when etcd exits at start", func(t *testing.T) {
+		env, _, _ := b.env(t, fh.Name, pb)
+		if err := (&steps.SSHStop{}).Run(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		flags := filepath.Join(fh.Dir, "etcd.flags")
+		orig, err := os.ReadFile(flags)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(flags, append(append([]byte{}, orig...), "--no-such-flag\n"...), 0o644)
+		start := time.Now()
+		err = (&steps.SSHStart{}).Run(ctx, env)
+		wantErr(t, err, "exited")
+		if d := time.Since(start); d > 15*time.Second {
+			t.Errorf("a member that cannot start took %s to report", d)
+		}
+		os.WriteFile(flags, orig, 0o644)
+		if err := (&steps.SSHStart{}).Run(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		if err := (&steps.Wait{For: "healthy"}).Run(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func mustVersion(t *testing.T, s string) schema.Version {
+	v, err := schema.ParseVersion(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	// A zombie has exited; only init has yet to reap it.
+	f := strings.Fields(string(b))
+	return len(f) > 2 && f[2] != "Z"
+}
+
+
+// clientListening reads /proc/net/tcp: is anything listening on the
+// host's client port?
+func clientListening(t *testing.T, h *testbed.Host) bool {
+	ls, err := testbed.Listening([]string{h.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		if strings.HasSuffix(l, ":2379") {
+			return true
+		}
+	}
+	return false
+}
