@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/runner/etcdprobe"
+	"github.com/etcdplay/etcdplay/runner/target"
+)
+
+func newStatusCmd(opts *options) *cobra.Command {
+	var inventory string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "status -i INVENTORY",
+		Short: "Show every member: versions, leader, health, db size, raft indexes",
+		Long: `status probes every member the inventory lists through etcd's client API
+(v3 gRPC plus /version, or the v2 HTTP API) and prints one line per member:
+server, cluster and storage versions, who leads, health, backend size, raft
+and applied index, and whether it is a learner. It uses no SSH.
+
+Exit status: 0 healthy, 8 when any member is unhealthy, unreachable or there
+is no leader, 4 when no member answered, 3 when the inventory is invalid.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if inventory == "" {
+				return usageErr(errors.New("status needs an inventory"), "add -i INVENTORY")
+			}
+			inv, err := loadInventory(inventory)
+			if err != nil {
+				if exit.Code(err) == exit.Usage {
+					return err
+				}
+				return invalid(cmd.ErrOrStderr(), err)
+			}
+			tgt, err := target.Open(cmd.Context(), inv, target.Options{})
+			if err != nil {
+				return exit.New(exit.Invalid, err, "check the inventory's tls section and client URLs")
+			}
+			defer tgt.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			c, perr := tgt.Cluster(ctx)
+			if c == nil {
+				return exit.New(exit.Unreachable, perr, "")
+			}
+			hosts := map[string]string{}
+			for _, m := range inv.Members {
+				hosts[m.Name] = m.Host
+			}
+			out := cmd.OutOrStdout()
+			if opts.output == "json" {
+				if err := writeJSON(out, statusJSON(inv.Cluster, c, hosts)); err != nil {
+					return err
+				}
+			} else if err := writeStatusTable(out, c, hosts); err != nil {
+				return err
+			}
+			switch {
+			case perr != nil:
+				return exit.New(exit.Unreachable, perr, "check the client URLs in the inventory and that etcd runs")
+			case !c.Healthy:
+				return &exit.Error{Code: exit.Unhealthy, Err: fmt.Errorf("cluster %s is not healthy: %s", inv.Cluster, strings.Join(statusProblems(c), "; "))}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&inventory, "inventory", "i", "", "inventory file (required)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Second, "bound for the whole probe")
+	return cmd
+}
+
+// statusMember is a probed member plus the SSH host the inventory names,
+// so scripts can map a problem to a machine.
+type statusMember struct {
+	etcdprobe.Member
+	Host string `json:"host"`
+}
+
+// statusOutput is `status -o json`: the probe as it is, with each member's
+// host (Members shadows the embedded list).
+type statusOutput struct {
+	Inventory string `json:"inventory"`
+	*etcdprobe.Cluster
+	Members []statusMember `json:"members"`
+}
+
+func statusJSON(name string, c *etcdprobe.Cluster, hosts map[string]string) statusOutput {
+	o := statusOutput{Inventory: name, Cluster: c, Members: []statusMember{}}
+	for _, m := range c.Members {
+		o.Members = append(o.Members, statusMember{Member: m, Host: hosts[m.Endpoint]})
+	}
+	return o
+}
+
+// writeStatusTable prints one line per member and, below, a numbered note
+// for each member's error, so the table stays narrow.
+func writeStatusTable(w io.Writer, c *etcdprobe.Cluster, hosts map[string]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tHOST\tSERVER\tCLUSTER\tSTORAGE\tLEADER\tHEALTHY\tDB-SIZE\tRAFT-INDEX\tAPPLIED\tLEARNER\t")
+	var notes []string
+	for _, m := range c.Members {
+		name := m.Endpoint
+		if name == "" {
+			name = m.Name + " (not in inventory)"
+		}
+		healthy := yesNo(m.Healthy)
+		if why := firstOf(m.Error, m.HealthError); why != "" {
+			notes = append(notes, fmt.Sprintf("[%d] %s: %s", len(notes)+1, name, why))
+			healthy += " [" + strconv.Itoa(len(notes)) + "]"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			name, dash(hosts[m.Endpoint]), dash(m.Server), dash(m.ClusterVersion), dash(m.Storage),
+			yesNo(m.IsLeader), healthy, size(m, c.API), index(m.RaftIndex, m.Reachable), index(m.RaftAppliedIndex, m.Reachable), yesNo(m.IsLearner))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\ncluster %s (api %s): version %s, leader %s, revision %d, %s\n",
+		dash(c.ID.String()), c.API, dash(c.Version), dash(c.Leader), c.Revision, healthWord(c.Healthy))
+	for _, a := range c.Alarms {
+		fmt.Fprintf(w, "alarm: %s on %s\n", a.Type, firstOf(a.Member, a.MemberID.String()))
+	}
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
+	return nil
+}
+
+// statusProblems lists why the cluster is not healthy, for the error line.
+func statusProblems(c *etcdprobe.Cluster) []string {
+	var out []string
+	for _, m := range c.Members {
+		if !m.Healthy {
+			out = append(out, firstOf(m.Endpoint, m.Name)+" "+firstOf(m.Error, m.HealthError, "unhealthy"))
+		}
+	}
+	if c.Leader == "" && c.LeaderID == 0 {
+		out = append(out, "no leader")
+	}
+	for _, a := range c.Alarms {
+		out = append(out, "alarm "+a.Type)
+	}
+	if len(out) == 0 {
+		out = append(out, "the probe reports the cluster unhealthy")
+	}
+	return out
+}
+
+func size(m etcdprobe.Member, api string) string {
+	switch {
+	case !m.Reachable:
+		return "-"
+	case api == etcdprobe.APIv2:
+		return "n/a" // the v2 API does not expose the store's size
+	}
+	return humanBytes(m.DBSize)
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func index(i uint64, reachable bool) string {
+	if !reachable {
+		return "-"
+	}
+	return strconv.FormatUint(i, 10)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func dash(s string) string {
+	if s == "" || s == "0000000000000000" {
+		return "-"
+	}
+	return s
+}
+
+func healthWord(ok bool) string {
+	if ok {
+		return "healthy"
+	}
+	return "NOT HEALTHY"
+}
+
+func firstOf(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
