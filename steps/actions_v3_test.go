@@ -233,7 +233,6 @@ func processAlive(pid int) bool {
 	return len(f) > 2 && f[2] != "Z"
 }
 
-
 // clientListening reads /proc/net/tcp: is anything listening on the
 // host's client port?
 func clientListening(t *testing.T, h *testbed.Host) bool {

@@ -94,10 +94,10 @@ func (m *MoveLeader) Run(ctx context.Context, env *Env) error {
 			return false, nil
 		}
 		if l := c.LeaderMember(); l != nil && memberName(l) != me.Name {
-			note(ctx, &last, memberName(l) + " leads")
+			note(ctx, &last, memberName(l)+" leads")
 			return true, nil
 		}
-		note(ctx, &last, "leader is " + orNone(c.Leader))
+		note(ctx, &last, "leader is "+orNone(c.Leader))
 		return false, nil
 	})
 	if err != nil {
