@@ -160,6 +160,23 @@ func TestUpgradeOneMember34To35(t *testing.T) {
 		wantErr(t, (&steps.AssertVersion{Member: "self", Server: pattern(t, "3.4.*")}).Run(ctx, env), fh.Name+" runs 3.5.35 (expected 3.4.*)")
 	})
 
+	t.Run("move-leader prefers the upgraded member", func(t *testing.T) {
+		l, err := b.Leader(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l == f {
+			t.Skip("the upgraded member already leads")
+		}
+		env, _, _ := b.env(t, b.Hosts[l].Name, pb)
+		if err := (&steps.MoveLeader{Prefer: "upgraded"}).Run(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		if now, err := b.Leader(ctx); err != nil || now != f {
+			t.Errorf("after move-leader the leader is %d (%v), want the 3.5 member %s", now, err, fh.Name)
+		}
+	})
+
 	t.Run("wait cluster-version", func(t *testing.T) {
 		env, _, _ := b.env(t, "", pb)
 		if err := (&steps.Wait{For: "cluster-version", Version: pattern(t, "3.4")}).Run(ctx, env); err != nil {
