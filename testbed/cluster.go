@@ -38,6 +38,13 @@ type Options struct {
 	Timeout time.Duration
 	// Logf, when set, receives progress lines (tests pass t.Logf).
 	Logf func(format string, args ...any)
+	// Name is the cluster's name (the inventory's cluster and the etcd
+	// cluster token); default bed-<version>-<id>.
+	Name string
+	// SSHServer, when set, serves every host's SSH endpoint in place of
+	// OpenSSH's sshd (see SSHServerFunc): the cluster then needs neither
+	// root, nor sshd, nor the bed user.
+	SSHServer SSHServerFunc
 }
 
 // Host is one bed "machine": an sshd on its own loopback address and an
@@ -55,7 +62,8 @@ type Host struct {
 	BackupDir string // where v2 `etcdctl backup` may write
 	Service   string // the service script: "<Service> start|stop|status"
 
-	version    string // the version installed in BinDir
+	version    string       // the version installed in BinDir
+	stopSSH    func() error // the built-in server's stop (Options.SSHServer)
 	sshdPID    int
 	sshdExited chan error
 	hostKey    string
@@ -92,6 +100,7 @@ type Cluster struct {
 	StartTime      time.Duration
 
 	acc        account
+	builtin    SSHServerFunc // Options.SSHServer: no sshd, commands over x/crypto/ssh
 	slot       *slot
 	ownDir     bool
 	logf       func(string, ...any)
@@ -141,15 +150,21 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if err := CheckBinaries(version); err != nil {
 		return nil, err
 	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("testbed: must run as root (it starts sshd and switches to the bed user)")
-	}
-	if _, err := os.Stat(sshdPath); err != nil {
-		return nil, fmt.Errorf("testbed: %s missing (openssh-server): run testbed/provision.sh as root", sshdPath)
-	}
-	acc, err := lookupAccount()
-	if err != nil {
-		return nil, err
+	var acc account
+	if o.SSHServer != nil {
+		if acc, err = currentAccount(); err != nil {
+			return nil, err
+		}
+	} else {
+		if os.Geteuid() != 0 {
+			return nil, errors.New("testbed: must run as root (it starts sshd and switches to the bed user)")
+		}
+		if _, err := os.Stat(sshdPath); err != nil {
+			return nil, fmt.Errorf("testbed: %s missing (openssh-server): run testbed/provision.sh as root", sshdPath)
+		}
+		if acc, err = lookupAccount(); err != nil {
+			return nil, err
+		}
 	}
 	if o.Members <= 0 {
 		o.Members = 3
@@ -169,14 +184,19 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if err := checkTraversable(acc, BinDir(version)); err != nil {
 		return nil, err
 	}
-	// sshd's privilege separation folder; /run may be a fresh tmpfs.
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		return nil, err
+	if o.SSHServer == nil {
+		// sshd's privilege separation folder; /run may be a fresh tmpfs.
+		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+			return nil, err
+		}
 	}
 
-	c := &Cluster{Version: version, API: apiOf(version), acc: acc, logf: logf, keys: map[string]string{}}
+	c := &Cluster{Version: version, API: apiOf(version), acc: acc, builtin: o.SSHServer, logf: logf, keys: map[string]string{}}
 	id := randomID()
 	c.Name = "bed-" + version + "-" + id
+	if o.Name != "" {
+		c.Name = o.Name
+	}
 	if o.Dir == "" {
 		if err := os.MkdirAll(filepath.Join(Dir(), "run"), 0o755); err != nil {
 			return nil, err
@@ -230,7 +250,7 @@ func (c *Cluster) start(ctx context.Context, o Options) error {
 	c.InventoryPath = filepath.Join(c.Dir, "inventory.yaml")
 	c.KnownHostsPath = filepath.Join(c.Dir, "known_hosts")
 	c.SSHConfigPath = filepath.Join(c.Dir, "ssh_config")
-	identity, err := clientKey(c.acc)
+	identity, err := c.clientKey()
 	if err != nil {
 		return fmt.Errorf("client key: %w", err)
 	}

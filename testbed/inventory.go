@@ -85,7 +85,7 @@ func (c *Cluster) Inventory() ([]byte, error) {
 		Cluster: c.Name,
 		API:     c.API,
 		SSH: invSSH{
-			User:       User,
+			User:       c.User(),
 			Port:       SSHPort,
 			Identity:   c.IdentityPath,
 			KnownHosts: c.KnownHostsPath,

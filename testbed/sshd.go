@@ -33,6 +33,7 @@ const sshdPath = "/usr/sbin/sshd"
 type account struct {
 	uid, gid int
 	home     string
+	name     string
 }
 
 func lookupAccount() (account, error) {
@@ -42,7 +43,7 @@ func lookupAccount() (account, error) {
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	return account{uid: uid, gid: gid, home: u.HomeDir}, nil
+	return account{uid: uid, gid: gid, home: u.HomeDir, name: u.Username}, nil
 }
 
 // checkTraversable makes sure the account can walk down to dir: sshd reads
@@ -178,6 +179,9 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 // foreground (-D) as our child, so its pid is known without a race and it is
 // reaped when it exits. It returns when the port accepts connections.
 func (c *Cluster) startSSHD(ctx context.Context, h *Host) error {
+	if c.builtin != nil {
+		return c.startBuiltin(ctx, h)
+	}
 	if err := os.MkdirAll(h.sshdDir(), 0o755); err != nil {
 		return err
 	}
@@ -251,7 +255,7 @@ func (c *Cluster) writeSSHFiles() error {
   BatchMode yes
   ConnectTimeout 5
   LogLevel ERROR
-`, c.Name, names.String(), User, SSHPort, c.IdentityPath, c.KnownHostsPath)
+`, c.Name, names.String(), c.User(), SSHPort, c.IdentityPath, c.KnownHostsPath)
 	return os.WriteFile(c.SSHConfigPath, []byte(cfg), 0o644)
 }
 
@@ -278,6 +282,9 @@ func (c *Cluster) SSH(ctx context.Context, i int, cmd string) (string, error) {
 	h := c.Hosts[i]
 	ctx, cancel := withDefaultTimeout(ctx, 60*time.Second)
 	defer cancel()
+	if c.builtin != nil {
+		return c.goSSH(ctx, h, cmd)
+	}
 	var stdout, stderr strings.Builder
 	x := exec.CommandContext(ctx, "ssh", "-F", c.SSHConfigPath, "-T", h.Addr, "--", cmd)
 	x.Stdout, x.Stderr = &stdout, &stderr

@@ -37,6 +37,14 @@ func (c *Cluster) close(ctx context.Context) error {
 		c.v3.Close()
 	}
 	var errs []error
+	for _, h := range c.Hosts {
+		if h.stopSSH != nil {
+			if err := h.stopSSH(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: stop ssh server: %w", h.Name, err))
+			}
+			h.stopSSH = nil
+		}
+	}
 	var pids []int
 	for _, h := range c.Hosts {
 		pids = append(pids, readPIDFile(h.pidFile()))
