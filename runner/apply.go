@@ -105,12 +105,15 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	r.j = j
 	defer j.Close()
 	res.Journal = j.Path()
-	if err := r.journal(journal.Record{Kind: journal.RunStart,
-		PlaybookDigest: r.o.PlaybookDigest, InventoryDigest: r.o.InventoryDigest,
-		Detail: fmt.Sprintf("%s %s (%s) with inventory %s", r.modeName(), r.o.PlaybookPath, r.pb.Name, r.o.InventoryPath)}); err != nil {
-		return res, err
-	}
+	// A rollback adds its steps and rollback-done to the run it repairs,
+	// but no run-start or run-failed: a refused rollback must not turn a
+	// finished run into one that resume would pick up again.
 	if r.mode != modeRollback {
+		if err := r.journal(journal.Record{Kind: journal.RunStart,
+			PlaybookDigest: r.o.PlaybookDigest, InventoryDigest: r.o.InventoryDigest,
+			Detail: fmt.Sprintf("%s %s (%s) with inventory %s", r.modeName(), r.o.PlaybookPath, r.pb.Name, r.o.InventoryPath)}); err != nil {
+			return res, err
+		}
 		if err := writeMeta(r.o.StateDir, r.meta()); err != nil {
 			return res, exit.New(exit.Internal, err, "")
 		}
@@ -137,25 +140,28 @@ func (r *run) finish(ctx context.Context, err error, start time.Time, res *Resul
 	switch {
 	case err == nil:
 		res.Outcome = OutcomeSucceeded
-		kind, msg := journal.RunDone, "run done"
+		msg := "run done"
 		if r.mode == modeRollback {
-			kind, msg = journal.RollbackDone, "rollback of "+r.rollbackMember+" done"
-		}
-		if r.mode != modeRollback {
-			_ = r.journal(journal.Record{Kind: kind})
+			msg = "rollback of " + r.rollbackMember + " done"
+		} else {
+			_ = r.journal(journal.Record{Kind: journal.RunDone})
 		}
 		r.emit(events.Event{Kind: events.RunDone, Message: msg, Duration: took})
 	case isInterrupted(ctx, err):
 		res.Outcome = OutcomeInterrupted
 		err = exit.New(exit.Interrupted, fmt.Errorf("interrupted: %w", err), "")
-		_ = r.journal(journal.Record{Kind: journal.Interrupted, Detail: err.Error()})
+		if r.mode != modeRollback {
+			_ = r.journal(journal.Record{Kind: journal.Interrupted, Detail: err.Error()})
+		}
 		r.emit(events.Event{Kind: events.Interrupted, Message: err.Error(), Duration: took})
 	default:
 		res.Outcome = OutcomeFailed
 		if exit.Code(err) == exit.Refused {
 			res.Outcome = OutcomeRefused
 		}
-		_ = r.journal(journal.Record{Kind: journal.RunFailed, Member: "", Detail: err.Error()})
+		if r.mode != modeRollback {
+			_ = r.journal(journal.Record{Kind: journal.RunFailed, Detail: err.Error()})
+		}
 		r.emit(events.Event{Kind: events.RunFailed, Message: err.Error(), Duration: took})
 	}
 	if res.Outcome == OutcomeFailed || res.Outcome == OutcomeInterrupted {

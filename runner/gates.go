@@ -129,14 +129,19 @@ func (r *run) postGate(ctx context.Context, name string) error {
 			observed = fmt.Sprintf("server %s, unhealthy (%s)", orDash(m.Server), orDash(m.HealthError))
 		case !matchMinor(want, m.Server):
 			observed = fmt.Sprintf("server %s, healthy", orDash(m.Server))
-		default:
-			if target == 0 {
-				if _, idx, lerr := r.o.Cluster.LeaderCommitted(gctx); lerr == nil {
-					target = idx
-				} else {
-					observed = "leader's commit index unknown: " + lerr.Error()
-				}
+		case target == 0:
+			// Sample the leader's commit index once the member is back,
+			// then read the member again at once.
+			_, idx, lerr := r.o.Cluster.LeaderCommitted(gctx)
+			if lerr == nil && idx > 0 {
+				target = idx
+				continue
 			}
+			observed = "leader's commit index unknown"
+			if lerr != nil {
+				observed += ": " + lerr.Error()
+			}
+		default:
 			if target > 0 {
 				if m.RaftAppliedIndex >= target {
 					return nil

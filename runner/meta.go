@@ -71,8 +71,13 @@ func (r *run) writeReport() (string, error) {
 	}
 	rep := report.Build(r.rec.Events(), report.Extra{Cluster: r.inv.Cluster, Playbook: r.pb.Name, Members: r.names,
 		VersionsBefore: before, VersionsAfter: after, Backup: r.backup, JournalPath: jpath})
-	if err := rep.WriteFiles(r.o.StateDir); err != nil {
+	// A rollback's report goes beside the run's, not over it.
+	dir := r.o.StateDir
+	if r.mode == modeRollback {
+		dir = filepath.Join(dir, "rollback")
+	}
+	if err := rep.WriteFiles(dir); err != nil {
 		return "", err
 	}
-	return filepath.Join(r.o.StateDir, report.MarkdownFile), nil
+	return filepath.Join(dir, report.MarkdownFile), nil
 }

@@ -183,6 +183,26 @@ func TestRollbackPutsFailedMemberBack(t *testing.T) {
 	}
 }
 
+// A refused rollback after a finished run leaves the run finished: it
+// journals no run-start or run-failed, and its report goes to rollback/.
+func TestRefusedRollbackLeavesFinishedRunAlone(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	h := newHarness(t, fakePlaybook, fc)
+	if _, err := Apply(context.Background(), h.o); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Rollback(context.Background(), h.o, "infra1")
+	if exit.Code(err) != exit.Refused {
+		t.Fatalf("rollback: %v", err)
+	}
+	if res.Report != filepath.Join(h.o.StateDir, "rollback", "report.md") {
+		t.Errorf("rollback report at %s", res.Report)
+	}
+	if _, err := Resume(context.Background(), h.o); !errors.Is(err, ErrNothingToResume) {
+		t.Fatalf("resume after a refused rollback: %v", err)
+	}
+}
+
 func contains(list []string, sub string) bool {
 	for _, s := range list {
 		if strings.Contains(s, sub) {

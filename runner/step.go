@@ -184,7 +184,7 @@ func (r *run) env(ph schema.Phase, cfg *schema.MemberConfig, idx int) *steps.Env
 		Facts:     func(ctx context.Context) (schema.Facts, error) { return r.facts(ctx, member) },
 		Confirm:   confirm,
 		BackupDir: r.backupDir(),
-		Record:    r.record,
+		Record:    func(key string, value any) { r.record(events.Phase(ph), member, idx, key, value) },
 		Now:       r.o.now,
 	}
 }
@@ -201,9 +201,9 @@ func (r *run) facts(ctx context.Context, member string) (schema.Facts, error) {
 
 // record keeps what an action wants in the report; the backup manifest is
 // also written to backup.json in the state folder, where rollback finds it.
-func (r *run) record(key string, value any) {
+func (r *run) record(ph events.Phase, member string, idx int, key string, value any) {
 	if key != "backup" {
-		r.emit(events.Event{Kind: "record", Message: key, Fields: map[string]any{key: value}})
+		r.emit(events.Event{Kind: "record", Phase: ph, Member: member, StepIndex: idx, Message: key, Fields: map[string]any{key: value}})
 		return
 	}
 	m, ok := value.(map[string]any)
@@ -218,7 +218,7 @@ func (r *run) record(key string, value any) {
 	if b, err := json.MarshalIndent(m, "", "  "); err == nil {
 		_ = os.WriteFile(filepath.Join(r.o.StateDir, "backup.json"), append(b, '\n'), 0o600)
 	}
-	r.emit(events.Event{Kind: "record", Message: "backup", Fields: m})
+	r.emit(events.Event{Kind: "record", Phase: ph, Member: member, StepIndex: idx, Message: "backup", Fields: m})
 }
 
 // eventLog turns an action's log lines into events.
