@@ -106,7 +106,7 @@ func statusJSON(name string, c *etcdprobe.Cluster, hosts map[string]string) stat
 // for each member's error, so the table stays narrow.
 func writeStatusTable(w io.Writer, c *etcdprobe.Cluster, hosts map[string]string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tHOST\tSERVER\tCLUSTER\tSTORAGE\tLEADER\tHEALTHY\tDB-SIZE\tRAFT-INDEX\tAPPLIED\tLEARNER\t")
+	fmt.Fprintln(tw, "NAME\tHOST\tSERVER\tCLUSTER\tSTORAGE\tLEADER\tHEALTHY\tDB-SIZE\tRAFT-INDEX\tAPPLIED\tLEARNER")
 	var notes []string
 	for _, m := range c.Members {
 		name := m.Endpoint
@@ -118,7 +118,7 @@ func writeStatusTable(w io.Writer, c *etcdprobe.Cluster, hosts map[string]string
 			notes = append(notes, fmt.Sprintf("[%d] %s: %s", len(notes)+1, name, why))
 			healthy += " [" + strconv.Itoa(len(notes)) + "]"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			name, dash(hosts[m.Endpoint]), dash(m.Server), dash(m.ClusterVersion), dash(m.Storage),
 			yesNo(m.IsLeader), healthy, size(m, c.API), index(m.RaftIndex, m.Reachable), index(m.RaftAppliedIndex, m.Reachable), yesNo(m.IsLearner))
 	}
@@ -141,7 +141,11 @@ func statusProblems(c *etcdprobe.Cluster) []string {
 	var out []string
 	for _, m := range c.Members {
 		if !m.Healthy {
-			out = append(out, firstOf(m.Endpoint, m.Name)+" "+firstOf(m.Error, m.HealthError, "unhealthy"))
+			name, why := firstOf(m.Endpoint, m.Name), firstOf(m.Error, m.HealthError, "unhealthy")
+			if !strings.HasPrefix(why, name+" ") {
+				why = name + ": " + why
+			}
+			out = append(out, why)
 		}
 	}
 	if c.Leader == "" && c.LeaderID == 0 {
