@@ -1,6 +1,8 @@
 package steps_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -88,8 +90,23 @@ func TestUpgradeOneMember34To35(t *testing.T) {
 		}
 	})
 
-	t.Run("swap to 3.5", func(t *testing.T) {
+	t.Run("swap to 3.5, uploaded", func(t *testing.T) {
 		env, _, rec := b.env(t, fh.Name, pb)
+		env.Inventory = uploadRelease(t, b.inv, "3.5.35", strings.Repeat("0", 64))
+		wantErr(t, (&steps.Swap{To: minor(t, "3.5")}).Preflight(ctx, env), "has sha256", "expected 0000")
+		if _, err := os.Stat(fh.Binary() + ".etcdplay-new"); err == nil {
+			t.Fatal("a release whose sha256 is wrong was uploaded")
+		}
+		env.Inventory = uploadRelease(t, b.inv, "3.5.35", "")
+		if err := (&steps.Swap{To: minor(t, "3.5")}).Preflight(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		if v := version(t, fh.Binary()+".etcdplay-new"); !strings.Contains(v, "3.5.35") {
+			t.Errorf("staged upload prints %q, want 3.5.35", v)
+		}
+		if v := version(t, fh.Binary()); !strings.Contains(v, "3.4.23") {
+			t.Errorf("preflight changed the binary: %s", v)
+		}
 		if err := (&steps.Swap{To: minor(t, "3.5")}).Run(ctx, env); err != nil {
 			t.Fatal(err)
 		}
@@ -101,6 +118,9 @@ func TestUpgradeOneMember34To35(t *testing.T) {
 		}
 		if v := version(t, fh.Etcdctl()); !strings.Contains(v, "3.5.35") {
 			t.Errorf("after swap etcdctl prints %q, want 3.5.35", v)
+		}
+		if _, err := os.Stat(fh.Binary() + ".etcdplay-new"); err == nil {
+			t.Error("the staged upload was left behind")
 		}
 		if rec["version-before"] != "3.4.23" || rec["version-after"] != "3.5.35" {
 			t.Errorf("recorded %v, want version-before 3.4.23 and version-after 3.5.35", rec)
@@ -220,6 +240,19 @@ func TestUpgradeOneMember34To35(t *testing.T) {
 			t.Errorf("a member that cannot start took %s to report", d)
 		}
 		os.WriteFile(flags, orig, 0o644)
+
+		// A start command that returns 0 while etcd is not running: the
+		// status command says so, and the step fails without waiting out
+		// its minute.
+		quiet := *env.Member
+		quiet.Service.Start = "true"
+		env.Member = &quiet
+		start = time.Now()
+		wantErr(t, (&steps.SSHStart{}).Run(ctx, env), "says stopped", "expected running")
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("status said stopped, yet ssh-start took %s to fail", d)
+		}
+		env, _, _ = b.env(t, fh.Name, pb)
 		if err := (&steps.SSHStart{}).Run(ctx, env); err != nil {
 			t.Fatal(err)
 		}
@@ -263,4 +296,23 @@ func clientListening(t *testing.T, h *testbed.Host) bool {
 		}
 	}
 	return false
+}
+
+// uploadRelease is inv with the given release read from the bed's cache on
+// the operator's side and uploaded, with sha256 pinned (computed when "").
+func uploadRelease(t *testing.T, inv *schema.Inventory, v, sum string) *schema.Inventory {
+	t.Helper()
+	dir := testbed.BinDir(v)
+	if sum == "" {
+		b, err := os.ReadFile(filepath.Join(dir, "etcd"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.Sum256(b)
+		sum = hex.EncodeToString(h[:])
+	}
+	cp := withRelease(inv, v, "")
+	r := cp.Releases[v]
+	r.Remote, r.Upload, r.Etcdctl, r.SHA256 = "", filepath.Join(dir, "etcd"), filepath.Join(dir, "etcdctl"), sum
+	return cp
 }
