@@ -55,6 +55,7 @@ against the cluster an inventory describes.`,
 		newRollbackCmd(opts),
 		newDiffCmd(opts),
 		newVersionCmd(opts),
+		newSandboxCmd(opts), newDemoCmd(opts),
 	)
 	return root
 }
