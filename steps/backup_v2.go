@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/etcdplay/etcdplay/runner/ssh"
 	"github.com/etcdplay/etcdplay/schema"
@@ -77,7 +78,13 @@ func backupV2(ctx context.Context, env *Env, m schema.MemberConfig, localDir str
 	if err != nil || res.ExitStatus != 0 {
 		return nil, fmt.Errorf("on %s: archive %s: exit %d%s%v", m.Name, remote, res.ExitStatus, outputTail(res), errSuffix(err))
 	}
-	defer h.Run(context.WithoutCancel(ctx), ssh.Command{Argv: []string{"rm", "-f", archive}})
+	defer func() {
+		// The archive is a copy; remove it even when the step ran out of
+		// time, but never wait long for it.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		h.Run(rctx, ssh.Command{Argv: []string{"rm", "-f", archive}})
+	}()
 	remoteSum := strings.TrimSpace(string(res.Stdout))
 
 	if err := os.MkdirAll(localDir, 0o700); err != nil {
