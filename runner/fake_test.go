@@ -72,6 +72,11 @@ func (f *fakeCluster) m(name string) *fakeMember {
 
 func (f *fakeCluster) view(m *fakeMember) etcdprobe.Member {
 	v := etcdprobe.Member{Name: m.name, Endpoint: m.name, ClientURL: "http://" + m.name + ":2379"}
+	for i, o := range f.members {
+		if o == m {
+			v.ID = etcdprobe.ID(i + 1)
+		}
+	}
 	if !m.running {
 		v.Error = "connection refused"
 		return v
@@ -82,6 +87,7 @@ func (f *fakeCluster) view(m *fakeMember) etcdprobe.Member {
 		v.HealthError = "no leader"
 	}
 	v.Server = m.version
+	v.ClusterVersion = f.clusterVersion()
 	v.IsLeader = m.name == f.leader
 	v.RaftIndex = m.applied
 	v.RaftAppliedIndex = m.applied
