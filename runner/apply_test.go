@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/runner/etcdprobe"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
 	"github.com/etcdplay/etcdplay/runner/lock"
@@ -389,3 +390,75 @@ func TestInterruptCancelsNonCriticalAtOnce(t *testing.T) {
 		t.Fatalf("exit %d (%v), stopped %v", exit.Code(err), err, fc.stopped())
 	}
 }
+
+// A cluster member the inventory does not list would be neither upgraded
+// nor counted for quorum: preflight refuses.
+func TestPreflightRefusesMemberMissingFromInventory(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2", "infra3")
+	h := newHarness(t, fakePlaybook, fc)
+	wrapped := &unlistedCluster{fakeCluster: fc, unlisted: "infra3"}
+	h.o.Cluster = wrapped
+	_, err := Apply(context.Background(), h.o)
+	if exit.Code(err) != exit.Refused || !strings.Contains(err.Error(), "members the inventory does not list: infra3") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// unlistedCluster reports one member as etcdprobe does for a member the
+// inventory does not name: no Endpoint.
+type unlistedCluster struct {
+	*fakeCluster
+	unlisted string
+}
+
+func (u *unlistedCluster) Cluster(ctx context.Context) (*etcdprobe.Cluster, error) {
+	c, err := u.fakeCluster.Cluster(ctx)
+	if err == nil {
+		for i := range c.Members {
+			if c.Members[i].Name == u.unlisted {
+				c.Members[i].Endpoint = ""
+			}
+		}
+	}
+	return c, err
+}
+
+// A lock lost mid-run (broken by another operator, lease expired) stops
+// the run before the next critical step.
+func TestLostLockStopsBeforeCriticalStep(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	fc.leader = "infra2"
+	h := newHarness(t, fakePlaybook, fc)
+	lost := &lossyLocker{fakeLocker: h.locker}
+	h.o.Locker = lost
+	fc.afterStart = func(f *fakeCluster, name string) { lost.lost = true }
+	_, err := Apply(context.Background(), h.o)
+	if exit.Code(err) != exit.StepFailed || !strings.Contains(err.Error(), "refusing a critical step without the lock") {
+		t.Fatalf("got %v", err)
+	}
+	if got := fc.stopped(); !reflect.DeepEqual(got, []string{"infra0"}) {
+		t.Errorf("stopped %v", got)
+	}
+}
+
+type lossyLocker struct {
+	*fakeLocker
+	lost bool
+}
+
+func (l *lossyLocker) Acquire(ctx context.Context, runID string) (Lock, error) {
+	if _, err := l.fakeLocker.Acquire(ctx, runID); err != nil {
+		return nil, err
+	}
+	return lossyLock{l}, nil
+}
+
+type lossyLock struct{ l *lossyLocker }
+
+func (k lossyLock) Check(context.Context) error {
+	if k.l.lost {
+		return errors.New("lock fake: lock lost: its key is gone")
+	}
+	return nil
+}
+func (k lossyLock) Release(context.Context) error { return nil }

@@ -9,6 +9,7 @@ import (
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/etcdprobe"
 	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/runner/journal"
 )
 
 // GateError is a safety gate of design.md refusing to go on, whatever the
@@ -51,6 +52,17 @@ func (r *run) preflightGate(c *etcdprobe.Cluster) error {
 		if m != nil && m.Reachable && !matchMinor(r.pb.From, m.Server) && !matchMinor(r.pb.To, m.Server) {
 			versions = append(versions, fmt.Sprintf("%s runs %s", n, orDash(m.Server)))
 		}
+	}
+	var strangers []string
+	for _, m := range c.Members {
+		if m.Endpoint == "" {
+			strangers = append(strangers, fmt.Sprintf("%s (id %s)", orDash(m.Name), m.ID))
+		}
+	}
+	if len(strangers) > 0 {
+		return refused(&GateError{Gate: "preflight", Observed: "the cluster has members the inventory does not list: " + strings.Join(strangers, ", "),
+			Expected: "every member of the cluster in the inventory, so that every one is upgraded and counted for quorum"},
+			"add them to the inventory (name, host, client)")
 	}
 	if len(versions) > 0 {
 		return refused(&GateError{Gate: "preflight", Observed: strings.Join(versions, ", "),
@@ -102,7 +114,10 @@ func (r *run) stopGate(ctx context.Context, name string) error {
 	if quorum := n/2 + 1; healthy < quorum {
 		r.emit(events.Event{Kind: events.Warn, Phase: events.PhaseMembers, Member: name,
 			Message: fmt.Sprintf("a %d-member cluster has no quorum while %s is stopped: writes stop until it is back", n, name)})
+		return nil
 	}
+	r.emit(events.Event{Kind: "gate", Phase: events.PhaseMembers, Member: name,
+		Message: fmt.Sprintf("safety gate: the %d other members are healthy, %s may stop", healthy, name)})
 	return nil
 }
 
@@ -144,6 +159,8 @@ func (r *run) postGate(ctx context.Context, name string) error {
 		default:
 			if target > 0 {
 				if m.RaftAppliedIndex >= target {
+					r.emit(events.Event{Kind: "gate", Phase: events.Phase(map[bool]string{true: "rollback", false: "members"}[r.mode == modeRollback]), Member: name,
+						Message: fmt.Sprintf("safety gate: healthy, on %s, applied index %d >= leader's %d", m.Server, m.RaftAppliedIndex, target)})
 					return nil
 				}
 				observed = fmt.Sprintf("server %s, healthy, applied index %d (leader committed %d)", m.Server, m.RaftAppliedIndex, target)
@@ -168,6 +185,13 @@ func (r *run) postGate(ctx context.Context, name string) error {
 }
 
 func (r *run) gateFailed(g *GateError) error {
+	ph := journal.PhaseMembers
+	if r.mode == modeRollback {
+		ph = journal.PhaseRollback
+	}
+	if err := r.journal(journal.Record{Kind: journal.StepFailed, Phase: ph, Member: g.Member, Action: "safety-gate", Detail: g.Error()}); err != nil {
+		return err
+	}
 	r.emit(events.Event{Kind: events.StepFailed, Phase: events.PhaseMembers, Member: g.Member, Action: "safety-gate", StepName: g.Gate, Message: g.Error()})
 	return exit.New(exit.StepFailed, g, "")
 }
