@@ -338,6 +338,14 @@ func (r *run) membersPhase(ctx context.Context) error {
 			started = true
 		}
 		next := pickNext(r.pb.Members.Order, remaining, c)
+		for _, n := range remaining {
+			// On resume the member left mid-upgrade goes first: any other
+			// member's stop gate would rightly refuse while it is down.
+			if r.tolerate[n] {
+				next = n
+				break
+			}
+		}
 		if err := r.upgradeMember(ctx, next, c); err != nil {
 			return err
 		}
