@@ -499,9 +499,19 @@ func (r *run) emit(e events.Event) {
 	}
 }
 
-// isInterrupted tells a stop asked for by the operator from a failure.
+// isInterrupted tells a stop asked for by the operator from a failure:
+// once the soft context is cancelled, whatever stopped is the operator's
+// doing, except a critical step that failed on its own under the hard
+// context.
 func isInterrupted(ctx context.Context, err error) bool {
-	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, ctx.Err()) || err == ctx.Err())
+	if ctx.Err() == nil {
+		return false
+	}
+	var se *StepError
+	if errors.As(err, &se) && se.Critical && !errors.Is(err, context.Canceled) {
+		return false
+	}
+	return true
 }
 
 func refused(err error, hint string) error {

@@ -462,3 +462,22 @@ func (k lossyLock) Check(context.Context) error {
 	return nil
 }
 func (k lossyLock) Release(context.Context) error { return nil }
+
+// Ctrl-C during a non-critical step cancels it at once; however its error
+// is worded, the run is interrupted (130), not failed.
+func TestInterruptDuringNonCriticalStep(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	fc.leader = "infra2"
+	fc.blocked = make(chan struct{}, 1)
+	pb := strings.Replace(fakePlaybook, "    - move-leader: {}\n", "    - slow: {}\n    - move-leader: {}\n", 1)
+	h := newHarness(t, pb, fc)
+	soft, cancel := context.WithCancel(context.Background())
+	go func() { <-fc.blocked; cancel() }()
+	res, err := Apply(soft, h.o)
+	if exit.Code(err) != exit.Interrupted {
+		t.Fatalf("exit %d (%v), want 130", exit.Code(err), err)
+	}
+	if len(fc.stopped()) != 0 || res.Members[0].State != "interrupted at step 1 (slow)" {
+		t.Errorf("stopped %v, state %q", fc.stopped(), res.Members[0].State)
+	}
+}

@@ -238,6 +238,11 @@ func (a *fakeAction) Critical() bool {
 
 func (a *fakeAction) Run(ctx context.Context, env *steps.Env) error {
 	f := env.Cluster.(*fakeCluster)
+	if a.kind == "slow" { // non-critical: gives up when its ctx ends
+		f.blocked <- struct{}{}
+		<-ctx.Done()
+		return fmt.Errorf("gave up waiting: %v", ctx.Err())
+	}
 	if a.kind == "block" {
 		f.blocked <- struct{}{}
 		<-f.block // a critical step ignores the soft cancel
@@ -293,7 +298,7 @@ func (a *fakeAction) Run(ctx context.Context, env *steps.Env) error {
 
 func fakeRegistry() *steps.Registry {
 	var kinds []steps.Kind
-	for _, k := range []string{"noop", "fail", "move-leader", "stop", "swap", "start", "block"} {
+	for _, k := range []string{"noop", "fail", "move-leader", "stop", "swap", "start", "block", "slow"} {
 		k := k
 		kinds = append(kinds, steps.Kind{Name: k, New: func() steps.Action { return &fakeAction{kind: k} }})
 	}

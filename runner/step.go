@@ -26,7 +26,10 @@ type StepError struct {
 	Steps  int
 	Name   string
 	Action string
-	Err    error
+	// Critical: the step ran under the hard context, so a failure is its
+	// own, not the operator's Ctrl-C.
+	Critical bool
+	Err      error
 }
 
 func (e *StepError) Error() string {
@@ -59,8 +62,9 @@ func (r *run) step(ctx context.Context, ph schema.Phase, cfg *schema.MemberConfi
 	}
 	rec := journal.Record{Phase: string(ph), Member: member, StepIndex: idx, Action: s.Action}
 	ev := events.Event{Phase: events.Phase(ph), Member: member, StepIndex: idx, Steps: total, StepName: s.Name, Action: s.Action}
+	crit := isCritical(s)
 	fail := func(err error, took time.Duration) error {
-		se := &StepError{Phase: ph, Member: member, Index: idx, Steps: total, Name: s.Name, Action: s.Action, Err: err}
+		se := &StepError{Phase: ph, Member: member, Index: idx, Steps: total, Name: s.Name, Action: s.Action, Critical: crit, Err: err}
 		rec.Kind, rec.Detail = journal.StepFailed, err.Error()
 		if jerr := r.journal(rec); jerr != nil {
 			return jerr
@@ -97,7 +101,6 @@ func (r *run) step(ctx context.Context, ph schema.Phase, cfg *schema.MemberConfi
 	if !ok {
 		return fail(fmt.Errorf("action %s cannot run in this build (it has a plan but no Run)", s.Action), 0)
 	}
-	crit := isCritical(s)
 	if crit && r.lock != nil {
 		if err := r.lock.Check(ctx); err != nil {
 			return fail(fmt.Errorf("refusing a critical step without the lock: %w", err), 0)
