@@ -1,7 +1,7 @@
-// Package runner plans and applies playbooks. This file holds the plan: plain
-// data with JSON tags, built without touching the cluster, that apply will
-// consume and views render (plan_view.go for people, encoding/json for
-// machines), as terraform keeps plans, apply and views apart.
+// This file holds the plan: plain data with JSON tags, built without
+// touching the cluster, that views render (plan_view.go for people,
+// encoding/json for machines).
+
 package runner
 
 import (
