@@ -149,7 +149,7 @@ func (r *run) finish(ctx context.Context, err error, start time.Time, res *Resul
 		r.emit(events.Event{Kind: events.RunDone, Message: msg, Duration: took})
 	case isInterrupted(ctx, err):
 		res.Outcome = OutcomeInterrupted
-		err = exit.New(exit.Interrupted, fmt.Errorf("interrupted: %w", err), "")
+		err = exit.New(exit.Interrupted, fmt.Errorf("interrupted by the operator: the step in flight, if critical, finished and is journaled (%w)", err), "")
 		if r.mode != modeRollback {
 			_ = r.journal(journal.Record{Kind: journal.Interrupted, Detail: err.Error()})
 		}
@@ -239,10 +239,10 @@ func (r *run) body(ctx context.Context) error {
 		// describe the old cluster (assert it is on `from`, back it up), so
 		// they are skipped; every member is done; finish's read-only checks
 		// still run and prove it.
-		r.emit(events.Event{Kind: events.StepSkipped, Phase: events.PhasePreflight,
+		r.emit(events.Event{Kind: "info", Phase: events.PhasePreflight,
 			Message: "every member already runs " + r.pb.To.String() + ": preflight skipped, nothing to upgrade"})
 	case r.preflightDone:
-		r.emit(events.Event{Kind: events.StepSkipped, Phase: events.PhasePreflight,
+		r.emit(events.Event{Kind: "info", Phase: events.PhasePreflight,
 			Message: "preflight passed before the run stopped (run " + r.id + "): not repeated"})
 	default:
 		if err := r.preflight(ctx, c); err != nil {
@@ -374,8 +374,10 @@ func (r *run) upgradeMember(ctx context.Context, name string, c *etcdprobe.Clust
 	cfg := r.inv.Resolve(r.inv.Member(name))
 	list := r.pb.Members.Steps
 	msg := "upgrading " + name
-	if m := c.MemberByName(name); m != nil {
+	if m := c.MemberByName(name); m != nil && m.Reachable {
 		msg = fmt.Sprintf("upgrading %s (%s%s)", name, orDash(m.Server), map[bool]string{true: ", leader"}[m.IsLeader])
+	} else {
+		msg = fmt.Sprintf("upgrading %s (down: left mid-upgrade)", name)
 	}
 	r.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: name, Steps: len(list), Message: msg})
 	r.members[name].State = "in progress"
