@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -34,6 +35,7 @@ type run struct {
 
 	j    *journal.Journal
 	rec  events.Recorder
+	file *events.JSON // events.jsonl in the state folder
 	lock Lock
 
 	vars    map[string]any
@@ -105,6 +107,12 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	r.j = j
 	defer j.Close()
 	res.Journal = j.Path()
+	// Every event also goes to events.jsonl, so the report of a resumed run
+	// covers the whole run, not only the part since the resume.
+	if f, err := os.OpenFile(filepath.Join(r.o.StateDir, EventsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+		r.file = events.NewJSON(f)
+		defer f.Close()
+	}
 	// A rollback adds its steps and rollback-done to the run it repairs,
 	// but no run-start or run-failed: a refused rollback must not turn a
 	// finished run into one that resume would pick up again.
@@ -496,6 +504,9 @@ func (r *run) emit(e events.Event) {
 	}
 	e.RunID = r.id
 	r.rec.Emit(e)
+	if r.file != nil {
+		r.file.Emit(e)
+	}
 	if r.o.Sink != nil {
 		r.o.Sink.Emit(e)
 	}

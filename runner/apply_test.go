@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -376,6 +377,36 @@ func TestInterruptLetsCriticalStepFinish(t *testing.T) {
 	}
 	if res.Members[0].State != "interrupted after step 3 (block)" || res.Resume == "" {
 		t.Errorf("result %+v", res)
+	}
+
+	// resume finishes the run; its report covers the part before the
+	// interruption too (events.jsonl keeps every event of the run).
+	fc.blocked = make(chan struct{}, 8)
+	if _, err := Resume(context.Background(), h.o); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	var rep struct {
+		RunID   string `json:"run_id"`
+		Result  string
+		Members []struct {
+			Name     string
+			Timeline []struct{ Action, Outcome string }
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(h.o.StateDir, "report.json"))
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	var infra0 []string
+	for _, m := range rep.Members {
+		if m.Name == "infra0" {
+			for _, e := range m.Timeline {
+				infra0 = append(infra0, e.Action+":"+e.Outcome)
+			}
+		}
+	}
+	if rep.RunID != res.RunID || rep.Result != "succeeded" || len(infra0) < 9 || infra0[2] != "block:done" {
+		t.Errorf("report of the resumed run: %s %s, infra0 timeline %v", rep.RunID, rep.Result, infra0)
 	}
 }
 

@@ -1,14 +1,50 @@
 package runner
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/report"
 )
+
+// EventsFile keeps every event of every run in the state folder, one JSON
+// object a line (the -o json format).
+const EventsFile = "events.jsonl"
+
+// runEvents are the events the report is built from: for a run or a
+// resume, every event of this run id in events.jsonl (so a resumed run's
+// timeline starts at its first start); for a rollback, or when the file
+// cannot be read, the events of this process.
+func (r *run) runEvents() []events.Event {
+	mine := r.rec.Events()
+	if r.mode == modeRollback {
+		return mine
+	}
+	f, err := os.Open(filepath.Join(r.o.StateDir, EventsFile))
+	if err != nil {
+		return mine
+	}
+	defer f.Close()
+	var out []events.Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64*1024), 4<<20)
+	for sc.Scan() {
+		var e events.Event
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.RunID != r.id {
+			continue
+		}
+		out = append(out, e)
+	}
+	if sc.Err() != nil || len(out) < len(mine) {
+		return mine
+	}
+	return out
+}
 
 // MetaFile is the run's description in the state folder: what resume needs
 // to find the playbook and inventory the run started with.
@@ -69,7 +105,7 @@ func (r *run) writeReport() (string, error) {
 	if r.j != nil {
 		jpath = r.j.Path()
 	}
-	rep := report.Build(r.rec.Events(), report.Extra{Cluster: r.inv.Cluster, Playbook: r.pb.Name, Members: r.names,
+	rep := report.Build(r.runEvents(), report.Extra{Cluster: r.inv.Cluster, Playbook: r.pb.Name, Members: r.names,
 		VersionsBefore: before, VersionsAfter: after, Backup: r.backup, JournalPath: jpath})
 	// A rollback's report goes beside the run's, not over it.
 	dir := r.o.StateDir
