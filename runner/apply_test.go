@@ -512,3 +512,16 @@ func TestInterruptDuringNonCriticalStep(t *testing.T) {
 		t.Errorf("stopped %v, state %q", fc.stopped(), res.Members[0].State)
 	}
 }
+
+// No member answering is exit 4, with nothing changed.
+func TestUnreachableClusterIsExit4(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	for _, m := range fc.members {
+		m.running = false
+	}
+	h := newHarness(t, fakePlaybook, fc)
+	_, err := Apply(context.Background(), h.o)
+	if exit.Code(err) != exit.Unreachable || !strings.Contains(err.Error(), "no member answered") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -23,7 +23,7 @@ func (r *run) acquire(ctx context.Context) error {
 	if r.o.Locker == nil {
 		return nil
 	}
-	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	l, err := r.o.Locker.Acquire(actx, r.id)
 	var held *lock.HeldError
