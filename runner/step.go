@@ -123,7 +123,7 @@ func (r *run) step(ctx context.Context, ph schema.Phase, cfg *schema.MemberConfi
 		sctx, cancel = context.WithTimeout(sctx, time.Duration(s.Timeout))
 		defer cancel()
 	}
-	env := r.env(ph, cfg, idx)
+	env := r.env(ph, cfg, idx, time.Duration(s.Timeout))
 	start := r.o.now()
 	var err error
 	for attempt := 0; ; attempt++ {
@@ -159,7 +159,7 @@ func (r *run) preflightMember(ctx context.Context, name string) error {
 		if !ok {
 			continue
 		}
-		if err := p.Preflight(ctx, r.env(schema.PhaseMembers, &cfg, i+1)); err != nil {
+		if err := p.Preflight(ctx, r.env(schema.PhaseMembers, &cfg, i+1, time.Duration(s.Timeout))); err != nil {
 			se := &StepError{Phase: schema.PhasePreflight, Member: name, Index: i + 1, Steps: len(r.pb.Members.Steps),
 				Name: s.Name, Action: s.Action, Err: fmt.Errorf("preflight check of the members step: %w", err)}
 			r.emit(events.Event{Kind: events.StepFailed, Phase: events.PhasePreflight, Member: name, StepIndex: i + 1,
@@ -171,7 +171,7 @@ func (r *run) preflightMember(ctx context.Context, name string) error {
 }
 
 // env is what one step's Run may touch.
-func (r *run) env(ph schema.Phase, cfg *schema.MemberConfig, idx int) *steps.Env {
+func (r *run) env(ph schema.Phase, cfg *schema.MemberConfig, idx int, timeout time.Duration) *steps.Env {
 	member := ""
 	if cfg != nil {
 		member = cfg.Name
@@ -189,6 +189,7 @@ func (r *run) env(ph schema.Phase, cfg *schema.MemberConfig, idx int) *steps.Env
 		BackupDir: r.backupDir(),
 		Record:    func(key string, value any) { r.record(events.Phase(ph), member, idx, key, value) },
 		Now:       r.o.now,
+		Timeout:   timeout,
 	}
 }
 
