@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // Mask is what a secret is replaced with.
@@ -13,9 +14,11 @@ const Mask = "[redacted]"
 // secretWords are the key fragments that mark a value as secret. They are
 // matched case-insensitively anywhere in the key, so "tls.key", "KeyFile",
 // "etcd_password" and "private_key_pem" all match.
-var secretWords = []string{"key", "password", "passwd", "token", "secret", "private", "credential"}
+var secretWords = []string{"password", "passwd", "token", "secret", "private", "credential"}
 
 // IsSecretKey reports whether a field with this key must never be written.
+// "key" counts only as a word of its own ("tls.key", "KeyFile", "ssh_key"),
+// so that counts such as "keys" in a backup manifest stay readable.
 func IsSecretKey(key string) bool {
 	k := strings.ToLower(key)
 	for _, w := range secretWords {
@@ -23,7 +26,42 @@ func IsSecretKey(key string) bool {
 			return true
 		}
 	}
+	for _, w := range words(key) {
+		if w == "key" {
+			return true
+		}
+	}
 	return false
+}
+
+// words splits a field name at punctuation and camelCase boundaries,
+// lower-cased: "sshKeyFile" -> ssh, key, file; "TLSKey" -> tls, key.
+func words(s string) []string {
+	var out []string
+	var cur []rune
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, strings.ToLower(string(cur)))
+			cur = cur[:0]
+		}
+	}
+	rs := []rune(s)
+	for i, r := range rs {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			flush()
+			continue
+		}
+		if unicode.IsUpper(r) && len(cur) > 0 {
+			prevLower := !unicode.IsUpper(cur[len(cur)-1])
+			nextLower := i+1 < len(rs) && unicode.IsLower(rs[i+1])
+			if prevLower || nextLower {
+				flush()
+			}
+		}
+		cur = append(cur, r)
+	}
+	flush()
+	return out
 }
 
 var (

@@ -18,6 +18,7 @@ func TestIsSecretKey(t *testing.T) {
 		"private_key_pem": true, "aws_credentials": true,
 		"member": false, "version": false, "host": false, "cert": false,
 		"ca": false, "sha256": false, "path": false,
+		"sshKey": true, "api_key": true, "TLSKey": true, "keys": false, "monkey": false,
 	} {
 		if got := IsSecretKey(key); got != want {
 			t.Errorf("IsSecretKey(%q) = %v, want %v", key, got, want)
