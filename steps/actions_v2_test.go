@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/etcdplay/etcdplay/steps"
+	"github.com/etcdplay/etcdplay/testbed"
 )
 
 // TestActionsV23 runs the actions a 2.x guide uses against a real 2.3
@@ -159,4 +160,45 @@ func checkV2Backup(t *testing.T, m *steps.BackupManifest) {
 		t.Errorf("%s: wal %v, snap %v, manifest wal files %d; want a v2 backup", m.File, wal, snap, m.WALFiles)
 	}
 	t.Logf("%s: %s, %d bytes, %d WAL file(s), sha256 %.12s", m.Member, m.File, m.Size, m.WALFiles, m.SHA256)
+}
+
+// TestUpgradeOneMember22To23 swaps one member of a real 2.2 cluster to
+// 2.3 the way the 2.x guides do, after preflight has refused a 2.0 binary
+// posing as 2.3 (2.0 prints "etcd version X", the parser must read it).
+func TestUpgradeOneMember22To23(t *testing.T) {
+	b := startBed(t, "2.2")
+	pb := playbook(t, "2.2", "2.3")
+	ctx := ctxT(t, 2*time.Minute)
+	if err := b.WriteKeys(ctx, 50); err != nil {
+		t.Fatal(err)
+	}
+	h := b.Hosts[1]
+	env, _, rec := b.env(t, h.Name, pb)
+	env.Inventory = withRelease(b.inv, "2.3.8", filepath.Join(testbed.BinDir("2.0.8"), "etcd"))
+	wantErr(t, (&steps.Swap{To: minor(t, "2.3")}).Preflight(ctx, env), "prints etcd 2.0.8", "expected 2.3.8")
+	env.Inventory = b.inv
+	if err := (&steps.Swap{To: minor(t, "2.3")}).Preflight(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []steps.Runnable{&steps.SSHStop{}, &steps.Swap{To: minor(t, "2.3")}, &steps.SSHStart{},
+		&steps.Wait{For: "healthy"}, &steps.Wait{For: "caught-up"}, &steps.AssertVersion{Member: "self", Server: pattern(t, "2.3.8")}} {
+		if err := a.Run(ctx, env); err != nil {
+			t.Fatalf("%T: %v", a, err)
+		}
+	}
+	if v := version(t, h.Binary()); !strings.Contains(v, "2.3.8") {
+		t.Errorf("binary prints %q, want 2.3.8", v)
+	}
+	if v := version(t, h.Binary()+".etcdplay-prev"); !strings.Contains(v, "2.2.5") {
+		t.Errorf("kept binary prints %q, want 2.2.5", v)
+	}
+	if v := version(t, h.Etcdctl()); !strings.Contains(v, "2.3.8") {
+		t.Errorf("etcdctl prints %q, want 2.3.8", v)
+	}
+	if rec["version-before"] != "2.2.5" || rec["version-after"] != "2.3.8" {
+		t.Errorf("recorded %v", rec)
+	}
+	if _, err := b.VerifyKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
