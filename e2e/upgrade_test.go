@@ -1,0 +1,119 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/etcdplay/etcdplay/playbooks"
+	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/testbed"
+)
+
+// upgraded is every shipped playbook this file upgrades a cluster with;
+// TestEveryShippedPlaybookIsUpgraded fails when one is added without a
+// test here.
+var upgraded = map[string]bool{
+	"2.0-to-2.1": true,
+	"2.1-to-2.2": true,
+	"3.4-to-3.5": true,
+	"3.5-to-3.6": true,
+}
+
+func TestEveryShippedPlaybookIsUpgraded(t *testing.T) {
+	for _, name := range playbooks.Names() {
+		if !upgraded[name] {
+			t.Errorf("shipped playbook %s has no end-to-end upgrade: add a TestUpgrade_ for it in e2e/upgrade_test.go", name)
+		}
+	}
+}
+
+// TestUpgrade_2_0_to_2_1 follows the 2.1 upgrade guide on a 2.0.8 cluster:
+// each member in turn is stopped, backed up with etcdctl backup, given
+// the 2.1 binary and started, and the cluster version moves to 2.1.0.
+func TestUpgrade_2_0_to_2_1(t *testing.T) {
+	t.Parallel()
+	upgrade(t, "2.0-to-2.1")
+}
+
+// TestUpgrade_2_1_to_2_2 follows the 2.2 upgrade guide on a 2.1.1 cluster.
+func TestUpgrade_2_1_to_2_2(t *testing.T) {
+	t.Parallel()
+	upgrade(t, "2.1-to-2.2")
+}
+
+// TestUpgrade_3_4_to_3_5 follows the 3.5 upgrade guide on Debian's
+// 3.4.23: a verified snapshot from the leader, then each member, leader
+// last, moved to 3.5 with leadership handed over first.
+func TestUpgrade_3_4_to_3_5(t *testing.T) {
+	t.Parallel()
+	upgrade(t, "3.4-to-3.5")
+}
+
+// TestUpgrade_3_5_to_3_6 follows the 3.6 upgrade guide on 3.5.35 (above
+// the 3.5.32 floor); the storage version follows the cluster to 3.6.0.
+func TestUpgrade_3_5_to_3_6(t *testing.T) {
+	t.Parallel()
+	upgrade(t, "3.5-to-3.6")
+}
+
+// keys2_0 is the one exception to keysPerCluster: etcd 2.0.8 commits a v2
+// write every ~20 ms even with 8 writers (2.1.1 is ~15 times faster), so
+// 5000 keys took 107 s on this machine kind, most of a CI minute budget
+// for one test; 1500 keys take about 30 s and still fill several WAL
+// segments' worth of entries for the backup and the upgrade to carry.
+const keys2_0 = 1500
+
+// upgrade runs one shipped playbook, as a user would, against a fresh
+// cluster on its from version holding keysPerCluster keys, with a writer
+// on every endpoint throughout, and checks the list: every member
+// on the target server version, the cluster version moved, every key
+// there with its value, the backup verifies, the writer lost nothing.
+func upgrade(t *testing.T, playbook string) {
+	ctx := testContext(t)
+	from, to, ok := strings.Cut(playbook, "-to-")
+	if !ok {
+		t.Fatalf("playbook name %q is not FROM-to-TO", playbook)
+	}
+	target := release(t, to)
+	keys := keysPerCluster
+	if from == "2.0" {
+		keys = keys2_0
+	}
+	c := startBed(ctx, t, from, keys)
+	o := newOperator(t, c)
+
+	t.Logf("a writer puts a key every %v through all endpoints while the playbook runs", testbed.WriterInterval)
+	w, err := c.StartWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := o.etcdplay(ctx, "run", playbook)
+	st := w.Stop()
+	res.want(t, exitOK)
+
+	rep := o.report()
+	if rep.Result != "succeeded" {
+		t.Errorf("report says %s", rep.Result)
+	}
+	for _, m := range rep.Members {
+		if m.State != "upgraded" || m.VersionAfter != target {
+			t.Errorf("report: %s %s, %s -> %s; want upgraded to %s", m.Name, m.State, m.VersionBefore, m.VersionAfter, target)
+		}
+	}
+	if got := len(res.steps(events.StepDone, "", "ssh-stop")); got != len(c.Hosts) {
+		t.Errorf("%d members stopped, want each of the %d once", got, len(c.Hosts))
+	}
+
+	requireVersions(ctx, t, c, target, to+".0")
+	requireHealthy(ctx, t, c)
+	requireKeys(ctx, t, c)
+	if c.API == "v3" {
+		o.requireV3Backup(rep)
+	} else {
+		o.requireV2Backups(ctx)
+	}
+	printSummary(t, playbook, rep, st, c.Keys())
+	requireWriter(t, c, st, stops(res))
+}
