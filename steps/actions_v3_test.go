@@ -54,6 +54,9 @@ func TestUpgradeOneMember34To35(t *testing.T) {
 		if err := (&steps.Swap{To: minor(t, "3.5")}).Preflight(ctx, env); err != nil {
 			t.Errorf("preflight of the right release: %v", err)
 		}
+		// A playbook that claims 3.5 -> 3.6 run against this 3.4 cluster.
+		env.Playbook = playbook(t, "3.5", "3.6")
+		wantErr(t, (&steps.Swap{To: minor(t, "3.6")}).Preflight(ctx, env), "cluster version is 3.4.0", "would skip a minor")
 	})
 
 	t.Run("ssh-stop", func(t *testing.T) {

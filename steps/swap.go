@@ -145,6 +145,11 @@ func (s *Swap) Preflight(ctx context.Context, env *Env) error {
 		}
 		return fmt.Errorf("swap to %s: the inventory lists no %s.x release", s.To, s.To)
 	}
+	if !s.isRollback(env) {
+		if err := s.checkHop(ctx, env); err != nil {
+			return err
+		}
+	}
 	h, err := hostOf(ctx, env, m.Name)
 	if err != nil {
 		return err
@@ -303,4 +308,29 @@ func (s *Swap) swapEtcdctl(ctx context.Context, env *Env, h Host, m *schema.Memb
 		h.Run(ctx, ssh.Command{Argv: []string{"rm", "-f", src}})
 	}
 	return nil
+}
+
+// checkHop refuses a target more than one minor above the cluster version
+// the members report: a skipped minor can crash the old peers and lose
+// quorum (harness.md, 3.4 -> 3.6), whatever the playbook claims to come
+// from. A major step is allowed only to its .0 (2.3 -> 3.0). An undecided
+// cluster version decides nothing here.
+func (s *Swap) checkHop(ctx context.Context, env *Env) error {
+	c, err := env.Cluster.Cluster(ctx)
+	if err != nil {
+		return fmt.Errorf("swap to %s: %w", s.To, err)
+	}
+	cv, ok := reportedVersion(c.Version)
+	if !ok {
+		return nil
+	}
+	from := cv.MinorLine()
+	switch {
+	case s.To.Major == from.Major && s.To.Minor <= from.Minor+1:
+		return nil
+	case s.To.Major == from.Major+1 && s.To.Minor == 0:
+		return nil
+	}
+	return fmt.Errorf("swap to %s: the cluster version is %s, so %s would skip a minor (expected %d.%d at most): refusing before any member is stopped",
+		s.To, c.Version, s.To, from.Major, from.Minor+1)
 }
