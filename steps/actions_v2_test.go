@@ -59,6 +59,7 @@ func TestActionsV23(t *testing.T) {
 
 	t.Run("backup self: etcdctl backup on the member, fetched", func(t *testing.T) {
 		env, _, rec := b.env(t, h0.Name, pb)
+		defer steps.SetFetchChunk(4096)() // many pieces, as a real data dir would be
 		if err := (&steps.Backup{From: "self"}).Run(ctx, env); err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -32,7 +31,12 @@ const v2ArchiveScript = `set -e
 d=$1 a=$2
 tar -C "$d" -cf "$a" .
 if command -v sha256sum >/dev/null 2>&1; then s=$(sha256sum <"$a"); else s=$(shasum -a 256 <"$a"); fi
-echo "${s%% *}"`
+echo "${s%% *} $(wc -c <"$a")"`
+
+// fetchChunk is how much of the archive one command returns: the
+// transport hands back a command's output whole, so the archive comes in
+// pieces and never sits in memory entire.
+var fetchChunk = 8 << 20
 
 // backupV2 runs the guide's `etcdctl backup` with the member's own etcdctl
 // on its host, proves the result holds a snap folder and WAL files, and
@@ -85,7 +89,11 @@ func backupV2(ctx context.Context, env *Env, m schema.MemberConfig, localDir str
 		defer cancel()
 		h.Run(rctx, ssh.Command{Argv: []string{"rm", "-f", archive}})
 	}()
-	remoteSum := strings.TrimSpace(string(res.Stdout))
+	var remoteSum string
+	var remoteSize int64
+	if _, err := fmt.Sscan(string(res.Stdout), &remoteSum, &remoteSize); err != nil {
+		return nil, fmt.Errorf("on %s: archive %s: unreadable sha256 and size %q", m.Name, archive, clipOut(res.Stdout))
+	}
 
 	if err := os.MkdirAll(localDir, 0o700); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
@@ -93,22 +101,29 @@ func backupV2(ctx context.Context, env *Env, m schema.MemberConfig, localDir str
 	final, suffix := freeName(localDir, m.Name+"-v2backup", ".tar")
 	tmp := final + ".part"
 	size, sum, err := writeStream(tmp, func(w io.Writer) error {
-		// The transport returns output whole; a v2 data set is at most a
-		// few hundred MB (the guides ask to contact the team above 100 MB).
-		res, err := runArgs(ctx, h, "cat", archive)
-		if err != nil {
-			return err
+		for off := int64(0); off < remoteSize; off += int64(fetchChunk) {
+			res, err := runArgs(ctx, h, "dd", "if="+archive, "bs="+strconv.Itoa(fetchChunk),
+				"skip="+strconv.FormatInt(off/int64(fetchChunk), 10), "count=1")
+			if err != nil {
+				return err
+			}
+			if len(res.Stdout) == 0 {
+				return fmt.Errorf("no data at offset %d of %d", off, remoteSize)
+			}
+			if _, err := w.Write(res.Stdout); err != nil {
+				return err
+			}
 		}
-		_, err = io.Copy(w, bytes.NewReader(res.Stdout))
-		return err
+		return nil
 	})
 	if err != nil {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("fetch %s:%s: %w", m.Name, archive, err)
 	}
-	if sum != remoteSum {
+	if sum != remoteSum || size != remoteSize {
 		os.Remove(tmp)
-		return nil, fmt.Errorf("fetched %s:%s has sha256 %s, the host computed %s (expected equal)", m.Name, archive, sum, remoteSum)
+		return nil, fmt.Errorf("fetched %s:%s is %d bytes with sha256 %s; the host has %d bytes with sha256 %s (expected equal)",
+			m.Name, archive, size, sum, remoteSize, remoteSum)
 	}
 	if err := commitFile(tmp, final); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
