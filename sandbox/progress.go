@@ -68,6 +68,12 @@ func (p *Progress) Step(what string) func(err error) {
 	if p.tty {
 		p.quit, p.done = make(chan struct{}), make(chan struct{})
 		go p.spin(what, began, p.quit, p.done)
+	} else {
+		// No spinner: say what is starting, or a minute-long build reads
+		// as a hang.
+		p.mu.Lock()
+		p.log.Info(what + " ...")
+		p.mu.Unlock()
 	}
 	return func(err error) {
 		if p.tty {

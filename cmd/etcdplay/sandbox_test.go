@@ -31,6 +31,13 @@ import (
 // beside other packages' clusters.
 func TestSandboxScripts(t *testing.T) {
 	bed := testbed.Dir() // before any HOME changes
+	// The README's demo is `go run ./cmd/etcdplay demo`: keep the go
+	// command's caches where they are, or a new HOME means a cold build.
+	goenv, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	gocache := strings.Fields(string(goenv))
 	repo, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +60,11 @@ func TestSandboxScripts(t *testing.T) {
 			env.Setenv("ETCDPLAY_BED", bed)
 			env.Setenv("REPO", repo)
 			env.Setenv("NO_COLOR", "1")
+			if len(gocache) == 3 {
+				env.Setenv("GOCACHE", gocache[0])
+				env.Setenv("GOMODCACHE", gocache[1])
+				env.Setenv("GOPATH", gocache[2])
+			}
 			env.Setenv("ETCDPLAY_SANDBOX_DIR", "")
 			env.Setenv("ETCDPLAY_SANDBOX_SSH", "")
 			env.Defer(func() {
