@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -78,7 +79,17 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			return srv.HostKey(), srv.Close, nil
 		}
 	}
-	c, err := testbed.Start(ctx, opts)
+	var c *testbed.Cluster
+	for attempt := 1; ; attempt++ {
+		c, err = testbed.Start(ctx, opts)
+		// A cluster of another bed (another user's, or $ETCDPLAY_BED's)
+		// does not see our slot locks and may bind a slot's addresses
+		// just after we found them free; the next try skips them.
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+		logf("addresses taken while starting (%v); trying another slot", err)
+	}
 	if err != nil {
 		return err
 	}
