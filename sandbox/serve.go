@@ -89,6 +89,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			break
 		}
 		logf("addresses taken while starting (%v); trying another slot", err)
+		if err := clearRun(dir); err != nil {
+			return err
+		}
 	}
 	if err != nil {
 		return err
@@ -163,4 +166,22 @@ func moveLeader(ctx context.Context, leaderURL, name string) error {
 		}
 	}
 	return fmt.Errorf("no member %s in the member list", name)
+}
+
+// clearRun empties the sandbox folder of a failed start (the bed refuses a
+// folder that already holds hosts), keeping the supervisor's own files.
+func clearRun(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.Name() == pidFile || e.Name() == logFile {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
