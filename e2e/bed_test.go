@@ -368,18 +368,22 @@ func scenario(t *testing.T, name string) {
 }
 
 // requireWriter checks what the application-like writer saw during the
-// run: quorum was kept throughout, so writes never stopped for longer
-// than a heartbeat or two.
+// run: the cluster kept serving writes, at most one write was lost per
+// member restart, and no outage lasted longer than one write's deadline.
+// (Quorum itself is checked by counting processes: requireQuorum.)
 //
-// v3: the longest stall must stay under a second (an election alone takes
-// a second here). A write may still fail at once, without a stall, while a
-// member stops or starts: seen on this bed in about one run in three under
-// load, only with 3.4 members or a member that had just restarted, as
-// "Unavailable: ... error reading from server: EOF, received prior goaway"
-// (a 3.4 member cuts its in-flight RPCs on SIGTERM; 3.5+ drain them) and
-// "raft proposal dropped". No runner can drain a client's connection to a
-// member it stops, so up to one such write per member restart is allowed,
-// and printed; more, or any stall, fails.
+// v3: a write can fail, or wait out its deadline, without quorum ever
+// being at risk, and no runner can prevent it; seen on this bed in about
+// one run in three under load:
+//   - a leader transfer (move-leader, or a 3.x leader's own handover when
+//     it is stopped) makes the leader drop the proposals that arrive
+//     meanwhile: a write sent to it fails at once with "raft proposal
+//     dropped", one a follower forwarded waits its whole 2 s deadline;
+//   - a 3.4 member cuts its in-flight RPCs on SIGTERM ("Unavailable ...
+//     error reading from server: EOF, received prior goaway"; 3.5+ drain).
+//
+// So: at most one failed write per member stop, a longest stall of at most
+// one write deadline plus 500 ms, and every failure printed.
 //
 // v2: 2.x has no leadership transfer, so stopping the leader (once, last)
 // costs an election: the writes in flight wait it out, about 2 s here, and
@@ -391,7 +395,7 @@ func requireWriter(t *testing.T, c *testbed.Cluster, st testbed.WriterStats, res
 	if st.OK == 0 {
 		t.Errorf("writer wrote nothing")
 	}
-	maxFailed, maxStall := restarts, time.Second
+	maxFailed, maxStall := restarts, testbed.WriterTimeout+500*time.Millisecond
 	if c.API == "v2" {
 		maxFailed, maxStall = 2, 5*time.Second
 	}
@@ -399,8 +403,61 @@ func requireWriter(t *testing.T, c *testbed.Cluster, st testbed.WriterStats, res
 		t.Errorf("writer: %d failed writes (last: %s), longest stall %v; want at most %d and %v on %s",
 			st.Failed, st.LastError, st.LongestStall.Round(time.Millisecond), maxFailed, maxStall, c.API)
 	} else if st.Failed > 0 {
-		t.Logf("writer: %d write(s) failed at once while a member restarted, without a stall (last: %s)", st.Failed, st.LastError)
+		t.Logf("writer: %d write(s) lost while a member stopped or leadership moved, within the bound (last: %s)", st.Failed, st.LastError)
 	}
+}
+
+// quorumWatch samples, every 10 ms, how many members have a running etcd
+// process, and keeps the lowest count: the runner must never have stopped
+// a second member while one was down.
+type quorumWatch struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	minUp  int
+	at     time.Time
+}
+
+func watchQuorum(ctx context.Context, c *testbed.Cluster) *quorumWatch {
+	ctx, cancel := context.WithCancel(ctx)
+	q := &quorumWatch{cancel: cancel, done: make(chan struct{}), minUp: len(c.Hosts)}
+	go func() {
+		defer close(q.done)
+		for ctx.Err() == nil {
+			up := 0
+			for _, p := range pids(c) {
+				if p != 0 {
+					up++
+				}
+			}
+			if up < q.minUp {
+				q.minUp, q.at = up, time.Now()
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	return q
+}
+
+// stop ends the watch and returns the fewest members seen running.
+func (q *quorumWatch) stop() int {
+	q.cancel()
+	<-q.done
+	return q.minUp
+}
+
+// requireQuorum fails unless a majority of members ran at every sample.
+func requireQuorum(t *testing.T, c *testbed.Cluster, q *quorumWatch) {
+	t.Helper()
+	up := q.stop()
+	if need := len(c.Hosts)/2 + 1; up < need {
+		t.Errorf("quorum lost: only %d of %d members ran at %s; want at least %d at all times",
+			up, len(c.Hosts), q.at.UTC().Format("15:04:05.000"), need)
+		return
+	}
+	t.Logf("quorum kept throughout: at least %d of %d members ran at every 10 ms sample", up, len(c.Hosts))
 }
 
 // stops counts the ssh-stop steps the results started: the member

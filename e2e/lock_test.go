@@ -27,6 +27,7 @@ func TestLock_SecondRunRefused_3_4_to_3_5(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	q := watchQuorum(ctx, c)
 
 	var once sync.Once
 	var wg sync.WaitGroup
@@ -71,6 +72,7 @@ func TestLock_SecondRunRefused_3_4_to_3_5(t *testing.T) {
 	t.Logf("alice's run %s completed", aliceRun)
 	requireVersions(ctx, t, c, release(t, "3.5"), "3.5.0")
 	requireKeys(ctx, t, c)
+	requireQuorum(t, c, q)
 	requireWriter(t, c, st, stops(res, second))
 }
 

@@ -60,6 +60,7 @@ func TestPreflight_MemberDown_3_4_to_3_5(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	q := watchQuorum(ctx, c)
 	res := o.etcdplay(ctx, "run", "3.4-to-3.5")
 	st := w.Stop()
 	res.want(t, exitPreflight)
@@ -68,6 +69,7 @@ func TestPreflight_MemberDown_3_4_to_3_5(t *testing.T) {
 	}
 	t.Logf("refused: %s", clip(res.failure(), 300))
 	requireNothingStopped(t, o, res, before)
+	requireQuorum(t, c, q)
 	requireWriter(t, c, st, stops(res))
 
 	t.Log("host2 comes back; the cluster is whole and every key is there")
@@ -131,6 +133,7 @@ func TestPreflight_SkippedMinorBinary_3_4_to_3_5(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	q := watchQuorum(ctx, c)
 
 	res := o.etcdplay(ctx, "run", "3.4-to-3.5")
 	st := w.Stop()
@@ -143,6 +146,7 @@ func TestPreflight_SkippedMinorBinary_3_4_to_3_5(t *testing.T) {
 	}
 	t.Logf("refused: %s", clip(res.failure(), 400))
 	requireNothingStopped(t, o, res, before)
+	requireQuorum(t, c, q)
 	requireWriter(t, c, st, stops(res))
 	requireVersions(ctx, t, c, c.Version, "3.4.0")
 	requireHealthy(ctx, t, c)

@@ -71,6 +71,7 @@ func TestRecovery_BrokenBinary_RollbackThenResume_3_4_to_3_5(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	q := watchQuorum(ctx, c)
 	res := o.etcdplay(ctx, "run", "3.4-to-3.5")
 	res.want(t, exitStepFailed)
 	touched := res.membersTouched()
@@ -124,6 +125,7 @@ func TestRecovery_BrokenBinary_RollbackThenResume_3_4_to_3_5(t *testing.T) {
 	requireVersions(ctx, t, c, v35, "3.5.0")
 	requireHealthy(ctx, t, c)
 	requireKeys(ctx, t, c)
+	requireQuorum(t, c, q)
 	requireWriter(t, c, st, stops(res, rb, rs))
 }
 
@@ -141,6 +143,7 @@ func TestRecovery_RunnerKilled_Resume_3_4_to_3_5(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	q := watchQuorum(ctx, c)
 
 	var order []string
 	firstPID := 0
@@ -204,5 +207,6 @@ func TestRecovery_RunnerKilled_Resume_3_4_to_3_5(t *testing.T) {
 	requireVersions(ctx, t, c, release(t, "3.5"), "3.5.0")
 	requireHealthy(ctx, t, c)
 	requireKeys(ctx, t, c)
+	requireQuorum(t, c, q)
 	requireWriter(t, c, st, stops(res, rs))
 }

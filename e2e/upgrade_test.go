@@ -89,6 +89,7 @@ func upgrade(t *testing.T, playbook string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	q := watchQuorum(ctx, c)
 	res := o.etcdplay(ctx, "run", playbook)
 	st := w.Stop()
 	res.want(t, exitOK)
@@ -115,5 +116,6 @@ func upgrade(t *testing.T, playbook string) {
 		o.requireV2Backups(ctx)
 	}
 	printSummary(t, playbook, rep, st, c.Keys())
+	requireQuorum(t, c, q)
 	requireWriter(t, c, st, stops(res))
 }
