@@ -218,6 +218,16 @@ func Up(ctx context.Context, o Options) (*State, error) {
 	_ = os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	// A start that failed leaves nothing behind: the log's end is in the
+	// error, and a half-made folder would make the next up refuse.
+	fail := func(err error) (*State, error) {
+		step(err)
+		stopSupervisor(cmd.Process.Pid, exited)
+		if _, derr := Down(context.WithoutCancel(ctx), dir); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return nil, err
+	}
 	deadline := time.NewTimer(o.Timeout)
 	defer deadline.Stop()
 	for {
@@ -227,18 +237,12 @@ func Up(ctx context.Context, o Options) (*State, error) {
 		}
 		select {
 		case err := <-exited:
-			err = fmt.Errorf("the sandbox supervisor exited (%v) before the cluster was up:\n%s", err, tailFile(filepath.Join(dir, logFile), 12))
-			step(err)
-			return nil, err
+			exited <- err
+			return fail(fmt.Errorf("the sandbox supervisor exited (%v) before the cluster was up:\n%s", err, tailFile(filepath.Join(dir, logFile), 12)))
 		case <-ctx.Done():
-			step(ctx.Err())
-			stopSupervisor(cmd.Process.Pid, exited)
-			return nil, ctx.Err()
+			return fail(ctx.Err())
 		case <-deadline.C:
-			err := fmt.Errorf("the cluster was not up after %v:\n%s", o.Timeout, tailFile(filepath.Join(dir, logFile), 12))
-			step(err)
-			stopSupervisor(cmd.Process.Pid, exited)
-			return nil, err
+			return fail(fmt.Errorf("the cluster was not up after %v:\n%s", o.Timeout, tailFile(filepath.Join(dir, logFile), 12)))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -247,6 +251,12 @@ func Up(ctx context.Context, o Options) (*State, error) {
 // stopSupervisor ends a supervisor Up gave up on; it tears its cluster
 // down itself on SIGTERM.
 func stopSupervisor(pid int, exited chan error) {
+	select {
+	case err := <-exited: // already gone
+		exited <- err
+		return
+	default:
+	}
 	_ = syscall.Kill(pid, syscall.SIGTERM)
 	select {
 	case <-exited:

@@ -146,3 +146,18 @@ func TestBuildFromModuleProxy(t *testing.T) {
 		}
 	}
 }
+
+func TestUpThatFailsLeavesNothing(t *testing.T) {
+	if err := testbed.CheckBinaries("3.5.35"); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "sandbox")
+	// A supervisor that dies at once, as one whose cluster cannot start.
+	_, err := Up(context.Background(), Options{Dir: dir, SSH: SSHBuiltin, Executable: "/bin/false"})
+	if err == nil || !strings.Contains(err.Error(), "supervisor exited (exit status 1) before the cluster was up") {
+		t.Fatalf("Up with a failing supervisor: %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a failed up left %s behind (%v)", dir, err)
+	}
+}
