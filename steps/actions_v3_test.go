@@ -81,6 +81,8 @@ func TestUpgradeOneMember34To35(t *testing.T) {
 		if d := time.Since(start); d > 10*time.Second {
 			t.Errorf("a 2s wait took %s", d)
 		}
+		err = (&steps.Wait{For: "caught-up", Timeout: schema.Duration(1500 * time.Millisecond)}).Run(ctx, env)
+		wantErr(t, err, fh.Name+" not caught up after", "expected applied index >=")
 	})
 
 	t.Run("swap restores the old binary when the new one prints the wrong version", func(t *testing.T) {
