@@ -38,6 +38,16 @@
 // client works with `ssh -F <SSHConfigPath> host1` (or the address) (Cluster.SSH does
 // exactly that, with StrictHostKeyChecking yes).
 //
+// # Without root: Options.SSHServer
+//
+// With Options.SSHServer the caller serves each host's SSH endpoint
+// instead of OpenSSH (etcdplay sandbox's built-in x/crypto/ssh server, on
+// machines without root or sshd). The cluster then runs as the current user
+// (Cluster.User), with a client key of its own in <run folder>/ssh that only
+// those servers accept, the servers' host keys in known_hosts as usual, and
+// the bed's own commands (Cluster.SSH) go over x/crypto/ssh, not the system
+// ssh client. Options.Name names the cluster (default bed-<version>-<id>).
+//
 // # Slots and cleanup
 //
 // A cluster holds an flock on Dir()/slots/<k>.lock for its life, so
