@@ -200,6 +200,7 @@ func Up(ctx context.Context, o Options) (*State, error) {
 		Path: exe,
 		Args: []string{arg0, "sandbox", "serve", "--dir", dir, "--version", version,
 			"--members", strconv.Itoa(o.Members), "--ssh", mode},
+		Dir:   dir, // never hold the caller's working folder
 		Stdin: devnull, Stdout: logf, Stderr: logf,
 		// Its own session: Ctrl-C in the terminal that ran `up` must not
 		// reach the cluster, and it outlives `up`.
