@@ -66,6 +66,9 @@ otherwise the failing step's code, and the sandbox is still torn down.`,
 			} else {
 				defer func() {
 					// Torn down whatever happened, even after Ctrl-C.
+					if err != nil {
+						fmt.Fprintf(stderr, "demo stopped (%v); removing the sandbox (etcdplay demo --keep keeps it, to resume or roll back)\n", exit.Code(err))
+					}
 					s, derr := sandbox.Down(context.WithoutCancel(cmd.Context()), dir)
 					if derr != nil {
 						err = errors.Join(err, sandboxErr(derr, dir))

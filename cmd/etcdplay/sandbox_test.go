@@ -81,7 +81,7 @@ func TestSandboxScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"sandbox-record": cmdSandboxRecord,
-			"sandbox-gone":   cmdSandboxGone,
+			"sandbox-gone":   cmdSandboxGone, // [FILE]
 			"interrupt":      cmdInterrupt,
 		},
 	})
@@ -115,7 +115,7 @@ var addrRE = regexp.MustCompile(`\b127\.0\.\d{1,3}\.\d{1,3}\b`)
 // sandbox-gone checks that the sandbox left nothing behind: its folder is
 // removed, no recorded pid lives, no process runs from the folder, and
 // nothing listens on its addresses (recorded, or those the last command
-// printed).
+// printed, or those in FILE).
 func cmdSandboxGone(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! sandbox-gone")
@@ -135,7 +135,11 @@ func cmdSandboxGone(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	addrs := strings.Fields(ts.Getenv("SANDBOX_ADDRS"))
 	if len(addrs) == 0 {
-		addrs = addrRE.FindAllString(ts.ReadFile("stdout"), -1)
+		from := "stdout"
+		if len(args) == 1 {
+			from = args[0]
+		}
+		addrs = addrRE.FindAllString(ts.ReadFile(from), -1)
 	}
 	if len(addrs) == 0 {
 		ts.Fatalf("no sandbox addresses recorded or printed")
