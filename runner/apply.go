@@ -247,10 +247,10 @@ func (r *run) body(ctx context.Context) error {
 		// describe the old cluster (assert it is on `from`, back it up), so
 		// they are skipped; every member is done; finish's read-only checks
 		// still run and prove it.
-		r.emit(events.Event{Kind: "info", Phase: events.PhasePreflight,
+		r.emit(events.Event{Kind: events.Info, Phase: events.PhasePreflight,
 			Message: "every member already runs " + r.pb.To.String() + ": preflight skipped, nothing to upgrade"})
 	case r.preflightDone:
-		r.emit(events.Event{Kind: "info", Phase: events.PhasePreflight,
+		r.emit(events.Event{Kind: events.Info, Phase: events.PhasePreflight,
 			Message: "preflight passed before the run stopped (run " + r.id + "): not repeated"})
 	default:
 		if err := r.preflight(ctx, c); err != nil {

@@ -62,7 +62,7 @@
 //	report.md, .json    the last run's report (a resumed run: all of it)
 //	rollback/report.*   the last rollback's report
 //
-// The runner never prints: it emits events (events.Kind plus "info" and
-// "record" from actions, "gate" when a safety gate passes, "reconcile" when
-// resume compares the journal with the cluster).
+// The runner never prints: it emits events (see events.Kind: besides
+// progress, Info and Record from actions, Gate when a safety gate passes,
+// Reconcile when resume compares the journal with the cluster).
 package runner

@@ -116,7 +116,7 @@ func (r *run) stopGate(ctx context.Context, name string) error {
 			Message: fmt.Sprintf("a %d-member cluster has no quorum while %s is stopped: writes stop until it is back", n, name)})
 		return nil
 	}
-	r.emit(events.Event{Kind: "gate", Phase: events.PhaseMembers, Member: name,
+	r.emit(events.Event{Kind: events.Gate, Phase: events.PhaseMembers, Member: name,
 		Message: fmt.Sprintf("safety gate: the %d other members are healthy, %s may stop", healthy, name)})
 	return nil
 }
@@ -159,7 +159,7 @@ func (r *run) postGate(ctx context.Context, name string) error {
 		default:
 			if target > 0 {
 				if m.RaftAppliedIndex >= target {
-					r.emit(events.Event{Kind: "gate", Phase: events.Phase(map[bool]string{true: "rollback", false: "members"}[r.mode == modeRollback]), Member: name,
+					r.emit(events.Event{Kind: events.Gate, Phase: events.Phase(map[bool]string{true: "rollback", false: "members"}[r.mode == modeRollback]), Member: name,
 						Message: fmt.Sprintf("safety gate: healthy, on %s, applied index %d >= leader's %d", m.Server, m.RaftAppliedIndex, target)})
 					return nil
 				}
@@ -226,6 +226,6 @@ func (r *run) reconcile(c *etcdprobe.Cluster) {
 		if ms.InFlight != nil {
 			what = fmt.Sprintf("step %d (%s) was in flight; %s", ms.InFlight.StepIndex, ms.InFlight.Action, what)
 		}
-		r.emit(events.Event{Kind: "reconcile", Phase: events.PhaseMembers, Member: n, Message: what})
+		r.emit(events.Event{Kind: events.Reconcile, Phase: events.PhaseMembers, Member: n, Message: what})
 	}
 }

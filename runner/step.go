@@ -207,7 +207,7 @@ func (r *run) facts(ctx context.Context, member string) (schema.Facts, error) {
 // also written to backup.json in the state folder, where rollback finds it.
 func (r *run) record(ph events.Phase, member string, idx int, key string, value any) {
 	if key != "backup" {
-		r.emit(events.Event{Kind: "record", Phase: ph, Member: member, StepIndex: idx, Message: key, Fields: map[string]any{key: value}})
+		r.emit(events.Event{Kind: events.Record, Phase: ph, Member: member, StepIndex: idx, Message: key, Fields: map[string]any{key: value}})
 		return
 	}
 	m, ok := value.(map[string]any)
@@ -222,7 +222,7 @@ func (r *run) record(ph events.Phase, member string, idx int, key string, value 
 	if b, err := json.MarshalIndent(m, "", "  "); err == nil {
 		_ = os.WriteFile(filepath.Join(r.o.StateDir, "backup.json"), append(b, '\n'), 0o600)
 	}
-	r.emit(events.Event{Kind: "record", Phase: ph, Member: member, StepIndex: idx, Message: "backup", Fields: m})
+	r.emit(events.Event{Kind: events.Record, Phase: ph, Member: member, StepIndex: idx, Message: "backup", Fields: m})
 }
 
 // eventLog turns an action's log lines into events.
@@ -233,7 +233,7 @@ type eventLog struct {
 	idx    int
 }
 
-func (l *eventLog) Info(msg string, kv ...any) { l.emit("info", msg, kv) }
+func (l *eventLog) Info(msg string, kv ...any) { l.emit(events.Info, msg, kv) }
 func (l *eventLog) Warn(msg string, kv ...any) { l.emit(events.Warn, msg, kv) }
 
 func (l *eventLog) emit(k events.Kind, msg string, kv []any) {

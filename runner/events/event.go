@@ -25,6 +25,19 @@ const (
 	RunDone     Kind = "run-done"
 	RunFailed   Kind = "run-failed"
 	Interrupted Kind = "interrupted"
+
+	// Info is a runner remark that is neither progress nor a warning
+	// (e.g. "every member is already on the target").
+	Info Kind = "info"
+	// Gate is a safety gate's verdict about a member (design.md invariants
+	// 1 and 2), so a reader of the JSON stream sees each check pass.
+	Gate Kind = "gate"
+	// Reconcile is resume's finding about a member the journal left
+	// mid-upgrade, and what happens to it next.
+	Reconcile Kind = "reconcile"
+	// Record carries a result for the report: a backup manifest, a
+	// member's version before and after.
+	Record Kind = "record"
 )
 
 // Phase is the part of a playbook an event belongs to.
