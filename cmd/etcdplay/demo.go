@@ -74,7 +74,11 @@ otherwise the failing step's code, and the sandbox is still torn down.`,
 						err = errors.Join(err, sandboxErr(derr, dir))
 						return
 					}
-					fmt.Fprintf(stdout, "\nsandbox down: stopped supervisor %d, etcd %v, sshd %v; nothing left running or listening\n", s.Supervisor, s.Members, s.SSHD)
+					sshd := ""
+					if len(s.SSHD) > 0 {
+						sshd = fmt.Sprintf(", sshd %v", s.SSHD)
+					}
+					fmt.Fprintf(stdout, "\nsandbox down: stopped supervisor %d, etcd %v%s; nothing left running or listening\n", s.Supervisor, s.Members, sshd)
 				}()
 			}
 			var endpoints []string

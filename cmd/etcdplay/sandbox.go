@@ -179,7 +179,10 @@ func newSandboxDownCmd(opts *options, folder func() string) *cobra.Command {
 				if s.Supervisor != 0 {
 					fmt.Fprintf(w, "stopped supervisor pid %d\n", s.Supervisor)
 				}
-				fmt.Fprintf(w, "stopped etcd pids %v, sshd pids %v", s.Members, s.SSHD)
+				fmt.Fprintf(w, "stopped etcd pids %v", s.Members)
+				if len(s.SSHD) > 0 {
+					fmt.Fprintf(w, ", sshd pids %v", s.SSHD)
+				}
 				if len(s.Leftovers) > 0 {
 					fmt.Fprintf(w, ", left over %v", s.Leftovers)
 				}
