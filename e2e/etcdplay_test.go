@@ -60,6 +60,7 @@ func build(out string) error {
 // Exit codes, from docs/architecture.md (internal/exit).
 const (
 	exitOK          = 0
+	exitInvalid     = 3
 	exitUnreachable = 4
 	exitPreflight   = 5
 	exitStepFailed  = 6

@@ -113,9 +113,11 @@ func TestRecovery_BrokenBinary_RollbackThenResume_3_4_to_3_5(t *testing.T) {
 	rs := o.etcdplay(ctx, "resume")
 	if rs.code != exitOK {
 		// The journal pins the inventory's digest: a changed file is
-		// refused unless the operator says the change is deliberate.
+		// refused (exit 3) unless the operator says the change is
+		// deliberate.
+		rs.want(t, exitInvalid)
 		if !strings.Contains(rs.output(), "--force") {
-			t.Fatalf("resume with a changed inventory: exit %d without naming --force", rs.code)
+			t.Fatalf("resume refused the changed inventory without naming --force:\n%s", lastLines(rs.stderr, 10))
 		}
 		t.Log("resume refuses the changed inventory until told the change is deliberate: --force")
 		rs = o.etcdplay(ctx, "resume", "--force")
@@ -152,10 +154,8 @@ func TestRecovery_RunnerKilled_Resume_3_4_to_3_5(t *testing.T) {
 		if killed || e.Phase != events.PhaseMembers {
 			return
 		}
-		if e.Kind == events.MemberStart || (e.Kind == events.StepStart && (len(order) == 0 || order[len(order)-1] != e.Member)) {
-			if len(order) == 0 || order[len(order)-1] != e.Member {
-				order = append(order, e.Member)
-			}
+		if e.Member != "" && (len(order) == 0 || order[len(order)-1] != e.Member) {
+			order = append(order, e.Member)
 		}
 		if e.Kind == events.MemberDone && len(order) == 1 {
 			firstPID = c.MemberPID(hostIndex(t, c, order[0]))
@@ -196,8 +196,10 @@ func TestRecovery_RunnerKilled_Resume_3_4_to_3_5(t *testing.T) {
 	rs.want(t, exitOK)
 	st := w.Stop()
 
-	if stops := rs.steps(events.StepStart, order[0], "ssh-stop"); len(stops) > 0 {
-		t.Errorf("resume stopped the already upgraded %s again", order[0])
+	for _, action := range []string{"ssh-stop", "swap", "ssh-start"} {
+		if again := rs.steps(events.StepStart, order[0], action); len(again) > 0 {
+			t.Errorf("resume ran %s again on the already upgraded %s", action, order[0])
+		}
 	}
 	if p := c.MemberPID(hostIndex(t, c, order[0])); p != firstPID {
 		t.Errorf("%s: pid %d after its upgrade, %d after resume; want the same process, never stopped again", order[0], firstPID, p)
