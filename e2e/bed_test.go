@@ -164,12 +164,38 @@ type runReport struct {
 		OverheadMS  int64 `json:"overhead_ms"`
 	} `json:"totals"`
 	Members []struct {
-		Name          string `json:"name"`
-		VersionBefore string `json:"version_before"`
-		VersionAfter  string `json:"version_after"`
-		State         string `json:"state"`
+		Name          string        `json:"name"`
+		VersionBefore string        `json:"version_before"`
+		VersionAfter  string        `json:"version_after"`
+		State         string        `json:"state"`
+		Timeline      []reportEntry `json:"timeline"`
 	} `json:"members"`
+	Steps  []reportEntry  `json:"steps"`
 	Backup map[string]any `json:"backup"`
+}
+
+type reportEntry struct {
+	Action     string `json:"action"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+// actionMS sums the time the run spent in steps of one action, preflight,
+// members and finish together.
+func (r runReport) actionMS(action string) int64 {
+	var ms int64
+	for _, e := range r.Steps {
+		if e.Action == action {
+			ms += e.DurationMS
+		}
+	}
+	for _, m := range r.Members {
+		for _, e := range m.Timeline {
+			if e.Action == action {
+				ms += e.DurationMS
+			}
+		}
+	}
+	return ms
 }
 
 // stateDir is the cluster's state folder under the operator's --state-dir.
@@ -342,13 +368,17 @@ func fileSHA256(p string) (string, error) {
 func secs(ms int64) string { return fmt.Sprintf("%.1fs", float64(ms)/1000) }
 
 // printSummary prints one line per upgrade, in the test log and on
-// stdout, where CI keeps it even without -v.
+// stdout, where CI keeps it even without -v: the run's total, the time
+// inside etcd's stop and start and the waits for health, catch-up and the
+// cluster version (report.json's totals), the runner's overhead (all the
+// rest) with the two biggest parts of it, binary swaps and backups, and
+// what the writer saw.
 func printSummary(t *testing.T, playbook string, rep runReport, st testbed.WriterStats, keys int) {
 	t.Helper()
 	tt := rep.Totals
-	line := fmt.Sprintf("e2e: %s total=%s stop=%s start=%s waits=%s overhead=%s writer_stall=%dms failed_writes=%d keys=%d",
+	line := fmt.Sprintf("e2e: %s total=%s stop=%s start=%s waits=%s overhead=%s swap=%s backup=%s writer_stall=%dms failed_writes=%d keys=%d",
 		playbook, secs(tt.TotalMS), secs(tt.EtcdStopMS), secs(tt.EtcdStartMS), secs(tt.WaitsMS), secs(tt.OverheadMS),
-		st.LongestStall.Milliseconds(), st.Failed, keys)
+		secs(rep.actionMS("swap")), secs(rep.actionMS("backup")), st.LongestStall.Milliseconds(), st.Failed, keys)
 	t.Log(line)
 	fmt.Println(line)
 }
