@@ -154,7 +154,7 @@ func TestRecovery_RunnerKilled_Resume_3_4_to_3_5(t *testing.T) {
 		if killed || e.Phase != events.PhaseMembers {
 			return
 		}
-		if e.Member != "" && (len(order) == 0 || order[len(order)-1] != e.Member) {
+		if e.Kind == events.MemberStart {
 			order = append(order, e.Member)
 		}
 		if e.Kind == events.MemberDone && len(order) == 1 {
