@@ -28,7 +28,8 @@ func NewLogger(w io.Writer, level log.Level) *log.Logger {
 }
 
 // ColorProfile is the colour profile output to w should use: termenv.Ascii
-// (no escape sequences at all) when w is not a terminal or NO_COLOR is set.
+// (no escape sequences at all) when w is not a terminal, NO_COLOR is set,
+// or a CI variable is (termenv's rule: CI logs stay plain).
 // It is the detection lipgloss would do lazily, done once up front so the
 // decision is explicit and testable.
 func ColorProfile(w io.Writer) termenv.Profile {

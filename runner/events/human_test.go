@@ -68,6 +68,7 @@ func TestHumanColourFollowsNoColorOnATerminal(t *testing.T) {
 			t.Setenv("NO_COLOR", tc.noColor)
 			t.Setenv("TERM", "xterm-256color")
 			t.Setenv("CLICOLOR_FORCE", "")
+			t.Setenv("CI", "") // termenv takes any CI variable to mean "no terminal"
 			out := writeToTerminal(t, func(tty *ttyFile) {
 				NewHuman(NewLogger(tty, log.InfoLevel)).Emit(Event{Time: t0, Kind: StepFailed, Member: "m", StepIndex: 1, Action: "x", Message: "boom"})
 			})
