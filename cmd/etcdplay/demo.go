@@ -99,7 +99,10 @@ otherwise the failing step's code, and the sandbox is still torn down.`,
 				return err
 			}
 			fmt.Fprintf(stdout, "\n== etcdplay run %s -i %s\n", demoPlaybook, sandbox.Tilde(inv))
-			if err := runCommand(cmd, "run", demoPlaybook, "-i", inv, "--state-dir", stateDir, "-o", opts.output); err != nil {
+			// The snapshot goes beside the report, not into ./backups of
+			// whatever folder the newcomer happened to run the demo from.
+			backups := filepath.Join(stateDir, st.Cluster, "backup")
+			if err := runCommand(cmd, "run", demoPlaybook, "-i", inv, "--state-dir", stateDir, "--backup-dir", backups, "-o", opts.output); err != nil {
 				return err
 			}
 			step = p.Step(fmt.Sprintf("read back the %d sample keys", keys))
