@@ -93,6 +93,11 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		r.hard = context.WithoutCancel(ctx)
 	}
 	res := &Result{RunID: r.id, Cluster: r.inv.Cluster}
+	if err := r.reachHosts(ctx); err != nil {
+		res.Outcome = OutcomeRefused
+		res.Members = r.results()
+		return res, err
+	}
 	if err := r.acquire(ctx); err != nil {
 		res.Outcome = OutcomeLocked
 		res.Members = r.results()
