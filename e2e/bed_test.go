@@ -343,7 +343,9 @@ func (o *operator) requireV2Backups(ctx context.Context) {
 		if m.Kind != "v2-etcdctl-backup" || m.WALFiles < 1 {
 			t.Errorf("%s: manifest kind %q with %d WAL files; want v2-etcdctl-backup with WAL files", h.Name, m.Kind, m.WALFiles)
 		}
-		out, err := o.c.SSH(ctx, i, fmt.Sprintf("test -d '%s/member/snap' && ls '%s/member/wal' | grep -c '\\.wal$'", m.RemoteDir, m.RemoteDir))
+		// etcdctl 2.1+ writes member/{snap,wal}; 2.0's etcdctl the 2.0.0
+		// layout, {snap,wal} at the top.
+		out, err := o.c.SSH(ctx, i, fmt.Sprintf("d='%s'; [ -d \"$d/member\" ] && d=$d/member; test -d \"$d/snap\" && ls \"$d/wal\" | grep -c '\\.wal$'", m.RemoteDir))
 		if err != nil {
 			t.Errorf("%s: backup folder %s on the host: %v", h.Name, m.RemoteDir, err)
 			continue

@@ -58,12 +58,7 @@ func TestUpgrade_3_5_to_3_6(t *testing.T) {
 	upgrade(t, "3.5-to-3.6")
 }
 
-// keys2_0 is the one exception to keysPerCluster: etcd 2.0.8 commits a v2
-// write every ~20 ms even with 8 writers (2.1.1 is ~15 times faster), so
-// 5000 keys took 107 s on this machine kind, most of a CI minute budget
-// for one test; 1500 keys take about 30 s and still fill several WAL
-// segments' worth of entries for the backup and the upgrade to carry.
-const keys2_0 = 1500
+
 
 // upgrade runs one shipped playbook, as a user would, against a fresh
 // cluster on its from version holding keysPerCluster keys, with a writer
@@ -77,11 +72,10 @@ func upgrade(t *testing.T, playbook string) {
 		t.Fatalf("playbook name %q is not FROM-to-TO", playbook)
 	}
 	target := release(t, to)
-	keys := keysPerCluster
-	if from == "2.0" {
-		keys = keys2_0
-	}
-	c := startBed(ctx, t, from, keys)
+	// 2.0.8 commits a v2 write every ~20 ms even with 8 writers, so its
+	// 5000 keys take most of two minutes; the suite runs in parallel and
+	// has the room, and the issue asks for at least 5000 on every path.
+	c := startBed(ctx, t, from, keysPerCluster)
 	o := newOperator(t, c)
 
 	t.Logf("a writer puts a key every %v through all endpoints while the playbook runs", testbed.WriterInterval)
@@ -118,4 +112,12 @@ func upgrade(t *testing.T, playbook string) {
 	printSummary(t, playbook, rep, st, c.Keys())
 	requireQuorum(t, c, q)
 	requireWriter(t, c, st, stops(res))
+	// The issue's bar for a rolling upgrade: not one write lost. On v3 a
+	// stopped leader hands over leadership first and the client has every
+	// endpoint, so that holds (measured: 0). etcd 2.x has no leadership
+	// transfer: the write in flight when the leader stops can time out
+	// during the election, which requireWriter bounds for v2.
+	if c.API == "v3" && st.Failed != 0 {
+		t.Errorf("writer: %d failed writes during a v3 rolling upgrade (last: %s), want 0", st.Failed, st.LastError)
+	}
 }

@@ -101,37 +101,44 @@ func TestActionsV23(t *testing.T) {
 	})
 }
 
-// TestBackupEachV21: `backup: {from: each}` on a 2.1 cluster backs up and
-// fetches every member.
-func TestBackupEachV21(t *testing.T) {
-	b := startBed(t, "2.1")
-	ctx := ctxT(t, 2*time.Minute)
-	if err := b.WriteKeys(ctx, 30); err != nil {
-		t.Fatal(err)
-	}
-	env, _, _ := b.env(t, "", playbook(t, "2.1", "2.2"))
-	var mans []*steps.BackupManifest
-	env.Record = func(k string, v any) {
-		if m, ok := v.(*steps.BackupManifest); ok && k == "backup" {
-			mans = append(mans, m)
-		}
-	}
-	if err := (&steps.Backup{From: "each"}).Run(ctx, env); err != nil {
-		t.Fatal(err)
-	}
-	if len(mans) != len(b.Hosts) {
-		t.Fatalf("%d backups recorded, want one per member (%d)", len(mans), len(b.Hosts))
-	}
-	for i, m := range mans {
-		if m.Member != b.Hosts[i].Name {
-			t.Errorf("backup %d is of %s, want %s", i, m.Member, b.Hosts[i].Name)
-		}
-		checkV2Backup(t, m)
+// TestBackupEachV2: `backup: {from: each}` backs up and fetches every
+// member, on 2.0 (whose etcdctl reads the 2.0.0 layout while the server
+// keeps data under member/) and on 2.1.
+func TestBackupEachV2(t *testing.T) {
+	for _, v := range []string{"2.0", "2.1"} {
+		t.Run(v, func(t *testing.T) {
+			b := startBed(t, v)
+			ctx := ctxT(t, 2*time.Minute)
+			if err := b.WriteKeys(ctx, 30); err != nil {
+				t.Fatal(err)
+			}
+			next := map[string]string{"2.0": "2.1", "2.1": "2.2"}[v]
+			env, _, _ := b.env(t, "", playbook(t, v, next))
+			var mans []*steps.BackupManifest
+			env.Record = func(k string, v any) {
+				if m, ok := v.(*steps.BackupManifest); ok && k == "backup" {
+					mans = append(mans, m)
+				}
+			}
+			if err := (&steps.Backup{From: "each"}).Run(ctx, env); err != nil {
+				t.Fatal(err)
+			}
+			if len(mans) != len(b.Hosts) {
+				t.Fatalf("%d backups recorded, want one per member (%d)", len(mans), len(b.Hosts))
+			}
+			for i, m := range mans {
+				if m.Member != b.Hosts[i].Name {
+					t.Errorf("backup %d is of %s, want %s", i, m.Member, b.Hosts[i].Name)
+				}
+				checkV2Backup(t, m)
+			}
+		})
 	}
 }
 
 // checkV2Backup re-hashes the fetched archive and reads it as tar: it must
-// match the manifest and hold WAL files and the snap folder.
+// match the manifest and hold WAL files and the snap folder, under member/
+// (etcdctl 2.1+) or at the top (etcdctl 2.0).
 func checkV2Backup(t *testing.T, m *steps.BackupManifest) {
 	t.Helper()
 	f, err := os.Open(m.File)
@@ -150,8 +157,9 @@ func checkV2Backup(t *testing.T, m *steps.BackupManifest) {
 		if err != nil {
 			t.Fatalf("%s: %v", m.File, err)
 		}
-		wal = wal || (strings.Contains(hd.Name, "member/wal/") && strings.HasSuffix(hd.Name, ".wal"))
-		snap = snap || strings.TrimSuffix(hd.Name, "/") == "./member/snap"
+		wal = wal || (strings.Contains(hd.Name, "wal/") && strings.HasSuffix(hd.Name, ".wal"))
+		name := strings.TrimSuffix(hd.Name, "/")
+		snap = snap || name == "./member/snap" || name == "./snap"
 	}
 	io.Copy(h, f)
 	if got := hex.EncodeToString(h.Sum(nil)); got != m.SHA256 {

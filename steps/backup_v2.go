@@ -16,13 +16,27 @@ import (
 )
 
 // v2CheckScript proves the folder `etcdctl backup` wrote is a backup: a
-// member/snap folder and at least one WAL file. It prints the WAL count.
+// snap folder and at least one WAL file, under member/ (etcdctl 2.1+) or
+// at the top (etcdctl 2.0 writes the 2.0.0 layout). It prints the WAL count.
 const v2CheckScript = `d=$1
-[ -d "$d/member/snap" ] || { echo "no member/snap folder in $d" >&2; exit 1; }
+[ -d "$d/member" ] && d=$d/member
+[ -d "$d/snap" ] || { echo "no snap folder in $d" >&2; exit 1; }
 n=0
-for f in "$d"/member/wal/*.wal; do [ -f "$f" ] && n=$((n+1)); done
-[ "$n" -gt 0 ] || { echo "no .wal file in $d/member/wal" >&2; exit 1; }
+for f in "$d"/wal/*.wal; do [ -f "$f" ] && n=$((n+1)); done
+[ "$n" -gt 0 ] || { echo "no .wal file in $d/wal" >&2; exit 1; }
 echo "$n"`
+
+// v2BackupSource is the folder to hand `etcdctl backup --data-dir`.
+// etcdctl 2.0.x reads the 2.0.0 layout (data/snap, data/wal), but servers
+// from 2.0.1 on keep both under data/member/, so 2.0's etcdctl fails with
+// "open data/snap: no such file or directory" on the data dir itself and
+// must be pointed at data/member. Later etcdctl versions read member/ on
+// their own.
+const v2BackupSource = `c=$1 d=$2
+case "$("$c" --version 2>&1)" in
+*"version 2.0."*) [ -d "$d/member/wal" ] && [ ! -d "$d/wal" ] && d=$d/member ;;
+esac
+echo "$d"`
 
 // v2ArchiveScript packs the backup folder into one tar beside it and
 // prints its sha256, so the copy fetched to the operator's machine can be
@@ -57,7 +71,12 @@ func backupV2(ctx context.Context, env *Env, m schema.MemberConfig, localDir str
 	if _, err := runArgs(ctx, h, "mkdir", "-p", m.BackupDir); err != nil {
 		return nil, fmt.Errorf("on %s: %w", m.Name, err)
 	}
-	cmd := ssh.Command{Argv: []string{etcdctl, "backup", "--data-dir", m.DataDir, "--backup-dir", remote}}
+	src, err := shScript(ctx, h, v2BackupSource, etcdctl, m.DataDir)
+	if err != nil || src.ExitStatus != 0 {
+		return nil, fmt.Errorf("on %s: inspect %s: exit %d%s%v", m.Name, m.DataDir, src.ExitStatus, outputTail(src), errSuffix(err))
+	}
+	dataDir := strings.TrimSpace(string(src.Stdout))
+	cmd := ssh.Command{Argv: []string{etcdctl, "backup", "--data-dir", dataDir, "--backup-dir", remote}}
 	if env.api() == "v3" {
 		cmd.Env = map[string]string{"ETCDCTL_API": "2"}
 	}
@@ -73,7 +92,7 @@ func backupV2(ctx context.Context, env *Env, m schema.MemberConfig, localDir str
 		return nil, fmt.Errorf("on %s: check %s: %w", m.Name, remote, err)
 	}
 	if res.ExitStatus != 0 {
-		return nil, fmt.Errorf("on %s: %s is not a backup%s (expected member/snap and member/wal/*.wal)", m.Name, remote, outputTail(res))
+		return nil, fmt.Errorf("on %s: %s is not a backup%s (expected snap and wal/*.wal, under member/ or not)", m.Name, remote, outputTail(res))
 	}
 	wals, _ := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))
 
