@@ -58,8 +58,6 @@ func TestUpgrade_3_5_to_3_6(t *testing.T) {
 	upgrade(t, "3.5-to-3.6")
 }
 
-
-
 // upgrade runs one shipped playbook, as a user would, against a fresh
 // cluster on its from version holding keysPerCluster keys, with a writer
 // on every endpoint throughout, and checks the list: every member
