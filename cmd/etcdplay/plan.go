@@ -51,7 +51,7 @@ With --offline nothing is contacted: members are listed in inventory order
 				return invalid(stderr, err)
 			}
 			if !offline {
-				tgt, err := target.Open(cmd.Context(), inv, target.Options{})
+				tgt, err := target.Open(cmd.Context(), inv, target.Options{V2DataSize: true})
 				if err != nil {
 					return exit.New(exit.Invalid, err, "plan --offline needs no connection")
 				}

@@ -160,7 +160,7 @@ func openSession(cmd *cobra.Command, opts *options, f *runFlags, playbookArg str
 	if err != nil {
 		return nil, exit.New(exit.Invalid, err, "")
 	}
-	tgt, err := target.Open(cmd.Context(), inv, target.Options{AcceptNewHostKeys: f.acceptNew})
+	tgt, err := target.Open(cmd.Context(), inv, target.Options{AcceptNewHostKeys: f.acceptNew, V2DataSize: true})
 	if err != nil {
 		return nil, exit.New(exit.Invalid, err, "")
 	}

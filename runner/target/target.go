@@ -36,6 +36,10 @@ type Options struct {
 	// Username and Password authenticate the v3 client when auth is on.
 	// Never logged.
 	Username, Password string
+	// V2DataSize measures each 2.x member's data size over SSH in
+	// Cluster (see v2size.go). run, resume, rollback and plan set it;
+	// status, which promises no SSH, does not.
+	V2DataSize bool
 }
 
 // Target is one inventory's cluster, ready to probe and to reach over SSH.

@@ -1,0 +1,80 @@
+package target
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/etcdplay/etcdplay/runner/etcdprobe"
+	"github.com/etcdplay/etcdplay/runner/ssh"
+	"github.com/etcdplay/etcdplay/schema"
+)
+
+// v2SizeScript prints the rough data size of a 2.x member the way the 2.x
+// guides measure it ("check the size of the existing snapshot"): the size
+// of its newest snapshot file, or, before the first snapshot (a young
+// cluster: fewer than --snapshot-count entries), the size of its WAL files,
+// an upper bound. The data dir is $1; 2.0.1+ keep snap/ and wal/ under
+// member/.
+const v2SizeScript = `d=$1
+[ -d "$d/member" ] && d=$d/member
+f=$(ls -1t "$d"/snap/*.snap 2>/dev/null | head -n 1)
+if [ -n "$f" ]; then wc -c <"$f"; exit; fi
+n=0
+for w in "$d"/wal/*.wal; do [ -f "$w" ] && n=$((n + $(wc -c <"$w"))); done
+echo "$n"`
+
+// Cluster probes the cluster. On v2, whose HTTP API exposes no backend
+// size, it also measures each member's data size over SSH when
+// Options.V2DataSize is set, so that the 2.x guides' 50 MB and 100 MB rules
+// (cluster.dbSize in the shipped playbooks) see a real number instead of 0.
+// A member whose size cannot be read keeps 0, and its Error says why.
+func (t *Target) Cluster(ctx context.Context) (*etcdprobe.Cluster, error) {
+	c, err := t.Prober.Cluster(ctx)
+	if c == nil || !t.opts.V2DataSize || c.API != etcdprobe.APIv2 {
+		return c, err
+	}
+	for i := range c.Members {
+		m := &c.Members[i]
+		cfg, ok := t.members[m.Endpoint]
+		if !ok || cfg.DataDir == "" {
+			continue
+		}
+		size, serr := t.v2Size(ctx, cfg)
+		if serr != nil {
+			if m.Error == "" {
+				m.Error = "data size over ssh: " + serr.Error()
+			}
+			continue
+		}
+		m.DBSize = size
+		if size > c.DBSize {
+			c.DBSize = size
+		}
+	}
+	return c, err
+}
+
+func (t *Target) v2Size(ctx context.Context, m schema.MemberConfig) (int64, error) {
+	h, err := t.Host(ctx, m.Name)
+	if err != nil {
+		return 0, err
+	}
+	res, err := h.Run(ctx, ssh.Command{Argv: []string{"sh", "-c", v2SizeScript, "etcdplay", m.DataDir}})
+	if err != nil {
+		return 0, err
+	}
+	if res.ExitStatus != 0 {
+		return 0, &exitError{status: res.ExitStatus, stderr: strings.TrimSpace(string(res.Stderr))}
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(res.Stdout)), 10, 64)
+}
+
+type exitError struct {
+	status int
+	stderr string
+}
+
+func (e *exitError) Error() string {
+	return "exit " + strconv.Itoa(e.status) + ": " + e.stderr
+}
