@@ -394,13 +394,20 @@ func (r *run) upgradeMember(ctx context.Context, name string, c *etcdprobe.Clust
 	}
 	r.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: name, Steps: len(list), Message: msg})
 	r.members[name].State = "in progress"
-	r.failedMember = name
 	gated := false
 	for i, s := range list {
 		if ctx.Err() != nil {
 			r.members[name].State = fmt.Sprintf("interrupted before step %d (%s)", i+1, s.Action)
+			if i == 0 {
+				// Interrupted between members: this one was never
+				// touched, so it is not the one to roll back.
+				r.members[name].State = "untouched"
+			}
 			return ctx.Err()
 		}
+		// From its first step on, this is the member a failure leaves
+		// mid-upgrade: the one the summary offers to roll back.
+		r.failedMember = name
 		if isCritical(s) && !gated {
 			if err := r.stopGate(ctx, name); err != nil {
 				r.members[name].State = fmt.Sprintf("refused at step %d (%s)", i+1, s.Action)

@@ -525,3 +525,41 @@ func TestUnreachableClusterIsExit4(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// sinkFunc lets a test act on an event as the runner emits it.
+type sinkFunc func(events.Event)
+
+func (f sinkFunc) Emit(e events.Event) { f(e) }
+
+// Ctrl-C between members: the first member is upgraded, the next one is
+// never touched, and the summary offers resume but no rollback of a member
+// that was not changed.
+func TestInterruptBetweenMembersOffersNoRollback(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	fc.leader = "infra2"
+	h := newHarness(t, fakePlaybook, fc)
+	soft, cancel := context.WithCancel(context.Background())
+	h.o.Hard = context.Background()
+	h.o.Sink = events.Multi(h.rec, sinkFunc(func(e events.Event) {
+		if e.Kind == events.MemberStart && e.Member == "infra1" {
+			cancel() // Ctrl-C as the second member is about to start
+		}
+	}))
+	res, err := Apply(soft, h.o)
+	if exit.Code(err) != exit.Interrupted {
+		t.Fatalf("exit %d (%v), want 130", exit.Code(err), err)
+	}
+	if got := fc.stopped(); !reflect.DeepEqual(got, []string{"infra0"}) {
+		t.Errorf("stopped %v, want only infra0", got)
+	}
+	states := map[string]string{}
+	for _, m := range res.Members {
+		states[m.Name] = m.State
+	}
+	if states["infra0"] != "upgraded" || states["infra1"] != "untouched" {
+		t.Errorf("member states %v, want infra0 upgraded and infra1 untouched", states)
+	}
+	if res.Resume == "" || res.Rollback != "" {
+		t.Errorf("resume %q, rollback %q: want a resume command and no rollback of an untouched member", res.Resume, res.Rollback)
+	}
+}
