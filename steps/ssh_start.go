@@ -44,31 +44,12 @@ func (*SSHStart) Critical() bool { return true }
 // a refused data dir), and the operator should read why now, not in ten
 // minutes. Health and catching up are wait's job.
 func (s *SSHStart) Run(ctx context.Context, env *Env) error {
-	m, err := needMember(env, "ssh-start")
+	ctx, cancel, sr, err := runService(ctx, env, "ssh-start", "start", func(v schema.Service) string { return v.Start })
 	if err != nil {
 		return err
 	}
-	if m.Service.Start == "" {
-		return fmt.Errorf("the inventory gives no service.start for %s", m.Name)
-	}
-	addr, err := clientAddr(m)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := bounded(ctx, stepBound(env, "ssh-start"))
 	defer cancel()
-	h, err := hostOf(ctx, env, m.Name)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	startRes, err := h.Run(ctx, ssh.Command{Script: m.Service.Start})
-	if err != nil {
-		return fmt.Errorf("%q on %s: %w", m.Service.Start, m.Name, err)
-	}
-	if startRes.ExitStatus != 0 {
-		return fmt.Errorf("%q on %s exited %d%s", m.Service.Start, m.Name, startRes.ExitStatus, outputTail(startRes))
-	}
+	m, h, addr, start, startRes := sr.m, sr.h, sr.addr, sr.start, sr.res
 	port := portSilent
 	var statusRes ssh.Result
 	stoppedInARow := 0

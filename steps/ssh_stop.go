@@ -48,31 +48,12 @@ func (*SSHStop) Critical() bool { return true }
 // Both must hold within the step's bound (default 1m). A stop command that
 // returns early must not let a swap race a live etcd.
 func (s *SSHStop) Run(ctx context.Context, env *Env) error {
-	m, err := needMember(env, "ssh-stop")
+	ctx, cancel, sr, err := runService(ctx, env, "ssh-stop", "stop", func(v schema.Service) string { return v.Stop })
 	if err != nil {
 		return err
 	}
-	if m.Service.Stop == "" {
-		return fmt.Errorf("the inventory gives no service.stop for %s", m.Name)
-	}
-	addr, err := clientAddr(m)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := bounded(ctx, stepBound(env, "ssh-stop"))
 	defer cancel()
-	h, err := hostOf(ctx, env, m.Name)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	res, err := h.Run(ctx, ssh.Command{Script: m.Service.Stop})
-	if err != nil {
-		return fmt.Errorf("%q on %s: %w", m.Service.Stop, m.Name, err)
-	}
-	if res.ExitStatus != 0 {
-		return fmt.Errorf("%q on %s exited %d%s", m.Service.Stop, m.Name, res.ExitStatus, outputTail(res))
-	}
+	m, h, addr, start := sr.m, sr.h, sr.addr, sr.start
 	var port portState
 	var statusRes ssh.Result
 	var running, haveStatus bool
