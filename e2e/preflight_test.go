@@ -83,10 +83,6 @@ func TestPreflight_MemberDown_3_4_to_3_5(t *testing.T) {
 // TestPreflight_BelowFloor_3_5_to_3_6 is fault (g): the members run 3.5.21,
 // below the 3.5.32 the 3.6 guide requires. Preflight refuses (exit 5) and
 // names the patch upgrade to do first; nothing is stopped.
-//
-// The other floor a shipped playbook has, 2.0.3 for 2.0-to-2.1, cannot be
-// staged here: the only 2.0 release the module proxy serves above 2.0.0 is
-// 2.0.8, which is above it (testbed/versions.txt).
 func TestPreflight_BelowFloor_3_5_to_3_6(t *testing.T) {
 	t.Parallel()
 	scenario(t, "(g) below-from-version-floor")
@@ -109,6 +105,34 @@ func TestPreflight_BelowFloor_3_5_to_3_6(t *testing.T) {
 	}
 	requireNothingStopped(t, o, res, before)
 	requireVersions(ctx, t, c, c.Version, "3.5.0")
+	requireKeys(ctx, t, c)
+}
+
+// TestPreflight_BelowFloor_2_0_to_2_1 is fault (g) on the other floor a
+// shipped playbook has: the 2.1 guide says 2.0.0 and 2.0.2 may panic during
+// a rolling upgrade (fixed in 2.0.3), so a 2.0.0 cluster is refused with
+// the patch upgrade to do first, and nothing is stopped.
+func TestPreflight_BelowFloor_2_0_to_2_1(t *testing.T) {
+	t.Parallel()
+	scenario(t, "(g) below-from-version-floor, 2.0")
+	ctx := testContext(t)
+	c := startBed(ctx, t, "2.0-below-floor", 300) // 2.0 writes slowly; the floor needs no data
+	o := newOperator(t, c)
+	before := pids(c)
+
+	res := o.etcdplay(ctx, "run", "2.0-to-2.1")
+	res.want(t, exitPreflight)
+	out := res.output()
+	for _, want := range []string{"2.0.3", "patch-upgrade", c.Version} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the refusal does not mention %q:\n%s", want, lastLines(out, 20))
+		}
+	}
+	t.Logf("refused: %s", clip(res.failure(), 400))
+	if fails := res.steps(events.StepFailed, "", "assert-version"); len(fails) == 0 || fails[0].Phase != events.PhasePreflight {
+		t.Errorf("want the preflight assert-version step to fail, got %+v", fails)
+	}
+	requireNothingStopped(t, o, res, before)
 	requireKeys(ctx, t, c)
 }
 
