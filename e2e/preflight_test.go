@@ -86,26 +86,7 @@ func TestPreflight_MemberDown_3_4_to_3_5(t *testing.T) {
 func TestPreflight_BelowFloor_3_5_to_3_6(t *testing.T) {
 	t.Parallel()
 	scenario(t, "(g) below-from-version-floor")
-	ctx := testContext(t)
-	c := startBed(ctx, t, "3.5-below-floor", faultKeys)
-	o := newOperator(t, c)
-	before := pids(c)
-
-	res := o.etcdplay(ctx, "run", "3.5-to-3.6")
-	res.want(t, exitPreflight)
-	out := res.output()
-	for _, want := range []string{"3.5.32", "patch-upgrade", c.Version} {
-		if !strings.Contains(out, want) {
-			t.Errorf("the refusal does not mention %q:\n%s", want, lastLines(out, 20))
-		}
-	}
-	t.Logf("refused: %s", clip(res.failure(), 400))
-	if fails := res.steps(events.StepFailed, "", "assert-version"); len(fails) == 0 || fails[0].Phase != events.PhasePreflight {
-		t.Errorf("want the preflight assert-version step to fail, got %+v", fails)
-	}
-	requireNothingStopped(t, o, res, before)
-	requireVersions(ctx, t, c, c.Version, "3.5.0")
-	requireKeys(ctx, t, c)
+	belowFloor(t, "3.5-below-floor", "3.5-to-3.6", "3.5.32", "3.5.0", faultKeys)
 }
 
 // TestPreflight_BelowFloor_2_0_to_2_1 is fault (g) on the other floor a
@@ -115,15 +96,26 @@ func TestPreflight_BelowFloor_3_5_to_3_6(t *testing.T) {
 func TestPreflight_BelowFloor_2_0_to_2_1(t *testing.T) {
 	t.Parallel()
 	scenario(t, "(g) below-from-version-floor, 2.0")
+	// 2.0.0's /version has no cluster version; 2.0 writes slowly and the
+	// floor needs no data.
+	belowFloor(t, "2.0-below-floor", "2.0-to-2.1", "2.0.3", "", 300)
+}
+
+// belowFloor runs playbook on a cluster of version (a role below the
+// playbook's patch floor): preflight's assert-version refuses (exit 5)
+// naming the floor and the patch upgrade to do first; nothing is stopped,
+// every member keeps its version (and the cluster version clusterVersion,
+// unless ""), and every key is intact.
+func belowFloor(t *testing.T, version, playbook, floor, clusterVersion string, keys int) {
 	ctx := testContext(t)
-	c := startBed(ctx, t, "2.0-below-floor", 300) // 2.0 writes slowly; the floor needs no data
+	c := startBed(ctx, t, version, keys)
 	o := newOperator(t, c)
 	before := pids(c)
 
-	res := o.etcdplay(ctx, "run", "2.0-to-2.1")
+	res := o.etcdplay(ctx, "run", playbook)
 	res.want(t, exitPreflight)
 	out := res.output()
-	for _, want := range []string{"2.0.3", "patch-upgrade", c.Version} {
+	for _, want := range []string{floor, "patch-upgrade", c.Version} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the refusal does not mention %q:\n%s", want, lastLines(out, 20))
 		}
@@ -133,6 +125,7 @@ func TestPreflight_BelowFloor_2_0_to_2_1(t *testing.T) {
 		t.Errorf("want the preflight assert-version step to fail, got %+v", fails)
 	}
 	requireNothingStopped(t, o, res, before)
+	requireVersions(ctx, t, c, c.Version, clusterVersion)
 	requireKeys(ctx, t, c)
 }
 

@@ -239,11 +239,11 @@ func Up(ctx context.Context, o Options) (*State, error) {
 		select {
 		case err := <-exited:
 			exited <- err
-			return fail(fmt.Errorf("the sandbox supervisor exited (%v) before the cluster was up:\n%s", err, tailFile(filepath.Join(dir, logFile), 12)))
+			return fail(fmt.Errorf("the sandbox supervisor exited (%v) before the cluster was up:\n%s", err, testbed.Tail(filepath.Join(dir, logFile), 12)))
 		case <-ctx.Done():
 			return fail(ctx.Err())
 		case <-deadline.C:
-			return fail(fmt.Errorf("the cluster was not up after %v:\n%s", o.Timeout, tailFile(filepath.Join(dir, logFile), 12)))
+			return fail(fmt.Errorf("the cluster was not up after %v:\n%s", o.Timeout, testbed.Tail(filepath.Join(dir, logFile), 12)))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -265,16 +265,4 @@ func stopSupervisor(pid int, exited chan error) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		<-exited
 	}
-}
-
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "(" + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return path + ":\n  " + strings.Join(lines, "\n  ")
 }

@@ -222,7 +222,7 @@ func (c *Cluster) startSSHD(ctx context.Context, h *Host) error {
 		select {
 		case err := <-exited:
 			exited <- err
-			return fmt.Errorf("%s: sshd exited at start (%v): %s", h.Name, err, tail(h.sshdDir("sshd.log"), 5))
+			return fmt.Errorf("%s: sshd exited at start (%v): %s", h.Name, err, Tail(h.sshdDir("sshd.log"), 5))
 		case <-ctx.Done():
 			return fmt.Errorf("%s: sshd on %s not listening: %w", h.Name, addr, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
@@ -307,8 +307,9 @@ func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, 
 	return context.WithTimeout(ctx, d)
 }
 
-// tail returns the last n lines of a file, for error messages.
-func tail(path string, n int) string {
+// Tail returns the last n lines of a file, prefixed with its path, for
+// error messages that should show what a process said before it died.
+func Tail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "(" + err.Error() + ")"
@@ -345,7 +346,7 @@ func logExcerpt(path string) string {
 		}
 	}
 	if len(picked) == 0 {
-		return tail(path, 5)
+		return Tail(path, 5)
 	}
 	if len(picked) > 5 {
 		picked = picked[len(picked)-5:]

@@ -27,7 +27,7 @@ func StartT(t testing.TB, o Options) *Cluster {
 		if t.Failed() {
 			// What the members said is usually the explanation.
 			for _, h := range c.Hosts {
-				t.Logf("%s", tail(filepath.Join(h.Dir, "etcd.log"), 15))
+				t.Logf("%s", Tail(filepath.Join(h.Dir, "etcd.log"), 15))
 			}
 			if os.Getenv("ETCDPLAY_BED_KEEP") != "1" {
 				t.Logf("testbed: set ETCDPLAY_BED_KEEP=1 to keep %s", c.Dir)
