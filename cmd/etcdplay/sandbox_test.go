@@ -144,6 +144,21 @@ func cmdSandboxGone(ts *testscript.TestScript, neg bool, args []string) {
 	if len(addrs) == 0 {
 		ts.Fatalf("no sandbox addresses recorded or printed")
 	}
+	// Packages test in parallel: once down freed the slot, another
+	// cluster may take it and listen on these addresses. Check while
+	// holding the slot; if another cluster got it first, it found the
+	// addresses free before using them, which is the same proof.
+	var k int
+	if _, err := fmt.Sscanf(addrs[0], "127.0.%d.", &k); err != nil {
+		ts.Fatalf("address %s is not a bed slot address", addrs[0])
+	}
+	release, ok, err := testbed.TrySlot(k)
+	ts.Check(err)
+	if !ok {
+		ts.Logf("nothing left: no process; slot %d was already taken by another cluster, which found %s free", k, strings.Join(uniqStrings(addrs), " "))
+		return
+	}
+	defer release()
 	ls, err := testbed.Listening(addrs)
 	ts.Check(err)
 	if len(ls) > 0 {

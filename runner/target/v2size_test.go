@@ -24,6 +24,33 @@ func TestV2DataSizeOverSSH(t *testing.T) {
 	if err := bed.WriteKeys(ctx, 400); err != nil {
 		t.Fatal(err)
 	}
+	// A follower applies (and snapshots) a moment after the quorum commits:
+	// let every member hold every key, then wait until no snapshot file
+	// changes, so the sizes compared below are the settled ones.
+	for i := range bed.Hosts {
+		if _, err := bed.VerifyKeysOn(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newest := func() string {
+		out, err := bed.SSH(ctx, 0, fmt.Sprintf("ls -l %s/member/snap %s/member/snap %s/member/snap",
+			bed.Hosts[0].DataDir, bed.Hosts[1].DataDir, bed.Hosts[2].DataDir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for prev := newest(); ; {
+		time.Sleep(300 * time.Millisecond)
+		cur := newest()
+		if cur == prev {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("snapshots never settled")
+		}
+		prev = cur
+	}
 	src, err := os.ReadFile(bed.InventoryPath)
 	if err != nil {
 		t.Fatal(err)
