@@ -299,8 +299,22 @@ func TestWriterThroughMemberRestarts(t *testing.T) {
 				if st.OK < 20 {
 					t.Fatalf("writer barely wrote: %v (last error %s)", st, st.LastError)
 				}
-				if (!isLeader || c.API == "v3") && st.Failed != 0 {
-					t.Fatalf("graceful restart of %s cost writes: %v (last error %s)", c.Hosts[i].Name, st, st.LastError)
+				// A follower's graceful restart costs no write. A leader's
+				// can cost the one in flight: on 2.x (no leadership
+				// transfer) during the election, and, rarely, on 3.x too,
+				// when raft drops the proposal that arrives while the
+				// stopping leader hands over (the Put then times out, a
+				// 2 s stall; seen once in many CI runs). The runner's
+				// move-leader before the stop is what avoids it in upgrades.
+				maxFailed := 0
+				switch {
+				case isLeader && c.API == "v2":
+					maxFailed = 2 // the e2e suite's v2 bound: an election can outlast one write deadline
+				case isLeader:
+					maxFailed = 1
+				}
+				if st.Failed > maxFailed {
+					t.Fatalf("graceful restart of %s cost writes: %v (last error %s), want at most %d", c.Hosts[i].Name, st, st.LastError, maxFailed)
 				}
 				if st.LongestStall > 5*time.Second {
 					t.Fatalf("writer stalled: %v", st)
