@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/internal/golden"
 )
 
 // TestPlanLiveGolden: the live plan of the shipped 3.4-to-3.5 playbook
@@ -33,8 +34,8 @@ func TestPlanLiveGolden(t *testing.T) {
 	if !bytes.Equal(texts[0], texts[1]) || !bytes.Equal(jsons[0], jsons[1]) {
 		t.Fatal("two live plans of the same cluster differ")
 	}
-	golden(t, filepath.Join("testdata/plan", "3.4-to-3.5.live.txt"), texts[0])
-	golden(t, filepath.Join("testdata/plan", "3.4-to-3.5.live.json"), jsons[0])
+	golden.Check(t, filepath.Join("testdata/plan", "3.4-to-3.5.live.txt"), texts[0])
+	golden.Check(t, filepath.Join("testdata/plan", "3.4-to-3.5.live.json"), jsons[0])
 }
 
 // run --plan refuses a plan made from other files, and an offline plan.

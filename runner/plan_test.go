@@ -3,18 +3,16 @@ package runner
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/etcdplay/etcdplay/internal/golden"
 	"github.com/etcdplay/etcdplay/playbooks"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func loadPair(t *testing.T, name, invFile string) (*schema.Playbook, *schema.Inventory) {
 	t.Helper()
@@ -74,8 +72,8 @@ func TestPlanOfflineGolden(t *testing.T) {
 			if !bytes.Equal(texts[0], texts[1]) || !bytes.Equal(jsons[0], jsons[1]) {
 				t.Fatal("two plans of the same inputs differ")
 			}
-			golden(t, filepath.Join("testdata/plan", c.playbook+".txt"), texts[0])
-			golden(t, filepath.Join("testdata/plan", c.playbook+".json"), jsons[0])
+			golden.Check(t, filepath.Join("testdata/plan", c.playbook+".txt"), texts[0])
+			golden.Check(t, filepath.Join("testdata/plan", c.playbook+".json"), jsons[0])
 		})
 	}
 }
@@ -124,21 +122,4 @@ func flatten(ms []MemberPlan) []StepPlan {
 		out = append(out, m.Steps...)
 	}
 	return out
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if !bytes.Equal(want, got) {
-		t.Errorf("%s differs (go test -update rewrites it)\n--- got\n%s", path, got)
-	}
 }

@@ -2,40 +2,20 @@ package schema_test
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/etcdplay/etcdplay/internal/golden"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files and the committed JSON Schema files")
 
 // load loads src as what it looks like, the way `etcdplay validate` does.
 func load(name string, src []byte) error {
 	_, _, err := schema.LoadFile(name, src, steps.Default())
 	return err
-}
-
-// golden compares got with the file at path, or rewrites it with -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from the output (go test -update rewrites it)\n--- want\n%s\n--- got\n%s", path, want, got)
-	}
 }
 
 // TestInvalidCorpus loads every broken file in testdata/invalid and checks
@@ -61,7 +41,7 @@ func TestInvalidCorpus(t *testing.T) {
 					t.Errorf("badly positioned error: %+v", e)
 				}
 			}
-			golden(t, strings.TrimSuffix(f, ".yaml")+".err", []byte(list.Format()))
+			golden.Check(t, strings.TrimSuffix(f, ".yaml")+".err", []byte(list.Format()))
 		})
 	}
 }

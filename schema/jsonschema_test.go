@@ -13,6 +13,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 
+	"github.com/etcdplay/etcdplay/internal/golden"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
 )
@@ -33,8 +34,8 @@ func generated(t *testing.T) (playbook, inventory []byte) {
 // TestJSONSchemaFiles: the committed schema files are the generated ones.
 func TestJSONSchemaFiles(t *testing.T) {
 	p, i := generated(t)
-	golden(t, "playbook.schema.json", p)
-	golden(t, "inventory.schema.json", i)
+	golden.Check(t, "playbook.schema.json", p)
+	golden.Check(t, "inventory.schema.json", i)
 }
 
 // TestJSONSchemaCoversGoTypes walks the Go types and the generated schema

@@ -2,16 +2,14 @@ package diff
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/etcdplay/etcdplay/internal/golden"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func load(t *testing.T, file string) *schema.Playbook {
 	t.Helper()
@@ -24,23 +22,6 @@ func load(t *testing.T, file string) *schema.Playbook {
 		t.Fatal(err)
 	}
 	return pb
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if !bytes.Equal(want, got) {
-		t.Errorf("%s differs (go test -update rewrites it)\n--- got\n%s", path, got)
-	}
 }
 
 // TestCompareGolden: old.yaml is the shipped 3.4-to-3.5 playbook; new.yaml
@@ -56,8 +37,8 @@ func TestCompareGolden(t *testing.T) {
 	if err := WriteJSON(&js, changes); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, filepath.Join("testdata", "changes.txt"), text.Bytes())
-	golden(t, filepath.Join("testdata", "changes.json"), js.Bytes())
+	golden.Check(t, filepath.Join("testdata", "changes.txt"), text.Bytes())
+	golden.Check(t, filepath.Join("testdata", "changes.json"), js.Bytes())
 	kinds := map[Kind]int{}
 	for _, c := range changes {
 		kinds[c.Kind]++

@@ -2,17 +2,15 @@ package report
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/etcdplay/etcdplay/internal/golden"
 	"github.com/etcdplay/etcdplay/runner/events"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // script builds a run's events on a fake clock, the way the runner emits
 // them.
@@ -144,19 +142,7 @@ func TestGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				golden := filepath.Join("testdata", name+"."+file)
-				if *update {
-					if err := os.WriteFile(golden, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run with -update to create it)", err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("%s differs from %s (run with -update, then read the diff):\n%s", file, golden, got)
-				}
+				golden.Check(t, filepath.Join("testdata", name+"."+file), got)
 				for _, secret := range []string{"hunter2", "client-key.pem"} {
 					if bytes.Contains(got, []byte(secret)) {
 						t.Errorf("%s holds the secret %q", file, secret)
