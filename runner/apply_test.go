@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/internal/exit"
-	"github.com/etcdplay/etcdplay/runner/etcdprobe"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
-	"github.com/etcdplay/etcdplay/runner/lock"
+	"github.com/etcdplay/etcdplay/target/lock"
 )
 
 func journalKinds(t *testing.T, dir string) []journal.Record {

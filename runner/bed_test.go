@@ -11,15 +11,15 @@ import (
 	"github.com/etcdplay/etcdplay/playbooks"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
-	"github.com/etcdplay/etcdplay/runner/target"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
+	"github.com/etcdplay/etcdplay/target"
 	"github.com/etcdplay/etcdplay/testbed"
 )
 
 // TestBedUpgrade34To35 is one smoke run on the real bed: three etcd 3.4
 // members behind real sshd, the shipped 3.4-to-3.5 playbook run through
-// the runner with runner/target, the v3 lock in the cluster. Every member
+// the runner with target, the v3 lock in the cluster. Every member
 // ends on 3.5.x, the keys written before are all there, and a second run
 // is a no-op. The full end-to-end suite is a later issue. It fails (never
 // skips) when the bed is not provisioned; -short skips it.

@@ -9,7 +9,7 @@
 //
 // Apply, Resume and Rollback take interfaces only (steps.Cluster,
 // steps.Hosts, a Locker, an events.Sink, a clock), so every safety rule is
-// tested against a fake cluster; the CLI wires runner/target and the real
+// tested against a fake cluster; the CLI wires target and the real
 // locks. A run goes:
 //
 //	lock -> journal run-start -> probe -> preflight gate -> preflight steps

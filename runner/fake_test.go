@@ -15,12 +15,12 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/etcdplay/etcdplay/runner/etcdprobe"
+	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/runner/events"
-	"github.com/etcdplay/etcdplay/runner/lock"
-	"github.com/etcdplay/etcdplay/runner/ssh"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
+	"github.com/etcdplay/etcdplay/target/lock"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 // fakeMember is one member of the fake cluster: a small state machine the

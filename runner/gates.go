@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/internal/exit"
-	"github.com/etcdplay/etcdplay/runner/etcdprobe"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
 )

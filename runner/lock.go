@@ -11,9 +11,9 @@ import (
 
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
-	"github.com/etcdplay/etcdplay/runner/lock"
-	"github.com/etcdplay/etcdplay/runner/ssh"
 	"github.com/etcdplay/etcdplay/steps"
+	"github.com/etcdplay/etcdplay/target/lock"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 // acquire takes the cluster's lock before anything else happens. A lock

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/etcdplay/etcdplay/runner/lock"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/target/lock"
 )
 
 // The v2 lock over steps.Hosts: hostRunner adapts a member's Host to

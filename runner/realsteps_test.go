@@ -23,9 +23,9 @@ import (
 
 	"github.com/etcdplay/etcdplay/playbooks"
 	"github.com/etcdplay/etcdplay/runner/journal"
-	"github.com/etcdplay/etcdplay/runner/ssh"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 // machines is the fake side of the REAL steps: each member's "host" runs

@@ -16,10 +16,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 
-	"github.com/etcdplay/etcdplay/runner/etcdprobe"
-	"github.com/etcdplay/etcdplay/runner/target"
+	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
+	"github.com/etcdplay/etcdplay/target"
 	"github.com/etcdplay/etcdplay/testbed"
 )
 

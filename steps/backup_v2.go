@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/etcdplay/etcdplay/runner/ssh"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 // v2CheckScript proves the folder `etcdctl backup` wrote is a backup: a

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/etcdplay/etcdplay/runner/etcdprobe"
+	"github.com/etcdplay/etcdplay/etcdprobe"
 )
 
 // snapshotV3 streams a snapshot from the leader into dir and keeps it only

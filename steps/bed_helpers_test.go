@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcdplay/etcdplay/runner/target"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
+	"github.com/etcdplay/etcdplay/target"
 	"github.com/etcdplay/etcdplay/testbed"
 )
 

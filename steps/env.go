@@ -6,9 +6,9 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/etcdplay/etcdplay/runner/etcdprobe"
-	"github.com/etcdplay/etcdplay/runner/ssh"
+	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 // Runnable is the capability every action gains with issue 5: doing what the

@@ -1,7 +1,7 @@
 package steps
 
 import (
-	"github.com/etcdplay/etcdplay/runner/etcdprobe"
+	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/schema"
 )
 

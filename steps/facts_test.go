@@ -3,7 +3,7 @@ package steps
 import (
 	"testing"
 
-	"github.com/etcdplay/etcdplay/runner/etcdprobe"
+	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/schema"
 )
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/etcdplay/etcdplay/runner/etcdprobe"
+	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/schema"
 	"gopkg.in/yaml.v3"
 )

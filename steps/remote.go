@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/etcdplay/etcdplay/runner/ssh"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 // hostOf reaches a member's machine, saying which member failed.

@@ -7,8 +7,8 @@ import (
 	"strconv"
 
 	"github.com/etcdplay/etcdplay/internal/shell"
-	"github.com/etcdplay/etcdplay/runner/ssh"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 	"gopkg.in/yaml.v3"
 )
 

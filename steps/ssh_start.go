@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/etcdplay/etcdplay/runner/ssh"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 	"gopkg.in/yaml.v3"
 )
 

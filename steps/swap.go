@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/etcdplay/etcdplay/runner/ssh"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 	"gopkg.in/yaml.v3"
 )
 

@@ -11,7 +11,7 @@ import (
 )
 
 // The bed's own minimal view of a member over plain HTTP, good for every
-// version from 2.0 to 3.7. The real probe (runner/etcdprobe) is a separate
+// version from 2.0 to 3.7. The real probe (etcdprobe) is a separate
 // package; this one only has to tell "up, healthy, on version X".
 
 var httpClient = &http.Client{

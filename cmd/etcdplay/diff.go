@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdplay/etcdplay/internal/exit"
-	"github.com/etcdplay/etcdplay/runner/diff"
+	"github.com/etcdplay/etcdplay/schema/diff"
 )
 
 func newDiffCmd(opts *options) *cobra.Command {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner"
-	"github.com/etcdplay/etcdplay/runner/target"
+	"github.com/etcdplay/etcdplay/target"
 )
 
 func newPlanCmd(opts *options) *cobra.Command {

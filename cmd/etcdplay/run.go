@@ -21,9 +21,9 @@ import (
 	"github.com/etcdplay/etcdplay/runner"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
-	"github.com/etcdplay/etcdplay/runner/target"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
+	"github.com/etcdplay/etcdplay/target"
 )
 
 func newRunCmd(opts *options) *cobra.Command {

@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/internal/exit"
-	"github.com/etcdplay/etcdplay/runner/etcdprobe"
-	"github.com/etcdplay/etcdplay/runner/target"
+	"github.com/etcdplay/etcdplay/target"
 )
 
 func newStatusCmd(opts *options) *cobra.Command {

@@ -19,7 +19,7 @@ import (
 	xssh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
-	"github.com/etcdplay/etcdplay/runner/ssh"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 // fixture is a server on a free loopback port with a client key and a

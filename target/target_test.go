@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/etcdplay/etcdplay/runner/ssh"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/testbed"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 func TestResolvePath(t *testing.T) {

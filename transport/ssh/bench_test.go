@@ -15,7 +15,7 @@ import (
 // pooled connection with the system ssh client, without and with
 // ControlMaster, against a real bed sshd. One op is one `true`; run it as
 //
-//	go test -bench CommandLatency -benchtime 100x -run '^$' ./runner/ssh
+//	go test -bench CommandLatency -benchtime 100x -run '^$' ./transport/ssh
 //
 // for exactly 100 sequential commands per variant. It needs the bed and
 // fails when it is not provisioned.

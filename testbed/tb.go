@@ -4,15 +4,26 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
+
+// TB is the part of testing.TB the bed needs. It is declared here, not
+// imported, so that the etcdplay binary (whose sandbox uses this package)
+// never links package testing; every *testing.T satisfies it.
+type TB interface {
+	Helper()
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+	Failed() bool
+}
 
 // StartT is Start for tests: it logs through t, fails the test at once
 // (never skips) when the bed is not provisioned or the cluster does not come
 // up, and registers Close with t.Cleanup; a teardown problem (a process or
 // a port left behind) fails the test too.
-func StartT(t testing.TB, o Options) *Cluster {
+func StartT(t TB, o Options) *Cluster {
 	t.Helper()
 	if o.Logf == nil {
 		o.Logf = t.Logf
@@ -44,7 +55,7 @@ func StartT(t testing.TB, o Options) *Cluster {
 
 // RequireVersions fails the test unless every version in versions.txt is
 // provisioned, naming provision.sh.
-func RequireVersions(t testing.TB) {
+func RequireVersions(t TB) {
 	t.Helper()
 	for _, v := range Versions() {
 		if err := CheckBinaries(v.Version); err != nil {

@@ -19,7 +19,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
 
-	"github.com/etcdplay/etcdplay/runner/ssh/internal/sshtest"
+	"github.com/etcdplay/etcdplay/transport/ssh/internal/sshtest"
 )
 
 // newKey returns a fresh private key of the given kind and its signer.

@@ -10,7 +10,7 @@ import (
 	xssh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
-	"github.com/etcdplay/etcdplay/runner/ssh/internal/sshtest"
+	"github.com/etcdplay/etcdplay/transport/ssh/internal/sshtest"
 )
 
 func TestProxyJumpChain(t *testing.T) {

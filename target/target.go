@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/etcdplay/etcdplay/runner/etcdprobe"
-	"github.com/etcdplay/etcdplay/runner/ssh"
+	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 // Options tune how a Target reaches the cluster. The zero value is what an

@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/etcdplay/etcdplay/runner/etcdprobe"
-	"github.com/etcdplay/etcdplay/runner/ssh"
+	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 // v2SizeScript prints the rough data size of a 2.x member the way the 2.x
