@@ -42,6 +42,9 @@ type fakeCluster struct {
 	leader    string
 	committed uint64
 	version   string // cluster version override; "" computes it
+	// noVersion hides the cluster version, as a cluster that has not
+	// decided one (or a probe that could not read it) shows it.
+	noVersion bool
 
 	stops  []string // members stopped, in order
 	starts []string
@@ -87,7 +90,9 @@ func (f *fakeCluster) view(m *fakeMember) etcdprobe.Member {
 		v.HealthError = "no leader"
 	}
 	v.Server = m.version
-	v.ClusterVersion = f.clusterVersion()
+	if !f.noVersion {
+		v.ClusterVersion = f.clusterVersion()
+	}
 	v.IsLeader = m.name == f.leader
 	v.RaftIndex = m.applied
 	v.RaftAppliedIndex = m.applied
@@ -112,6 +117,9 @@ func (f *fakeCluster) Cluster(ctx context.Context) (*etcdprobe.Cluster, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := &etcdprobe.Cluster{API: "v3", Version: f.clusterVersion(), Leader: f.leader, Healthy: true}
+	if f.noVersion {
+		c.Version = ""
+	}
 	any := false
 	for _, m := range f.members {
 		v := f.view(m)

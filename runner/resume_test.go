@@ -155,6 +155,34 @@ func TestRollbackRefusedAfterClusterVersionMoved(t *testing.T) {
 	}
 }
 
+// Rollback fails closed: with the cluster version unreadable and no
+// reachable member on the old minor, nothing proves an old binary would
+// be let back in, so it is refused before anything stops; with a member
+// still on the old minor the rollback goes on.
+func TestRollbackRefusedWhenClusterVersionUnreadable(t *testing.T) {
+	fc := newFakeCluster("3.5.1", "infra0", "infra1", "infra2")
+	fc.noVersion = true
+	h := newHarness(t, fakePlaybook, fc)
+	_, err := Rollback(context.Background(), h.o, "infra2")
+	if exit.Code(err) != exit.Refused || !strings.Contains(err.Error(), "cluster version cannot be read") {
+		t.Fatalf("exit %d (%v), want 5 and a refusal naming the unreadable version", exit.Code(err), err)
+	}
+	if len(fc.stopped()) != 0 {
+		t.Errorf("a refused rollback stopped %v", fc.stopped())
+	}
+
+	fc = newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	fc.m("infra2").version, fc.m("infra2").binary = "3.5.1", "3.5.1"
+	fc.noVersion = true
+	h = newHarness(t, fakePlaybook, fc)
+	if _, err := Rollback(context.Background(), h.o, "infra2"); err != nil {
+		t.Fatalf("rollback with infra0/infra1 still on 3.4: %v", err)
+	}
+	if v := fc.versions()["infra2"]; !strings.HasPrefix(v, "3.4.") {
+		t.Errorf("infra2 on %s after rollback", v)
+	}
+}
+
 // Rollback of the member a run failed on (found in the journal): it goes
 // back to 3.4 behind the same gates, and the journal records it.
 func TestRollbackPutsFailedMemberBack(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
@@ -81,6 +82,9 @@ func (r *run) rollbackBody(ctx context.Context) error {
 		return refused(fmt.Errorf("cluster version is %s: every member already speaks %s and a %s binary will refuse to start", c.Version, r.pb.To, r.pb.From),
 			r.waysBack())
 	}
+	if err := r.clusterStillOld(c); err != nil {
+		return err
+	}
 	if m := c.MemberByName(name); m != nil && m.Reachable && m.Healthy && matchMinor(r.pb.From, m.Server) {
 		msg := fmt.Sprintf("already on %s and healthy: nothing to roll back", m.Server)
 		r.members[name].State = msg
@@ -125,6 +129,24 @@ func (r *run) rollbackBody(ctx context.Context) error {
 	}
 	r.emit(events.Event{Kind: events.MemberDone, Phase: events.PhaseRollback, Member: name, Message: "rolled back to " + r.pb.From.String()})
 	return nil
+}
+
+// clusterStillOld fails closed when the cluster version cannot be read:
+// the rollback goes on only if a reachable member still runs the `from`
+// minor, which proves the cluster version has not moved to `to` (it moves
+// only once every member runs `to`). Without that proof an old binary
+// might refuse to start and leave the member down (docs/safety.md).
+func (r *run) clusterStillOld(c *etcdprobe.Cluster) error {
+	if _, err := schema.ParseVersion(c.Version); err == nil {
+		return nil
+	}
+	for _, m := range c.Members {
+		if m.Reachable && matchMinor(r.pb.From, m.Server) {
+			return nil
+		}
+	}
+	return refused(fmt.Errorf("the cluster version cannot be read and no reachable member runs %s, so nothing proves a %s binary would be let back in", r.pb.From, r.pb.From),
+		"`etcdplay status -i INV` shows each member's version; "+r.waysBack())
 }
 
 // waysBack explains what remains once the cluster version moved.

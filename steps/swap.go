@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/transport/ssh"
 	"gopkg.in/yaml.v3"
@@ -313,16 +314,23 @@ func (s *Swap) swapEtcdctl(ctx context.Context, env *Env, h Host, m *schema.Memb
 // checkHop refuses a target more than one minor above the cluster version
 // the members report: a skipped minor can crash the old peers and lose
 // quorum (harness.md, 3.4 -> 3.6), whatever the playbook claims to come
-// from. A major step is allowed only to its .0 (2.3 -> 3.0). An undecided
-// cluster version decides nothing here.
+// from. A major step is allowed only to its .0 (2.3 -> 3.0). It fails
+// closed: when the cluster version cannot be read (not decided yet, as in
+// a 2.0/2.1 mix), the lowest server version stands in for it, and only
+// when every member answered with one; otherwise nothing proves the hop
+// safe and the swap is refused (docs/safety.md).
 func (s *Swap) checkHop(ctx context.Context, env *Env) error {
 	c, err := env.Cluster.Cluster(ctx)
 	if err != nil {
 		return fmt.Errorf("swap to %s: %w", s.To, err)
 	}
 	cv, ok := reportedVersion(c.Version)
+	what := "the cluster version is " + c.Version
 	if !ok {
-		return nil
+		if cv, ok = lowestServer(c); !ok {
+			return fmt.Errorf("swap to %s: the cluster version cannot be read and not every member reports its server version, so nothing proves %s is at most one minor ahead: refusing before any member is stopped (bring every member up; `etcdplay status -i INV` shows them)", s.To, s.To)
+		}
+		what = "the cluster version is not decided and the oldest member runs " + cv.String()
 	}
 	from := cv.MinorLine()
 	switch {
@@ -331,6 +339,22 @@ func (s *Swap) checkHop(ctx context.Context, env *Env) error {
 	case s.To.Major == from.Major+1 && s.To.Minor == 0:
 		return nil
 	}
-	return fmt.Errorf("swap to %s: the cluster version is %s, so %s would skip a minor (expected %d.%d at most): refusing before any member is stopped",
-		s.To, c.Version, s.To, from.Major, from.Minor+1)
+	return fmt.Errorf("swap to %s: %s, so %s would skip a minor (expected %d.%d at most): refusing before any member is stopped",
+		s.To, what, s.To, from.Major, from.Minor+1)
+}
+
+// lowestServer is the oldest server version in c, false unless every
+// member answered with a readable one.
+func lowestServer(c *etcdprobe.Cluster) (schema.Version, bool) {
+	var low schema.Version
+	for i, m := range c.Members {
+		v, ok := reportedVersion(m.Server)
+		if !m.Reachable || !ok {
+			return schema.Version{}, false
+		}
+		if i == 0 || v.Less(low) {
+			low = v
+		}
+	}
+	return low, len(c.Members) > 0
 }
