@@ -19,7 +19,7 @@ func (v clusterView) Member(context.Context, string) (*etcdprobe.Member, error) 
 	return nil, etcdprobe.ErrUnknownMember
 }
 func (v clusterView) LeaderCommitted(context.Context) (string, uint64, error) { return "", 0, nil }
-func (v clusterView) MoveLeader(context.Context, string) error                 { return nil }
+func (v clusterView) MoveLeader(context.Context, string) error                { return nil }
 func (v clusterView) Snapshot(context.Context, string, io.Writer) (int64, error) {
 	return 0, nil
 }
