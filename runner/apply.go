@@ -414,6 +414,7 @@ func (r *run) upgradeMember(ctx context.Context, name string, c *etcdprobe.Clust
 				return err
 			}
 			gated = true
+			r.leave(ctx, events.PhaseMembers, name)
 		}
 		if err := r.step(ctx, schema.PhaseMembers, &cfg, s, i+1, len(list)); err != nil {
 			if isInterrupted(ctx, err) {
@@ -434,6 +435,9 @@ func (r *run) upgradeMember(ctx context.Context, name string, c *etcdprobe.Clust
 			r.members[name].State = "interrupted in the post-member gate"
 		}
 		return err
+	}
+	if gated {
+		r.rejoin(ctx, events.PhaseMembers, name)
 	}
 	r.memberDone(name, "upgraded")
 	r.failedMember = ""

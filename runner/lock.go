@@ -76,27 +76,74 @@ func (r *run) release() {
 // itself under /etcdplay/lock/<cluster>, holder JSON at
 // /etcdplay/lock/<cluster>/holder (see package lock).
 type V3Locker struct {
-	Client  *clientv3.Client
 	Cluster string
 	TTL     time.Duration
+	// Dial opens a client on every member's client URL but avoid's ("":
+	// every member). The held lock owns the client it keeps its lease
+	// alive through, and redials to leave a member (Avoid).
+	Dial func(avoid string) (*clientv3.Client, error)
 }
 
-// Acquire implements Locker.
+// Acquire implements Locker. The lock it returns is an Avoider.
 func (v *V3Locker) Acquire(ctx context.Context, runID string) (Lock, error) {
-	l, err := lock.AcquireV3(ctx, v.Client, v.Cluster, lock.NewHolder(runID), v.TTL)
+	cli, err := v.Dial("")
 	if err != nil {
 		return nil, err
 	}
-	return l, nil
+	l, err := lock.AcquireV3(ctx, cli, v.Cluster, lock.NewHolder(runID), v.TTL)
+	if err != nil {
+		cli.Close()
+		return nil, err
+	}
+	return &v3Lock{Lock: l, dial: v.Dial, cli: cli}, nil
 }
 
 // Break implements Locker.
 func (v *V3Locker) Break(ctx context.Context) (string, error) {
-	h, err := lock.BreakV3(ctx, v.Client, v.Cluster)
+	cli, err := v.Dial("")
+	if err != nil {
+		return "", err
+	}
+	defer cli.Close()
+	h, err := lock.BreakV3(ctx, cli, v.Cluster)
 	if h == nil {
 		return "", err
 	}
 	return fmt.Sprintf("%s (run %s)", h, h.RunID), err
+}
+
+// v3Lock is a held v3 lock with the client its lease is kept alive
+// through, which it owns.
+type v3Lock struct {
+	*lock.Lock
+	dial     func(avoid string) (*clientv3.Client, error)
+	cli      *clientv3.Client
+	avoiding string
+}
+
+// Avoid implements Avoider: the lease's keep-alive moves to a new client
+// that does not know member, and the old client, with its stream, closes.
+func (l *v3Lock) Avoid(ctx context.Context, member string) error {
+	if member == l.avoiding {
+		return nil
+	}
+	cli, err := l.dial(member)
+	if err != nil {
+		return err
+	}
+	if err := l.Lock.Move(ctx, cli); err != nil {
+		cli.Close()
+		return err
+	}
+	l.cli.Close()
+	l.cli, l.avoiding = cli, member
+	return nil
+}
+
+// Release implements Lock, and closes the client.
+func (l *v3Lock) Release(ctx context.Context) error {
+	defer l.cli.Close()
+	return l.Lock.Release(ctx)
 }
 
 // V2Locker is the v2 lock: a folder on every member host, taken over SSH.

@@ -108,6 +108,7 @@ func (r *run) rollbackBody(ctx context.Context) error {
 				return err
 			}
 			gated = true
+			r.leave(ctx, events.PhaseRollback, name)
 		}
 		if err := r.step(ctx, schema.PhaseRollback, &cfg, s, i+1, len(list)); err != nil {
 			r.members[name].State = fmt.Sprintf("rollback failed at step %d (%s)", i+1, s.Action)
@@ -120,6 +121,9 @@ func (r *run) rollbackBody(ctx context.Context) error {
 	if err := r.postGate(ctx, name); err != nil {
 		r.members[name].State = "rollback failed the post-member gate"
 		return err
+	}
+	if gated {
+		r.rejoin(ctx, events.PhaseRollback, name)
 	}
 	r.members[name].State = "rolled back"
 	r.failedMember = ""

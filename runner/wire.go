@@ -16,44 +16,52 @@ import (
 )
 
 // NewLocker returns the lock the inventory's API calls for: on v3 a lease
-// in the cluster, through a client on every member's client URL (close it
-// with the returned func); on v2 a folder on every member host.
+// in the cluster, through clients on the members' client URLs (the held
+// lock owns its client; the returned func closes what is left); on v2 a
+// folder on every member host.
 func NewLocker(o *Options) (Locker, func(), error) {
 	if o.Inventory.API == "v2" {
 		return NewV2Locker(o), func() {}, nil
 	}
-	cli, err := NewV3Client(o.Inventory)
+	dial, err := V3Dialer(o.Inventory)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &V3Locker{Client: cli, Cluster: o.Inventory.Cluster}, func() { cli.Close() }, nil
+	return &V3Locker{Cluster: o.Inventory.Cluster, Dial: dial}, func() {}, nil
 }
 
-// NewV3Client builds a clientv3 over every member's client URL with the
-// inventory's TLS. It dials lazily: a dead cluster shows up as the lock's
+// V3Dialer reads the inventory's TLS files once and returns a func that
+// builds a clientv3 over every member's client URL but avoid's ("" for
+// none). The clients dial lazily: a dead cluster shows up as the lock's
 // timeout, not here.
-func NewV3Client(inv *schema.Inventory) (*clientv3.Client, error) {
-	var eps []string
-	for _, m := range inv.Members {
-		eps = append(eps, m.Client)
-	}
-	cfg := clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
-		DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 5 * time.Second}
+func V3Dialer(inv *schema.Inventory) (func(avoid string) (*clientv3.Client, error), error) {
+	var tc *tls.Config
 	if inv.TLS != nil {
 		t := *inv.TLS
 		dir := filepath.Dir(inv.File)
 		t.CA, t.Cert, t.Key = localPath(t.CA, dir), localPath(t.Cert, dir), localPath(t.Key, dir)
-		tc, err := TLSConfig(&t)
-		if err != nil {
+		var err error
+		if tc, err = TLSConfig(&t); err != nil {
 			return nil, err
 		}
-		cfg.TLS = tc
 	}
-	cli, err := clientv3.New(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("etcd client for the lock: %w", err)
-	}
-	return cli, nil
+	return func(avoid string) (*clientv3.Client, error) {
+		var eps []string
+		for _, m := range inv.Members {
+			if m.Name != avoid {
+				eps = append(eps, m.Client)
+			}
+		}
+		if len(eps) == 0 {
+			return nil, fmt.Errorf("etcd client for the lock: no member but %s to reach the cluster through", avoid)
+		}
+		cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), TLS: tc,
+			DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 5 * time.Second})
+		if err != nil {
+			return nil, fmt.Errorf("etcd client for the lock: %w", err)
+		}
+		return cli, nil
+	}, nil
 }
 
 // localPath reads a path in an inventory as the target package does:

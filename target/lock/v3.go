@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -31,9 +32,12 @@ func HolderKey(cluster string) string { return Key(cluster) + "/holder" }
 type Lock struct {
 	cluster string
 	holder  Holder
+	ttl     int
+	mutex   *concurrency.Mutex // its key and revision; never its session (see Move)
+
+	mu      sync.Mutex
 	cli     *clientv3.Client
 	session *concurrency.Session
-	mutex   *concurrency.Mutex
 }
 
 // AcquireV3 takes cluster's lock for h, or returns a *HeldError naming the
@@ -79,13 +83,50 @@ func AcquireV3(ctx context.Context, cli *clientv3.Client, cluster string, h Hold
 		s.Close()
 		return nil, fmt.Errorf("lock %s: record holder: %w", cluster, err)
 	}
-	return &Lock{cluster: cluster, holder: h, cli: cli, session: s, mutex: m}, nil
+	return &Lock{cluster: cluster, holder: h, ttl: int(secs), cli: cli, session: s, mutex: m}, nil
+}
+
+// Move keeps the lock's lease alive through cli from now on, and stops the
+// keep-alive on the client it used before. The caller then closes the old
+// client: only closing it ends its keep-alive stream (a clientv3 lessor
+// keeps its stream open while the client lives, and SetEndpoints does not
+// move a stream already open). This is how the runner takes its own stream
+// off a member before stopping it: etcd's graceful stop waits up to its
+// request timeout (about 7 s) for open streams (docs/performance.md).
+// The lease and the lock keys are unchanged; Move fails, leaving the lock
+// as it was, when cli cannot reach the lease.
+func (l *Lock) Move(ctx context.Context, cli *clientv3.Client) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	id := l.session.Lease()
+	// Ask through the new client before switching: a client that cannot
+	// reach the cluster must not take over the keep-alive.
+	ttl, err := cli.TimeToLive(ctx, id)
+	if err != nil {
+		return fmt.Errorf("lock %s: move keep-alive: %w", l.cluster, err)
+	}
+	if ttl.TTL <= 0 {
+		return fmt.Errorf("lock %s: move keep-alive: %w: lease %x expired or revoked", l.cluster, ErrLost, int64(id))
+	}
+	s, err := concurrency.NewSession(cli, concurrency.WithLease(id), concurrency.WithTTL(l.ttl),
+		concurrency.WithContext(context.WithoutCancel(ctx)))
+	if err != nil {
+		return fmt.Errorf("lock %s: move keep-alive: %w", l.cluster, err)
+	}
+	l.session.Orphan() // ends the old keep-alive; the lease lives on through s
+	l.cli, l.session = cli, s
+	return nil
 }
 
 // Lost is closed when the lock's lease can no longer be kept alive (the
 // cluster was unreachable for longer than the TTL, or someone broke the
 // lock). The runner must not start another destructive step after that.
-func (l *Lock) Lost() <-chan struct{} { return l.session.Done() }
+// After Move, ask again: the channel belongs to the keep-alive in use.
+func (l *Lock) Lost() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.session.Done()
+}
 
 // Holder is who this lock was taken for.
 func (l *Lock) Holder() Holder { return l.holder }
@@ -98,6 +139,8 @@ var ErrLost = errors.New("lock lost")
 // runner calls Check right before each destructive step, so a broken lock
 // stops it before it stops a member.
 func (l *Lock) Check(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	select {
 	case <-l.session.Done():
 		return fmt.Errorf("lock %s: %w: its lease is no longer kept alive", l.cluster, ErrLost)
@@ -117,7 +160,11 @@ func (l *Lock) Check(ctx context.Context) error {
 // lease, which deletes the holder key with it. If the cluster cannot be
 // reached the lock still lapses when the lease expires; the error says so.
 func (l *Lock) Release(ctx context.Context) error {
-	unlockErr := l.mutex.Unlock(ctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Delete the key through the current client: the mutex's own session
+	// may be the one Move retired.
+	_, unlockErr := l.cli.Delete(ctx, l.mutex.Key())
 	l.session.Orphan() // stop the keep-alive; the revoke below ends the lease
 	_, revokeErr := l.cli.Revoke(ctx, l.session.Lease())
 	if errors.Is(revokeErr, rpctypes.ErrLeaseNotFound) {

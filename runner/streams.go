@@ -1,0 +1,57 @@
+package runner
+
+import (
+	"context"
+	"time"
+
+	"github.com/etcdplay/etcdplay/runner/events"
+)
+
+// Avoider is a Lock that holds a connection to the cluster and can keep it
+// off one member (safety invariant 10: a member's downtime is etcd's own).
+// etcd's graceful stop waits, up to its request timeout (about 7 s), for
+// open client streams to end, and the v3 lock keeps a lease keep-alive
+// stream open for the whole run (docs/performance.md). The prober needs no
+// such care: its clients live for one call.
+type Avoider interface {
+	// Avoid moves every stream and connection the lock holds off member
+	// ("": back onto every member) and closes the old ones.
+	Avoid(ctx context.Context, member string) error
+}
+
+// leave takes etcdplay's own streams off a member that is about to stop.
+// It cannot fail the run: a stream left behind costs seconds of stop
+// time, never safety, so a failure is a warning naming the cost.
+func (r *run) leave(ctx context.Context, ph events.Phase, member string) {
+	r.avoid(ctx, ph, member, member)
+}
+
+// rejoin lets the lock use every member again once member is healthy.
+func (r *run) rejoin(ctx context.Context, ph events.Phase, member string) {
+	r.avoid(ctx, ph, member, "")
+}
+
+func (r *run) avoid(ctx context.Context, ph events.Phase, member, avoid string) {
+	a, ok := r.lock.(Avoider)
+	if !ok {
+		return
+	}
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	start := r.o.now()
+	ev := events.Event{Kind: events.Info, Phase: ph, Member: member}
+	if err := a.Avoid(actx, avoid); err != nil {
+		ev.Kind = events.Warn
+		ev.Message = "the lock's keep-alive could not move back onto every member: " + err.Error()
+		if avoid != "" {
+			ev.Message = "the lock's keep-alive could not leave " + member + " (its stop may take up to 7 s longer): " + err.Error()
+		}
+		r.emit(ev)
+		return
+	}
+	ev.Message, ev.Duration = "lock keep-alive back on every member", r.o.now().Sub(start)
+	if avoid != "" {
+		ev.Message = "lock keep-alive moved off " + member + " before it stops"
+	}
+	r.emit(ev)
+}
