@@ -149,4 +149,3 @@ func loadBedInventory(t *testing.T, bed *testbed.Cluster) *schema.Inventory {
 	}
 	return inv
 }
-
