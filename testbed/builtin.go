@@ -35,13 +35,9 @@ import (
 type SSHServerFunc func(ctx context.Context, h *Host, clientKey ssh.PublicKey) (hostKey ssh.PublicKey, stop func() error, err error)
 
 // User is the account the hosts' SSH endpoints log in as: the bed user
-// with sshd, the current user with Options.SSHServer.
-func (c *Cluster) User() string {
-	if c.builtin != nil {
-		return c.acc.name
-	}
-	return User
-}
+// with sshd, the current user with Options.SSHServer, LoginUser in a
+// production-shaped cluster.
+func (c *Cluster) User() string { return c.acc.name }
 
 func currentAccount() (account, error) {
 	u, err := user.Current()

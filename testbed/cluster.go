@@ -3,10 +3,13 @@ package testbed
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -45,6 +48,19 @@ type Options struct {
 	// OpenSSH's sshd (see SSHServerFunc): the cluster then needs neither
 	// root, nor sshd, nor the bed user.
 	SSHServer SSHServerFunc
+	// Production shapes the cluster like a hardened site (doc.go, "A
+	// production-shaped cluster"): TLS with client certificates on client
+	// and peer URLs, etcd started as EtcdUser from a --config-file by a
+	// root-owned service script, a root-owned binary folder, SSH as
+	// LoginUser through a bastion, sudo limited to SudoRules, ports 23790,
+	// 23800 and 2022. It needs a 3.4+ version and root (no SSHServer).
+	Production bool
+	// SudoRules are the sudoers lines a Production cluster installs for
+	// LoginUser (e.g. what `etcdplay sudoers -i INVENTORY` prints for it);
+	// nil means the cluster's DefaultSudoRules. They cannot name the
+	// cluster's paths before it exists, so a test that derives them from
+	// the inventory starts with the defaults and calls SetSudoRules.
+	SudoRules []string
 }
 
 // Host is one bed "machine": an sshd on its own loopback address and an
@@ -61,6 +77,9 @@ type Host struct {
 	DataDir   string // --data-dir
 	BackupDir string // where v2 `etcdctl backup` may write
 	Service   string // the service script: "<Service> start|stop|status"
+	// ConfigFile is etcd's --config-file (Production; "" otherwise: flags
+	// in etcd.flags).
+	ConfigFile string
 
 	version    string       // the version installed in BinDir
 	stopSSH    func() error // the built-in server's stop (Options.SSHServer)
@@ -98,8 +117,19 @@ type Cluster struct {
 	IdentityPath   string // the bed's private key (authorized for User on every host)
 	SSHConfigPath  string // ssh_config for the system ssh client
 	StartTime      time.Duration
+	// Production is Options.Production. Such a cluster also has TLS (its
+	// client files), Bastion (the jump host every SSH goes through) and
+	// SudoersPath (the sudo rules Close removes).
+	Production  bool
+	TLS         *TLSFiles
+	Bastion     *Host
+	SudoersPath string
 
-	acc        account
+	acc        account // who SSH logs in as (and, not Production, runs etcd)
+	svc        account // Production: who runs etcd
+	tlsConfig  *tls.Config
+	httpOnce   sync.Once
+	httpc      *http.Client
 	builtin    SSHServerFunc // Options.SSHServer: no sshd, commands over x/crypto/ssh
 	slot       *slot
 	ownDir     bool
@@ -150,7 +180,18 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if err := CheckBinaries(version); err != nil {
 		return nil, err
 	}
-	var acc account
+	var acc, svc account
+	if o.Production {
+		if o.SSHServer != nil {
+			return nil, errors.New("testbed: a Production cluster runs real sshd and sudo: it cannot take Options.SSHServer")
+		}
+		if apiOf(version) != "v3" {
+			return nil, fmt.Errorf("testbed: a Production cluster needs etcd 3.4 or later (TLS from a config file); %s is %s", version, apiOf(version))
+		}
+		if _, err := exec.LookPath("visudo"); err != nil {
+			return nil, errors.New("testbed: visudo missing (package sudo): run testbed/provision.sh as root")
+		}
+	}
 	if o.SSHServer != nil {
 		if acc, err = currentAccount(); err != nil {
 			return nil, err
@@ -162,7 +203,12 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		if _, err := os.Stat(sshdPath); err != nil {
 			return nil, fmt.Errorf("testbed: %s missing (openssh-server): run testbed/provision.sh as root", sshdPath)
 		}
-		if acc, err = lookupAccount(); err != nil {
+		if o.Production {
+			acc, svc, err = lookupProductionAccounts()
+		} else {
+			acc, err = lookupAccount(User)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -191,7 +237,8 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		}
 	}
 
-	c := &Cluster{Version: version, API: apiOf(version), acc: acc, builtin: o.SSHServer, logf: logf, keys: map[string]string{}}
+	c := &Cluster{Version: version, API: apiOf(version), acc: acc, svc: svc, Production: o.Production,
+		builtin: o.SSHServer, logf: logf, keys: map[string]string{}}
 	id := randomID()
 	c.Name = "bed-" + version + "-" + id
 	if o.Name != "" {
@@ -256,40 +303,71 @@ func (c *Cluster) start(ctx context.Context, o Options) error {
 	}
 	c.IdentityPath = identity
 
+	scheme, sshPort, clientPort, peerPort := "http", SSHPort, 2379, 2380
+	if c.Production {
+		scheme, sshPort, clientPort, peerPort = "https", ProductionSSHPort, ProductionClientPort, ProductionPeerPort
+	}
 	for i := 0; i < o.Members; i++ {
 		addr := slotAddr(c.Slot, i)
 		dir := filepath.Join(c.Dir, fmt.Sprintf("host%d", i+1))
 		h := &Host{
 			Name:      fmt.Sprintf("host%d", i+1),
 			Addr:      addr,
-			SSHPort:   SSHPort,
-			ClientURL: "http://" + addr + ":2379",
-			PeerURL:   "http://" + addr + ":2380",
+			SSHPort:   sshPort,
+			ClientURL: fmt.Sprintf("%s://%s:%d", scheme, addr, clientPort),
+			PeerURL:   fmt.Sprintf("%s://%s:%d", scheme, addr, peerPort),
 			Dir:       dir,
 			BinDir:    filepath.Join(dir, "bin"),
 			DataDir:   filepath.Join(dir, "data"),
 			BackupDir: filepath.Join(dir, "backup"),
 			Service:   filepath.Join(dir, "svc.sh"),
 		}
+		if c.Production {
+			h.ConfigFile = filepath.Join(dir, "etcd.yaml")
+		}
 		c.Hosts = append(c.Hosts, h)
 	}
-	for _, h := range c.Hosts {
-		if err := c.layoutHost(h, o); err != nil {
-			return fmt.Errorf("%s: %w", h.Name, err)
+	if c.Production {
+		ca, err := c.writeClusterTLS()
+		if err != nil {
+			return fmt.Errorf("TLS: %w", err)
+		}
+		for _, h := range c.Hosts {
+			if err := c.layoutProductionHost(h, o, ca); err != nil {
+				return fmt.Errorf("%s: %w", h.Name, err)
+			}
+		}
+		c.Bastion = &Host{Name: "bastion", Addr: bastionAddr(c.Slot), SSHPort: sshPort, Dir: filepath.Join(c.Dir, "bastion")}
+	} else {
+		for _, h := range c.Hosts {
+			if err := c.layoutHost(h, o); err != nil {
+				return fmt.Errorf("%s: %w", h.Name, err)
+			}
 		}
 	}
-	if err := parallel(c.Hosts, func(h *Host) error { return c.startSSHD(ctx, h) }); err != nil {
+	if err := parallel(c.sshHosts(), func(h *Host) error { return c.startSSHD(ctx, h) }); err != nil {
 		return err
 	}
 	if err := c.writeSSHFiles(); err != nil {
 		return err
 	}
+	if c.Production {
+		if err := c.writeSudoers(ctx, o.SudoRules); err != nil {
+			return err
+		}
+	}
 	if err := c.writeInventory(); err != nil {
 		return err
 	}
-	c.logf("testbed: %d sshd up for %s", len(c.Hosts), c.Name)
+	c.logf("testbed: %d sshd up for %s", len(c.sshHosts()), c.Name)
 	if err := parallel(c.Hosts, func(h *Host) error {
-		out, err := c.SSH(ctx, c.index(h), shell.Join(h.Service, "start"))
+		var out string
+		var err error
+		if c.Production {
+			out, err = c.runService(ctx, h, "start")
+		} else {
+			out, err = c.SSH(ctx, c.index(h), shell.Join(h.Service, "start"))
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %s: %s", h.Name, firstLine(out, err), logExcerpt(filepath.Join(h.Dir, "etcd.log")))
 		}

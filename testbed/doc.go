@@ -48,6 +48,47 @@
 // the bed's own commands (Cluster.SSH) go over x/crypto/ssh, not the system
 // ssh client. Options.Name names the cluster (default bed-<version>-<id>).
 //
+// # A production-shaped cluster: Options.Production
+//
+// Options{Version: "3.5", Production: true} lays a cluster out the way a
+// hardened site runs etcd, so etcdplay is proven under least privilege:
+//
+//   - TLS with client certificates on client and peer URLs
+//     (client-cert-auth and trusted-ca-file on both), from a CA made per
+//     cluster in Go (ECDSA P-256). Member certificates carry the member's
+//     IP and 127.0.0.1 (etcd checks a peer's IP SANs against its source
+//     address, which on loopback is 127.0.0.1). Cluster.TLS names the CA
+//     and a client certificate (<run folder>/tls); every helper here
+//     (WriteKeys, VerifyKeys, StartWriter, Leader, WaitHealthy, and the
+//     Cluster.Health and Cluster.ServerVersion methods) speaks TLS with
+//     them. NewCAFile writes a stranger CA for wrong-CA tests.
+//   - etcd started from --config-file (hostN/etcd.yaml); Options.ExtraFlags
+//     become keys of that file, since etcd ignores flags beside it.
+//   - two users (provision.sh creates both): SSH logs in as LoginUser
+//     (etcdlogin), etcd runs as EtcdUser (etcdsvc), which owns the data
+//     folder (0700) and the member key. hostN/, its bin/ (the binary
+//     etcdplay swaps), the config and the service script are root's, 0755;
+//     the login user can write only its home and hostN/backup.
+//   - service control through hostN/svc.sh, root-owned, to be run as root
+//     through sudo: it starts etcd as EtcdUser with setpriv, closes every
+//     inherited fd, and keeps the pid file; start|stop|status as above.
+//     The bed's own StartMember/StopMember run it directly as root, so
+//     they never depend on the sudo rules a test is probing.
+//   - sudo limited to named commands: /etc/sudoers.d/etcdplay-bed-<slot>
+//     (0440, checked with visudo -cf, removed by Close or by the next owner
+//     of the slot) holds Options.SudoRules, or DefaultSudoRules (each
+//     host's service start/stop/status, install -m 0755 into its bin/,
+//     mv within its bin/). `sudo -n true` is refused. SudoRules and
+//     SetSudoRules read and replace them while the cluster runs.
+//   - non-default ports: client 23790, peer 23800, sshd 2022, and a bastion
+//     (Cluster.Bastion, an sshd on 127.0.k.10:2022 that forwards TCP;
+//     the members' sshd do not) through which the inventory (ssh.jump) and
+//     Cluster.SSH reach every member.
+//
+// Its inventory has tls, ssh {user: etcdlogin, port: 2022, jump, sudo:
+// true}, https client URLs, and the root-owned script as service commands.
+// It needs root and a 3.4+ version.
+//
 // # Slots and cleanup
 //
 // A cluster holds an flock on Dir()/slots/<k>.lock for its life, so

@@ -13,13 +13,24 @@ import (
 
 // The inventory the bed writes for the cluster it started, in the shape of
 // docs/architecture.md "Inventory". The bed's hosts share one filesystem, so
-// service, binary, etcdctl, data_dir and backup_dir are set per member.
+// service, binary, etcdctl, data_dir and backup_dir are set per member. A
+// production-shaped cluster's inventory adds tls (its CA and client
+// certificate), ssh.jump (the bastion) and ssh.sudo: true; its service
+// commands are the root-owned scripts, which etcdplay runs through sudo.
 
 type invSSH struct {
 	User       string `yaml:"user"`
 	Port       int    `yaml:"port"`
 	Identity   string `yaml:"identity"`
 	KnownHosts string `yaml:"known_hosts"`
+	Jump       string `yaml:"jump,omitempty"`
+	Sudo       bool   `yaml:"sudo,omitempty"`
+}
+
+type invTLS struct {
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
 }
 
 type invService struct {
@@ -48,6 +59,7 @@ type invMember struct {
 type inventory struct {
 	Cluster  string                `yaml:"cluster"`
 	API      string                `yaml:"api"`
+	TLS      *invTLS               `yaml:"tls,omitempty"`
 	SSH      invSSH                `yaml:"ssh"`
 	Releases map[string]invRelease `yaml:"releases"`
 	Members  []invMember           `yaml:"members"`
@@ -86,11 +98,18 @@ func (c *Cluster) Inventory() ([]byte, error) {
 		API:     c.API,
 		SSH: invSSH{
 			User:       c.User(),
-			Port:       SSHPort,
+			Port:       c.Hosts[0].SSHPort,
 			Identity:   c.IdentityPath,
 			KnownHosts: c.KnownHostsPath,
 		},
 		Releases: releases(),
+	}
+	if c.Production {
+		// Every privileged command (the service script, the binary swap)
+		// goes through sudo; SSH goes through the bastion.
+		inv.TLS = &invTLS{CA: c.TLS.CA, Cert: c.TLS.Cert, Key: c.TLS.Key}
+		inv.SSH.Jump = c.jumpSpec()
+		inv.SSH.Sudo = true
 	}
 	for _, h := range c.Hosts {
 		inv.Members = append(inv.Members, invMember{

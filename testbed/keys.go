@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -176,7 +177,7 @@ func (c *Cluster) VerifyKeysOn(ctx context.Context, i int) (int, error) {
 	var cli *clientv3.Client
 	if c.API == "v3" {
 		var err error
-		if cli, err = newV3Client([]string{c.Hosts[i].ClientURL}); err != nil {
+		if cli, err = c.newV3Client([]string{c.Hosts[i].ClientURL}); err != nil {
 			return 0, err
 		}
 		defer cli.Close()
@@ -253,7 +254,7 @@ func (c *Cluster) compareKeys(got map[string]string) (int, error) {
 type v3Client = clientv3.Client
 
 func (c *Cluster) client() (*clientv3.Client, error) {
-	c.clientOnce.Do(func() { c.v3, c.v3err = newV3Client(c.Endpoints()) })
+	c.clientOnce.Do(func() { c.v3, c.v3err = c.newV3Client(c.Endpoints()) })
 	return c.v3, c.v3err
 }
 
@@ -266,8 +267,15 @@ func (c *Cluster) Client() (*clientv3.Client, error) {
 	return c.client()
 }
 
-func newV3Client(endpoints []string) (*clientv3.Client, error) {
+// newV3Client is a clientv3 for endpoints, with the cluster's TLS (CA and
+// client certificate) when it has one.
+func (c *Cluster) newV3Client(endpoints []string) (*clientv3.Client, error) {
+	var tc *tls.Config
+	if c.tlsConfig != nil {
+		tc = c.tlsConfig.Clone()
+	}
 	return clientv3.New(clientv3.Config{
+		TLS:                  tc,
 		Endpoints:            endpoints,
 		DialTimeout:          5 * time.Second,
 		DialKeepAliveTime:    5 * time.Second,
@@ -321,7 +329,7 @@ func v2Read(ctx context.Context, endpoint string, quorum bool) (map[string]strin
 	if quorum {
 		u += "&quorum=true"
 	}
-	body, status, err := httpGet(ctx, u)
+	body, status, err := httpGet(ctx, httpClient, u)
 	if err != nil {
 		return nil, err
 	}

@@ -27,19 +27,28 @@ func (c *Cluster) MemberPID(i int) int {
 }
 
 // StopMember stops member i through its service script over SSH (SIGTERM,
-// then wait): a graceful stop, as an operator's `systemctl stop`.
+// then wait): a graceful stop, as an operator's `systemctl stop`. In a
+// production-shaped cluster the bed runs the root-owned script itself, so
+// its stops and starts never depend on the sudo rules a test is probing.
 func (c *Cluster) StopMember(ctx context.Context, i int) error {
-	_, err := c.SSH(ctx, i, shell.Join(c.Hosts[i].Service, "stop"))
+	_, err := c.service(ctx, i, "stop")
 	return err
 }
 
-// StartMember starts member i through its service script over SSH and
-// waits until it reports healthy on the version installed on that host.
+// StartMember starts member i through its service script (as StopMember)
+// and waits until it reports healthy on the version installed on that host.
 func (c *Cluster) StartMember(ctx context.Context, i int) error {
-	if _, err := c.SSH(ctx, i, shell.Join(c.Hosts[i].Service, "start")); err != nil {
+	if _, err := c.service(ctx, i, "start"); err != nil {
 		return err
 	}
 	return c.waitMember(ctx, c.Hosts[i])
+}
+
+func (c *Cluster) service(ctx context.Context, i int, verb string) (string, error) {
+	if c.Production {
+		return c.runService(ctx, c.Hosts[i], verb)
+	}
+	return c.SSH(ctx, i, shell.Join(c.Hosts[i].Service, verb))
 }
 
 // KillMember SIGKILLs member i (no graceful leadership transfer) and waits
@@ -71,7 +80,7 @@ func (c *Cluster) waitMember(ctx context.Context, h *Host) error {
 			return fmt.Errorf("%s: etcd (pid %d) is not running: %s", h.Name, pid, logExcerpt(filepath.Join(h.Dir, "etcd.log")))
 		}
 		pctx, pcancel := context.WithTimeout(ctx, time.Second)
-		last = memberReady(pctx, h)
+		last = c.memberReady(pctx, h)
 		pcancel()
 		if last == nil {
 			return nil
@@ -84,15 +93,15 @@ func (c *Cluster) waitMember(ctx context.Context, h *Host) error {
 	}
 }
 
-func memberReady(ctx context.Context, h *Host) error {
-	ok, err := Health(ctx, h.ClientURL)
+func (c *Cluster) memberReady(ctx context.Context, h *Host) error {
+	ok, err := health(ctx, c.http(), h.ClientURL)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return errors.New("/health is false")
 	}
-	v, err := ServerVersion(ctx, h.ClientURL)
+	v, err := serverVersion(ctx, c.http(), h.ClientURL)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,17 @@ type VersionInfo struct {
 // {"etcdserver":...,"etcdcluster":...}; 3.6+ adds "storage". Very old
 // servers answer plain text "etcd 2.0.x", which is accepted too.
 func ServerVersion(ctx context.Context, clientURL string) (VersionInfo, error) {
-	body, status, err := httpGet(ctx, strings.TrimRight(clientURL, "/")+"/version")
+	return serverVersion(ctx, httpClient, clientURL)
+}
+
+// ServerVersion is the package's ServerVersion for member i, over TLS with
+// the cluster's client certificate when it is production-shaped.
+func (c *Cluster) ServerVersion(ctx context.Context, i int) (VersionInfo, error) {
+	return serverVersion(ctx, c.http(), c.Hosts[i].ClientURL)
+}
+
+func serverVersion(ctx context.Context, hc *http.Client, clientURL string) (VersionInfo, error) {
+	body, status, err := httpGet(ctx, hc, strings.TrimRight(clientURL, "/")+"/version")
 	if err != nil {
 		return VersionInfo{}, err
 	}
@@ -70,7 +80,17 @@ func parseVersion(body []byte) (VersionInfo, error) {
 // 3.4+ answers 503 with "false" when the member has no leader; that is a
 // false, not an error.
 func Health(ctx context.Context, clientURL string) (bool, error) {
-	body, status, err := httpGet(ctx, strings.TrimRight(clientURL, "/")+"/health")
+	return health(ctx, httpClient, clientURL)
+}
+
+// Health is the package's Health for member i, over TLS with the
+// cluster's client certificate when it is production-shaped.
+func (c *Cluster) Health(ctx context.Context, i int) (bool, error) {
+	return health(ctx, c.http(), c.Hosts[i].ClientURL)
+}
+
+func health(ctx context.Context, hc *http.Client, clientURL string) (bool, error) {
+	body, status, err := httpGet(ctx, hc, strings.TrimRight(clientURL, "/")+"/health")
 	if err != nil {
 		return false, err
 	}
@@ -83,12 +103,31 @@ func Health(ctx context.Context, clientURL string) (bool, error) {
 	return status == http.StatusOK && fmt.Sprint(h.Health) == "true", nil
 }
 
-func httpGet(ctx context.Context, url string) ([]byte, int, error) {
+// http is the cluster's HTTP client: the shared plain one, or one that
+// speaks TLS with the cluster's CA and client certificate.
+func (c *Cluster) http() *http.Client {
+	if c.tlsConfig == nil {
+		return httpClient
+	}
+	c.httpOnce.Do(func() {
+		c.httpc = &http.Client{
+			Timeout: httpClient.Timeout,
+			Transport: &http.Transport{
+				TLSClientConfig:     c.tlsConfig.Clone(),
+				MaxIdleConnsPerHost: 16,
+				IdleConnTimeout:     10 * time.Second,
+			},
+		}
+	})
+	return c.httpc
+}
+
+func httpGet(ctx context.Context, hc *http.Client, url string) ([]byte, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, 0, err
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -139,7 +178,7 @@ func isLeader(ctx context.Context, c *Cluster, h *Host) (bool, error) {
 		}
 		return st.Header.MemberId == st.Leader, nil
 	}
-	body, status, err := httpGet(ctx, h.ClientURL+"/v2/stats/self")
+	body, status, err := httpGet(ctx, c.http(), h.ClientURL+"/v2/stats/self")
 	if err != nil {
 		return false, err
 	}

@@ -41,6 +41,17 @@ if ! id etcdtest >/dev/null 2>&1; then
   useradd --home-dir "$BED/home/etcdtest" --create-home --shell /bin/bash etcdtest
 fi
 usermod -p '*' etcdtest
+# The production-shaped bed (testbed.Options.Production) separates the two
+# roles an operator's hosts separate: etcdlogin is who SSH logs in as (it
+# may run only the sudo commands the bed grants), etcdsvc owns etcd's data
+# and runs it, and has no shell.
+if ! id etcdlogin >/dev/null 2>&1; then
+  useradd --home-dir "$BED/home/etcdlogin" --create-home --shell /bin/bash etcdlogin
+fi
+usermod -p '*' etcdlogin
+if ! id etcdsvc >/dev/null 2>&1; then
+  useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin etcdsvc
+fi
 mkdir -p /run/sshd && chmod 755 /run/sshd
 
 # etcdtest must walk down to the bed: sshd reads its authorized_keys as that

@@ -65,7 +65,8 @@ func acquireSlot(ctx context.Context, members int, self string) (*slot, error) {
 			}
 		}
 		cleanStale(ctx, k, self, prev)
-		var addrs []string
+		// A production-shaped cluster's bastion sits below the members.
+		addrs := []string{bastionAddr(k)}
 		for i := 0; i < members; i++ {
 			addrs = append(addrs, slotAddr(k, i))
 		}
@@ -89,6 +90,7 @@ func acquireSlot(ctx context.Context, members int, self string) (*slot, error) {
 // cleanStale kills what earlier, dead owners of slot k left running and
 // removes their run folders (kept ones stay, minus their processes).
 func cleanStale(ctx context.Context, k int, self, prev string) {
+	removeStaleSudoers(k)
 	runs, _ := filepath.Glob(filepath.Join(Dir(), "run", "*", "slot"))
 	if prev != "" && filepath.Dir(prev) != filepath.Join(Dir(), "run") {
 		runs = append(runs, filepath.Join(prev, "slot"))

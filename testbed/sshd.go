@@ -36,10 +36,10 @@ type account struct {
 	name     string
 }
 
-func lookupAccount() (account, error) {
-	u, err := user.Lookup(User)
+func lookupAccount(name string) (account, error) {
+	u, err := user.Lookup(name)
 	if err != nil {
-		return account{}, fmt.Errorf("testbed: user %s: %w: run testbed/provision.sh as root", User, err)
+		return account{}, fmt.Errorf("testbed: user %s: %w: run testbed/provision.sh as root", name, err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
@@ -61,7 +61,7 @@ func checkTraversable(acc account, dir string) error {
 			(int(sys.Uid) == acc.uid && m&0o100 != 0) ||
 			(int(sys.Gid) == acc.gid && m&0o010 != 0)
 		if !ok {
-			return fmt.Errorf("testbed: user %s cannot enter %s (mode %v): run testbed/provision.sh as root, it grants o+x on the bed's parents", User, d, m)
+			return fmt.Errorf("testbed: user %s cannot enter %s (mode %v): run testbed/provision.sh as root, it grants o+x on the bed's parents", acc.name, d, m)
 		}
 		if d == "/" {
 			return nil
@@ -153,8 +153,14 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 
 // sshdConfig is one host's daemon configuration. UsePAM no keeps PAM's
 // session modules (loginuid, systemd) out of a container; MaxSessions and
-// MaxStartups are raised because tests open many connections at once.
-func sshdConfig(h *Host) string {
+// MaxStartups are raised because tests open many connections at once. In
+// a production-shaped cluster only the bastion forwards TCP, as a jump
+// host must; the members do not.
+func (c *Cluster) sshdConfig(h *Host) string {
+	forward := "yes"
+	if c.Production && h != c.Bastion {
+		forward = "no"
+	}
 	return fmt.Sprintf(`# written by the etcdplay test bed
 Port %d
 ListenAddress %s
@@ -171,8 +177,9 @@ StrictModes yes
 MaxStartups 100:30:200
 MaxSessions 64
 LoginGraceTime 30
+AllowTcpForwarding %s
 Subsystem sftp /usr/lib/openssh/sftp-server
-`, h.SSHPort, h.Addr, h.sshdDir("hostkey"), h.sshdDir("sshd.pid"), User)
+`, h.SSHPort, h.Addr, h.sshdDir("hostkey"), h.sshdDir("sshd.pid"), c.acc.name, forward)
 }
 
 // startSSHD writes the host's key and config and starts sshd in the
@@ -196,7 +203,7 @@ func (c *Cluster) startSSHD(ctx context.Context, h *Host) error {
 		return err
 	}
 	h.hostKey = strings.TrimSpace(string(pub))
-	if err := os.WriteFile(h.sshdDir("sshd_config"), []byte(sshdConfig(h)), 0o644); err != nil {
+	if err := os.WriteFile(h.sshdDir("sshd_config"), []byte(c.sshdConfig(h)), 0o644); err != nil {
 		return err
 	}
 	// -E needs an absolute path: a relative one made every connection die
@@ -231,16 +238,32 @@ func (c *Cluster) startSSHD(ctx context.Context, h *Host) error {
 }
 
 // writeSSHFiles writes known_hosts (one line per host, from the keys the
-// bed generated) and an ssh_config for the system ssh client.
+// bed generated, the bastion's too) and an ssh_config for the system ssh
+// client. In a production-shaped cluster that config reaches every member
+// through the bastion (ProxyJump), as the inventory does.
 func (c *Cluster) writeSSHFiles() error {
-	var kh, names, aliases strings.Builder
-	for _, h := range c.Hosts {
+	var kh, names, aliases, members strings.Builder
+	hosts := c.Hosts
+	if c.Bastion != nil {
+		hosts = append([]*Host{c.Bastion}, hosts...)
+	}
+	for _, h := range hosts {
 		fmt.Fprintf(&kh, "[%s]:%d %s\n", h.Addr, h.SSHPort, h.hostKey)
 		names.WriteString(" " + h.Name + " " + h.Addr)
 		fmt.Fprintf(&aliases, "Host %s\n  HostName %s\n", h.Name, h.Addr)
+		if h != c.Bastion {
+			members.WriteString(" " + h.Name + " " + h.Addr)
+		}
 	}
 	if err := os.WriteFile(c.KnownHostsPath, []byte(kh.String()), 0o644); err != nil {
 		return err
+	}
+	if c.Bastion != nil {
+		// The first value ssh_config finds wins, so the bastion's "none"
+		// comes before the members' jump (or the bastion would jump to
+		// itself).
+		fmt.Fprintf(&aliases, "Host %s %s\n  ProxyJump none\nHost%s\n  ProxyJump %s\n",
+			c.Bastion.Name, c.Bastion.Addr, members.String(), c.jumpSpec())
 	}
 	// "ssh -F ssh_config host1" works as well as the address.
 	cfg := fmt.Sprintf(`# written by the etcdplay test bed for cluster %s
@@ -255,7 +278,7 @@ func (c *Cluster) writeSSHFiles() error {
   BatchMode yes
   ConnectTimeout 5
   LogLevel ERROR
-`, c.Name, names.String(), c.User(), SSHPort, c.IdentityPath, c.KnownHostsPath)
+`, c.Name, names.String(), c.User(), hosts[0].SSHPort, c.IdentityPath, c.KnownHostsPath)
 	return os.WriteFile(c.SSHConfigPath, []byte(cfg), 0o644)
 }
 

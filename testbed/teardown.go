@@ -45,8 +45,14 @@ func (c *Cluster) close(ctx context.Context) error {
 			h.stopSSH = nil
 		}
 	}
+	if c.SudoersPath != "" {
+		// First, so no path below can leave the login user's sudo behind.
+		if err := os.Remove(c.SudoersPath); err != nil && !os.IsNotExist(err) {
+			errs = append(errs, fmt.Errorf("remove sudo rules: %w", err))
+		}
+	}
 	var pids []int
-	for _, h := range c.Hosts {
+	for _, h := range c.sshHosts() {
 		pids = append(pids, readPIDFile(h.pidFile()))
 		if h.sshdPID > 0 {
 			pids = append(pids, h.sshdPID)
@@ -70,7 +76,7 @@ func (c *Cluster) close(ctx context.Context) error {
 	if err := terminate(ctx, mine, teardownGrace); err != nil {
 		errs = append(errs, err)
 	}
-	for _, h := range c.Hosts {
+	for _, h := range c.sshHosts() {
 		if h.sshdExited != nil {
 			select {
 			case <-h.sshdExited:
@@ -113,7 +119,11 @@ func (c *Cluster) close(ctx context.Context) error {
 func (c *Cluster) waitPortsFree(ctx context.Context) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		ls, err := Listening(c.Addrs())
+		addrs := c.Addrs()
+		if c.Bastion != nil {
+			addrs = append(addrs, c.Bastion.Addr)
+		}
+		ls, err := Listening(addrs)
 		if err != nil {
 			return err
 		}
@@ -133,3 +143,11 @@ func (c *Cluster) waitPortsFree(ctx context.Context) error {
 // cannot happen (7 s, measured), and a follower needs about 1 s; the data is thrown away, so teardown does
 // not wait for it. StopMember is the graceful stop.
 const teardownGrace = 1500 * time.Millisecond
+
+// sshHosts is every host with an sshd: the members and the bastion.
+func (c *Cluster) sshHosts() []*Host {
+	if c.Bastion == nil {
+		return c.Hosts
+	}
+	return append([]*Host{c.Bastion}, c.Hosts...)
+}

@@ -50,7 +50,7 @@ func (c *Cluster) StartWriter(ctx context.Context) (*Writer, error) {
 	var put func(ctx context.Context, key, value string) error
 	var closeClient func()
 	if c.API == "v3" {
-		cli, err := newV3Client(c.Endpoints())
+		cli, err := c.newV3Client(c.Endpoints())
 		if err != nil {
 			return nil, err
 		}
