@@ -387,12 +387,15 @@ func (r *run) upgradeMember(ctx context.Context, name string, c *etcdprobe.Clust
 	cfg := r.inv.Resolve(r.inv.Member(name))
 	list := r.pb.Members.Steps
 	msg := "upgrading " + name
+	// server, target and leader let views print "infra1  3.5.35 → 3.6".
+	fields := map[string]any{"target": r.pb.To.String()}
 	if m := c.MemberByName(name); m != nil && m.Reachable {
 		msg = fmt.Sprintf("upgrading %s (%s%s)", name, orDash(m.Server), map[bool]string{true: ", leader"}[m.IsLeader])
+		fields["server"], fields["leader"] = m.Server, m.IsLeader
 	} else {
 		msg = fmt.Sprintf("upgrading %s (down: left mid-upgrade)", name)
 	}
-	r.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: name, Steps: len(list), Message: msg})
+	r.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: name, Steps: len(list), Message: msg, Fields: fields})
 	r.members[name].State = "in progress"
 	gated := false
 	for i, s := range list {

@@ -160,7 +160,8 @@ func (r *run) postGate(ctx context.Context, name string) error {
 			if target > 0 {
 				if m.RaftAppliedIndex >= target {
 					r.emit(events.Event{Kind: events.Gate, Phase: events.Phase(map[bool]string{true: "rollback", false: "members"}[r.mode == modeRollback]), Member: name,
-						Message: fmt.Sprintf("safety gate: healthy, on %s, applied index %d >= leader's %d", m.Server, m.RaftAppliedIndex, target)})
+						Message: fmt.Sprintf("safety gate: healthy, on %s, applied index %d >= leader's %d", m.Server, m.RaftAppliedIndex, target),
+						Fields:  map[string]any{"server": m.Server}})
 					return nil
 				}
 				observed = fmt.Sprintf("server %s, healthy, applied index %d (leader committed %d)", m.Server, m.RaftAppliedIndex, target)

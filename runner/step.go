@@ -70,6 +70,10 @@ func (r *run) step(ctx context.Context, ph schema.Phase, cfg *schema.MemberConfi
 			return jerr
 		}
 		ev.Kind, ev.Message, ev.Duration = events.StepFailed, err.Error(), took
+		if isInterrupted(ctx, se) {
+			// the operator's Ctrl-C, not a failure of the step
+			ev.Kind, ev.Message = events.StepInterrupted, "interrupted by the operator"
+		}
 		r.emit(ev)
 		return exit.New(exit.StepFailed, se, "")
 	}

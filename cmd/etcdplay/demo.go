@@ -102,7 +102,11 @@ otherwise the failing step's code, and the sandbox is still torn down.`,
 			// The snapshot goes beside the report, not into ./backups of
 			// whatever folder the newcomer happened to run the demo from.
 			backups := filepath.Join(stateDir, st.Cluster, "backup")
-			if err := runCommand(cmd, "run", demoPlaybook, "-i", inv, "--state-dir", stateDir, "--backup-dir", backups, "-o", opts.output); err != nil {
+			runArgs := []string{"run", demoPlaybook, "-i", inv, "--state-dir", stateDir, "--backup-dir", backups, "-o", opts.output}
+			if opts.verbose {
+				runArgs = append(runArgs, "-v")
+			}
+			if err := runCommand(cmd, runArgs...); err != nil {
 				return err
 			}
 			step = p.Step(fmt.Sprintf("read back the %d sample keys", keys))

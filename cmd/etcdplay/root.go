@@ -11,7 +11,8 @@ import (
 
 // options shared by every command.
 type options struct {
-	output string // text or json
+	output  string // text or json
+	verbose bool   // -v: the detailed key=value log instead of one line per step
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
@@ -41,6 +42,7 @@ against the cluster an inventory describes.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVarP(&opts.output, "output", "o", "text", "output format: text or json")
+	root.PersistentFlags().BoolVarP(&opts.verbose, "verbose", "v", false, "detailed progress: every step's start and end with its fields (run, resume, rollback)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErr(err, fmt.Sprintf("etcdplay %s --help shows the flags", cmd.Name()))
 	})

@@ -123,11 +123,12 @@ func (f *runFlags) register(cmd *cobra.Command) {
 // session is the wiring of one run, resume or rollback: the loaded files,
 // the real cluster and hosts, sinks, lock, signals.
 type session struct {
-	o       runner.Options
-	ctx     context.Context
-	stderr  io.Writer
-	json    *events.JSON
-	cleanup []func()
+	o        runner.Options
+	ctx      context.Context
+	stderr   io.Writer
+	json     *events.JSON
+	progress *events.Progress
+	cleanup  []func()
 }
 
 func (s *session) close() {
@@ -168,11 +169,17 @@ func openSession(cmd *cobra.Command, opts *options, f *runFlags, playbookArg str
 	s.cleanup = append(s.cleanup, func() { tgt.Close() })
 
 	var sink events.Sink
-	if opts.output == "json" {
+	switch {
+	case opts.output == "json":
 		s.json = events.NewJSON(cmd.OutOrStdout())
 		sink = s.json
-	} else {
+	case opts.verbose:
 		sink = events.NewHuman(events.NewLogger(stderr, log.InfoLevel).WithPrefix(cmd.Name()))
+	default:
+		s.progress = events.NewProgress(stderr, events.ProgressOptions{
+			Live: events.IsTerminal(stderr), Profile: events.ColorProfile(stderr), Width: events.TerminalWidth(stderr)})
+		sink = s.progress
+		s.cleanup = append(s.cleanup, s.progress.Close)
 	}
 	root := ""
 	if f.stateDir != journal.DefaultRoot {
@@ -201,6 +208,9 @@ func openSession(cmd *cobra.Command, opts *options, f *runFlags, playbookArg str
 // finish prints the summary (people read it on stderr in both modes) and
 // passes the error on for its exit code.
 func (s *session) finish(res *runner.Result, err error) error {
+	if s.progress != nil {
+		s.progress.Close() // end the live line before the summary
+	}
 	if res != nil && res.Outcome != runner.OutcomeLocked {
 		_ = runner.WriteSummary(s.stderr, res)
 	}

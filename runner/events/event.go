@@ -20,11 +20,14 @@ const (
 	StepDone    Kind = "step-done"
 	StepSkipped Kind = "step-skipped" // guard false, or already done before a resume
 	StepFailed  Kind = "step-failed"
-	MemberDone  Kind = "member-done"
-	Warn        Kind = "warn"
-	RunDone     Kind = "run-done"
-	RunFailed   Kind = "run-failed"
-	Interrupted Kind = "interrupted"
+	// StepInterrupted is a step the operator's Ctrl-C stopped: not a
+	// failure of the step, so views do not show it as one.
+	StepInterrupted Kind = "step-interrupted"
+	MemberDone      Kind = "member-done"
+	Warn            Kind = "warn"
+	RunDone         Kind = "run-done"
+	RunFailed       Kind = "run-failed"
+	Interrupted     Kind = "interrupted"
 
 	// Info is a runner remark that is neither progress nor a warning
 	// (e.g. "every member is already on the target").
@@ -38,6 +41,9 @@ const (
 	// Record carries a result for the report: a backup manifest, a
 	// member's version before and after.
 	Record Kind = "record"
+	// Pause is the runner waiting for the operator at a safe point
+	// (run --pause), and what the operator answered.
+	Pause Kind = "pause"
 )
 
 // Phase is the part of a playbook an event belongs to.

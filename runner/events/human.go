@@ -3,11 +3,14 @@ package events
 import (
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/charmbracelet/log"
+	"github.com/mattn/go-isatty"
 	"github.com/muesli/termenv"
+	"golang.org/x/sys/unix"
 
 	"github.com/etcdplay/etcdplay/runner/events/redact"
 )
@@ -18,13 +21,43 @@ import (
 // terminal and NO_COLOR is unset (CLICOLOR_FORCE, the other half of the
 // same convention, can force it on).
 func NewLogger(w io.Writer, level log.Level) *log.Logger {
-	l := log.NewWithOptions(w, log.Options{
+	// The logger's renderer is built on a writer that hides the terminal:
+	// given the *os.File, lipgloss asks the terminal for its colours
+	// (OSC 10/11) at once, and on a pseudo-terminal nobody answers
+	// (docker run -t, ssh -t from automation) each question waits 5 s.
+	// The profile is set explicitly instead, from the real writer.
+	l := log.NewWithOptions(&noTerminal{w}, log.Options{
 		Level:           level,
 		ReportTimestamp: true,
 		TimeFormat:      time.TimeOnly,
 	})
 	l.SetColorProfile(ColorProfile(w))
 	return l
+}
+
+// noTerminal is a writer that does not look like a terminal (no Fd), so
+// nothing built on it queries one.
+type noTerminal struct{ io.Writer }
+
+// TerminalWidth is w's width in columns, or 0 when w is not a terminal.
+// It asks the kernel (TIOCGWINSZ), not the terminal.
+func TerminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Col)
+}
+
+// IsTerminal reports whether w is a terminal that can take in-place
+// updates (not TERM=dumb).
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd()) && os.Getenv("TERM") != "dumb"
 }
 
 // ColorProfile is the colour profile output to w should use: termenv.Ascii
@@ -87,6 +120,8 @@ func (h *Human) Emit(e Event) {
 		l.Info(stepLabel(e)+" skipped", kv...)
 	case StepFailed:
 		l.Error(stepLabel(e)+" failed", kv...)
+	case StepInterrupted:
+		l.Warn(stepLabel(e)+" interrupted", kv...)
 	case MemberDone:
 		l.Info(orDefault(e.Message, "member done"), kv...)
 	case Warn:
