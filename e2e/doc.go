@@ -8,11 +8,12 @@
 // run report, and check the cluster itself afterwards: versions, every
 // key and its checksum, the backup, and what a writer saw throughout.
 //
-// The tests carry the build tag e2e and never skip: an unprovisioned bed
-// is a failure naming testbed/provision.sh. Run them as root (the bed
-// starts sshd) with
+// The tests carry the build tag e2e. Like every bed-backed test, they are
+// skipped with a line naming testbed/provision.sh where the bed is not
+// provisioned, and fail instead with ETCDPLAY_REQUIRE_BED=1 (scripts/test.sh
+// sets it). Run them as root (the bed starts sshd) with
 //
-//	go test -tags e2e -count=1 -timeout 30m -v ./e2e/
+//	ETCDPLAY_REQUIRE_BED=1 go test -tags e2e -count=1 -timeout 30m -v ./e2e/
 //
 // Each upgrade prints one line to stdout, so CI logs keep the timings:
 //

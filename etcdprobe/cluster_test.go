@@ -17,32 +17,14 @@ import (
 )
 
 // startBed starts a real 3-member cluster of the version (or role) on the
-// test bed, and fails (never skips) when the bed is not provisioned: a
-// probe nobody tested against real etcd is not done.
+// test bed (testbed.StartT: skipped loudly where the bed is not
+// provisioned, a failure in CI).
 func startBed(t *testing.T, version string, extraFlags ...string) *testbed.Cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: no real etcd clusters")
 	}
-	v, err := testbed.Resolve(version)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := testbed.CheckBinaries(v); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	bed, err := testbed.Start(ctx, testbed.Options{Version: v, ExtraFlags: extraFlags, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := bed.Close(context.Background()); err != nil {
-			t.Errorf("close bed: %v", err)
-		}
-	})
-	return bed
+	return testbed.StartT(t, testbed.Options{Version: version, ExtraFlags: extraFlags, Timeout: 2 * time.Minute})
 }
 
 // newProber makes a Prober over the bed's members, named as the bed names

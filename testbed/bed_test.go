@@ -192,6 +192,7 @@ func TestCrashedOwnerIsCleaned(t *testing.T) {
 		time.Sleep(time.Minute)
 		return
 	}
+	Require(t, Binaries("3.7"), OpenSSH())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashedOwnerIsCleaned$", "-test.count=1")
@@ -381,6 +382,7 @@ func TestInstallVersion(t *testing.T) {
 // seconds (the dead process is noticed, not waited out), say why, and
 // leave nothing behind.
 func TestStartFailsFast(t *testing.T) {
+	Require(t, Binaries("3.7"), OpenSSH())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	began := time.Now()

@@ -132,6 +132,13 @@
 //	// ... run etcdplay against c.InventoryPath ...
 //	if n, err := c.VerifyKeys(ctx); err != nil { t.Fatal(err) }
 //
-// StartT fails (never skips) when a binary is missing, naming provision.sh.
-// The bed must run as root (it starts sshd); its etcd members never do.
+// # Two tiers
+//
+// Every bed-backed test goes through Require (StartT and RequireVersions
+// do): where the bed is not provisioned (binaries, root, sshd, the bed
+// user) the test is skipped with one line naming what is missing and
+// `bash testbed/provision.sh`, so a fresh clone's `go test ./...` is green;
+// with ETCDPLAY_REQUIRE_BED=1 (scripts/test.sh and .ci/run set it) the same
+// test fails, so CI never passes by skipping. The bed must run as root (it
+// starts sshd); its etcd members never do.
 package testbed

@@ -15,16 +15,23 @@ type TB interface {
 	Logf(format string, args ...any)
 	Errorf(format string, args ...any)
 	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
 	Cleanup(func())
 	Failed() bool
 }
 
-// StartT is Start for tests: it logs through t, fails the test at once
-// (never skips) when the bed is not provisioned or the cluster does not come
-// up, and registers Close with t.Cleanup; a teardown problem (a process or
-// a port left behind) fails the test too.
+// StartT is Start for tests: it logs through t, skips the test through
+// Require when the bed is not provisioned (fails it with
+// ETCDPLAY_REQUIRE_BED=1), fails it when the cluster does not come up, and
+// registers Close with t.Cleanup; a teardown problem (a process or a port
+// left behind) fails the test too.
 func StartT(t TB, o Options) *Cluster {
 	t.Helper()
+	needs := []Need{Binaries(o.Version)}
+	if o.SSHServer == nil {
+		needs = append(needs, OpenSSH())
+	}
+	Require(t, needs...)
 	if o.Logf == nil {
 		o.Logf = t.Logf
 	}
@@ -53,15 +60,11 @@ func StartT(t TB, o Options) *Cluster {
 	return c
 }
 
-// RequireVersions fails the test unless every version in versions.txt is
-// provisioned, naming provision.sh.
+// RequireVersions is Require of every version in versions.txt and of
+// OpenSSH: for a test that goes through the whole bed.
 func RequireVersions(t TB) {
 	t.Helper()
-	for _, v := range Versions() {
-		if err := CheckBinaries(v.Version); err != nil {
-			t.Fatalf("%v", err)
-		}
-	}
+	Require(t, Binaries(), OpenSSH())
 }
 
 func startTimeout(o Options) time.Duration {

@@ -30,6 +30,10 @@ import (
 // binaries through ETCDPLAY_BED. Clusters take testbed slots, so they run
 // beside other packages' clusters.
 func TestSandboxScripts(t *testing.T) {
+	// The scripts use 3.5 and 3.6 with the built-in SSH server or, as root
+	// on a provisioned machine, OpenSSH; unprovisioned, a sandbox would
+	// first build etcd from the module proxy for minutes.
+	testbed.Require(t, testbed.Binaries("3.5", "3.6"))
 	bed := testbed.Dir() // before any HOME changes
 	// The README's demo is `go run ./cmd/etcdplay demo`: keep the go
 	// command's caches where they are, or a new HOME means a cold build.

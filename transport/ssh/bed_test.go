@@ -25,8 +25,9 @@ import (
 )
 
 // The tests below run against the real test bed: OpenSSH servers on
-// 127.0.k.11-12:2222, user etcdtest. They fail (never skip) when the bed is
-// not provisioned. One cluster serves every subtest to keep the bed cheap.
+// 127.0.k.11-12:2222, user etcdtest. Where the bed is not provisioned they are
+// skipped, naming provision.sh (a failure with ETCDPLAY_REQUIRE_BED=1, as
+// in CI). One cluster serves every subtest to keep the bed cheap.
 
 // bedConfig reaches host i of c with the bed's key and known_hosts only.
 func bedConfig(t testing.TB, c *testbed.Cluster, i int) Config {
