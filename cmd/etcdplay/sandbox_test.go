@@ -17,6 +17,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/etcdplay/etcdplay/internal/golden"
 	"github.com/etcdplay/etcdplay/sandbox"
 	"github.com/etcdplay/etcdplay/testbed"
 )
@@ -47,7 +48,8 @@ func TestSandboxScripts(t *testing.T) {
 		t.Fatal(err)
 	}
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata/sandbox",
+		Dir:           "testdata/sandbox",
+		UpdateScripts: golden.Update(),
 		Setup: func(env *testscript.Env) error {
 			parent := filepath.Join(bed, "sandbox-test")
 			if err := os.MkdirAll(parent, 0o755); err != nil {
