@@ -53,6 +53,8 @@ type fakeCluster struct {
 	// block, when set, makes the block action wait for it.
 	block   chan struct{}
 	blocked chan struct{}
+	// attempts counts the flaky action's runs.
+	attempts int
 }
 
 func newFakeCluster(version string, names ...string) *fakeCluster {
@@ -212,6 +214,10 @@ type fakeAction struct {
 	kind string
 	To   string `yaml:"to"`
 	Msg  string `yaml:"msg"`
+	// flaky: the first Hang attempts wait until their ctx ends; a later one
+	// succeeds. Own is the action's own bound (Bound).
+	Hang int             `yaml:"hang"`
+	Own  schema.Duration `yaml:"own"`
 }
 
 func (a *fakeAction) Kind() string { return a.kind }
@@ -222,6 +228,10 @@ func (a *fakeAction) DecodeArgs(d *schema.Decoder, n *yaml.Node) {
 			a.To = d.String(v, "to")
 		case "msg":
 			a.Msg = d.String(v, "msg")
+		case "hang":
+			a.Hang = d.Int(v, "hang")
+		case "own":
+			a.Own = d.Duration(v, "own")
 		}
 	})
 }
@@ -236,6 +246,8 @@ func (a *fakeAction) Plan(c *steps.PlanContext) (steps.Plan, error) {
 	}
 	return p, nil
 }
+func (a *fakeAction) Bound() time.Duration { return time.Duration(a.Own) }
+
 func (a *fakeAction) Critical() bool {
 	switch a.kind {
 	case "stop", "swap", "start", "block":
@@ -250,6 +262,17 @@ func (a *fakeAction) Run(ctx context.Context, env *steps.Env) error {
 		f.blocked <- struct{}{}
 		<-ctx.Done()
 		return fmt.Errorf("gave up waiting: %v", ctx.Err())
+	}
+	if a.kind == "flaky" {
+		f.mu.Lock()
+		f.attempts++
+		n := f.attempts
+		f.mu.Unlock()
+		if n <= a.Hang {
+			<-ctx.Done()
+			return fmt.Errorf("attempt %d saw no answer: %v", n, ctx.Err())
+		}
+		return nil
 	}
 	if a.kind == "block" {
 		f.blocked <- struct{}{}
@@ -306,7 +329,7 @@ func (a *fakeAction) Run(ctx context.Context, env *steps.Env) error {
 
 func fakeRegistry() *steps.Registry {
 	var kinds []steps.Kind
-	for _, k := range []string{"noop", "fail", "move-leader", "stop", "swap", "start", "block", "slow"} {
+	for _, k := range []string{"noop", "fail", "move-leader", "stop", "swap", "start", "block", "slow", "flaky"} {
 		k := k
 		kinds = append(kinds, steps.Kind{Name: k, New: func() steps.Action { return &fakeAction{kind: k} }})
 	}

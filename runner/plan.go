@@ -54,17 +54,21 @@ type MemberPlan struct {
 
 // StepPlan is one step with its arguments resolved against the inventory.
 type StepPlan struct {
-	Index   int               `json:"index"` // 1-based within its phase
-	Name    string            `json:"name,omitempty"`
-	Action  string            `json:"action"`
-	Text    string            `json:"text"`
-	Args    map[string]string `json:"args,omitempty"`
-	When    string            `json:"when,omitempty"`
-	Guard   string            `json:"guard,omitempty"` // the guard's outcome; offline: "evaluated at run time"
-	Facts   map[string]any    `json:"facts,omitempty"` // live plans: the facts the guard read
-	Timeout string            `json:"timeout,omitempty"`
-	Retries int               `json:"retries,omitempty"`
-	Source  string            `json:"source"` // file:line:col of the step
+	Index  int               `json:"index"` // 1-based within its phase
+	Name   string            `json:"name,omitempty"`
+	Action string            `json:"action"`
+	Text   string            `json:"text"`
+	Args   map[string]string `json:"args,omitempty"`
+	When   string            `json:"when,omitempty"`
+	Guard  string            `json:"guard,omitempty"` // the guard's outcome; offline: "evaluated at run time"
+	Facts  map[string]any    `json:"facts,omitempty"` // live plans: the facts the guard read
+	// Timeout bounds each attempt, exactly as the run applies it
+	// (schema.Step.Bound: the step's timeout, else the action's own); ""
+	// when only the run bounds the step. Retries is how many more
+	// attempts follow one that fails or times out.
+	Timeout string `json:"timeout,omitempty"`
+	Retries int    `json:"retries,omitempty"`
+	Source  string `json:"source"` // file:line:col of the step
 }
 
 // GuardOffline is what an offline plan says about every guard.
@@ -131,7 +135,7 @@ func PlanOffline(pb *schema.Playbook, inv *schema.Inventory) (*Plan, error) {
 }
 
 func planStep(c *steps.PlanContext, s *schema.Step, index int) (StepPlan, error) {
-	sp := StepPlan{Index: index, Name: s.Name, Action: s.Action, Timeout: s.Timeout.String(), Retries: s.Retries}
+	sp := StepPlan{Index: index, Name: s.Name, Action: s.Action, Timeout: s.Bound.String(), Retries: s.Retries}
 	if s.When != nil {
 		sp.When = s.When.Source
 		sp.Guard = GuardOffline

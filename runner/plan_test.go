@@ -14,11 +14,16 @@ import (
 	"github.com/etcdplay/etcdplay/steps"
 )
 
+// loadPair loads a shipped playbook (or a file under testdata/plan) and
+// an example inventory.
 func loadPair(t *testing.T, name, invFile string) (*schema.Playbook, *schema.Inventory) {
 	t.Helper()
 	src, path, err := playbooks.Read(name)
 	if err != nil {
-		t.Fatal(err)
+		path = filepath.Join("testdata/plan", name+".yaml")
+		if src, err = os.ReadFile(path); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pb, err := schema.LoadPlaybook(path, src, steps.Default())
 	if err != nil {
@@ -56,6 +61,9 @@ func TestPlanOfflineGolden(t *testing.T) {
 		{"2.0-to-2.1", "../examples/inventory-v2.yaml"},
 		{"2.1-to-2.2", "../examples/inventory-v2.yaml"},
 		{"3.4-to-3.5", "../examples/inventory-v3.yaml"},
+		// every kind of bound: a step timeout over wait's default, wait's
+		// own, an action's default, retries, and steps without a bound
+		{"bounds", "../examples/inventory-v3.yaml"},
 	}
 	for _, c := range cases {
 		t.Run(c.playbook, func(t *testing.T) {

@@ -100,8 +100,11 @@ func writeSteps(b *strings.Builder, list []StepPlan, indent string) {
 		if len(s.Facts) > 0 {
 			fmt.Fprintf(b, "%sfacts: %s\n", in, formatFacts(s.Facts))
 		}
-		if s.Timeout != "" || s.Retries != 0 {
-			fmt.Fprintf(b, "%stimeout: %s, retries: %d\n", in, orDash(s.Timeout), s.Retries)
+		switch {
+		case s.Retries != 0:
+			fmt.Fprintf(b, "%stimeout: %s per attempt, retries: %d\n", in, orDash(s.Timeout), s.Retries)
+		case s.Timeout != "":
+			fmt.Fprintf(b, "%stimeout: %s\n", in, s.Timeout)
 		}
 		fmt.Fprintf(b, "%sat: %s\n", in, s.Source)
 	}

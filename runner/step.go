@@ -53,7 +53,7 @@ func isCritical(s *schema.Step) bool {
 }
 
 // step runs one step: guard with fresh facts, lock check before a critical
-// step, journal before and after, retries, timeout. A critical step runs
+// step, journal before and after, its attempts (attempts.go). A critical step runs
 // under the hard context, so the first Ctrl-C lets it finish.
 func (r *run) step(ctx context.Context, ph schema.Phase, cfg *schema.MemberConfig, s *schema.Step, idx, total int) error {
 	member := ""
@@ -101,9 +101,9 @@ func (r *run) step(ctx context.Context, ph schema.Phase, cfg *schema.MemberConfi
 			return nil
 		}
 	}
-	a, ok := s.Args.(steps.Runnable)
+	a, ok := s.Args.(steps.Action)
 	if !ok {
-		return fail(fmt.Errorf("action %s cannot run in this build (it has a plan but no Run)", s.Action), 0)
+		return fail(fmt.Errorf("action %s cannot run in this build", s.Action), 0)
 	}
 	if crit && r.lock != nil {
 		if err := r.lock.Check(ctx); err != nil {
@@ -118,31 +118,15 @@ func (r *run) step(ctx context.Context, ph schema.Phase, cfg *schema.MemberConfi
 	ev.Kind = events.StepStart
 	r.emit(ev)
 
-	sctx := ctx
-	if crit {
-		sctx = r.hard
-	}
-	if s.Timeout > 0 {
-		var cancel context.CancelFunc
-		sctx, cancel = context.WithTimeout(sctx, time.Duration(s.Timeout))
-		defer cancel()
-	}
-	env := r.env(ph, cfg, idx, time.Duration(s.Timeout))
+	env := r.env(ph, cfg, idx)
 	start := r.o.now()
-	var err error
-	for attempt := 0; ; attempt++ {
-		err = a.Run(sctx, env)
-		if err == nil || attempt >= s.Retries || sctx.Err() != nil || (!crit && ctx.Err() != nil) {
-			break
-		}
-		r.emit(events.Event{Kind: events.Warn, Phase: ev.Phase, Member: member, StepIndex: idx, Steps: total, Action: s.Action,
-			Message: fmt.Sprintf("attempt %d of %d failed, retrying: %v", attempt+1, s.Retries+1, err)})
-	}
+	err := r.attempts(ctx, s, crit, func(ctx context.Context) error { return a.Run(ctx, env) },
+		func(n int, err error) {
+			r.emit(events.Event{Kind: events.Warn, Phase: ev.Phase, Member: member, StepIndex: idx, Steps: total, Action: s.Action,
+				Message: fmt.Sprintf("attempt %d of %d failed, retrying: %v", n, s.Retries+1, err)})
+		})
 	took := r.o.now().Sub(start)
 	if err != nil {
-		if s.Timeout > 0 && sctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-			err = fmt.Errorf("%w (step timeout %s)", err, s.Timeout)
-		}
 		return fail(err, took)
 	}
 	rec.Kind = journal.StepDone
@@ -163,7 +147,10 @@ func (r *run) preflightMember(ctx context.Context, name string) error {
 		if !ok {
 			continue
 		}
-		if err := p.Preflight(ctx, r.env(schema.PhaseMembers, &cfg, i+1, time.Duration(s.Timeout))); err != nil {
+		pctx, cancel := boundCtx(ctx, s.Bound)
+		err := p.Preflight(pctx, r.env(schema.PhaseMembers, &cfg, i+1))
+		cancel()
+		if err != nil {
 			se := &StepError{Phase: schema.PhasePreflight, Member: name, Index: i + 1, Steps: len(r.pb.Members.Steps),
 				Name: s.Name, Action: s.Action, Err: fmt.Errorf("preflight check of the members step: %w", err)}
 			r.emit(events.Event{Kind: events.StepFailed, Phase: events.PhasePreflight, Member: name, StepIndex: i + 1,
@@ -175,7 +162,7 @@ func (r *run) preflightMember(ctx context.Context, name string) error {
 }
 
 // env is what one step's Run may touch.
-func (r *run) env(ph schema.Phase, cfg *schema.MemberConfig, idx int, timeout time.Duration) *steps.Env {
+func (r *run) env(ph schema.Phase, cfg *schema.MemberConfig, idx int) *steps.Env {
 	member := ""
 	if cfg != nil {
 		member = cfg.Name
@@ -193,7 +180,6 @@ func (r *run) env(ph schema.Phase, cfg *schema.MemberConfig, idx int, timeout ti
 		BackupDir: r.backupDir(),
 		Record:    func(key string, value any) { r.record(events.Phase(ph), member, idx, key, value) },
 		Now:       r.o.now,
-		Timeout:   timeout,
 	}
 }
 

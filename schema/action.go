@@ -1,12 +1,24 @@
 package schema
 
-import "gopkg.in/yaml.v3"
+import (
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
 
 // Args is one action's typed arguments. Each decodes itself strictly from
 // its node (which may be null for `health:` or a short form the action
 // accepts), validates its own values and reports problems to d.
 type Args interface {
 	DecodeArgs(d *Decoder, n *yaml.Node)
+}
+
+// Bounded is implemented by arguments that know how long one attempt of
+// their action may take when the step gives no `timeout:` (0: nothing but
+// the run itself bounds it, as for a human's answer or a fixed wait). The
+// loader reads it once, into Step.Bound; see docs/timeouts.md.
+type Bounded interface {
+	Bound() time.Duration
 }
 
 // ActionSet is the action vocabulary the loader decodes steps with.

@@ -15,9 +15,14 @@ type Step struct {
 	Args    Args     `yaml:"-" json:"args"`
 	Name    string   `yaml:"name" json:"name,omitempty" doc:"what the step does, in the guide's words"`
 	When    *Guard   `yaml:"when" json:"when,omitempty" doc:"run the step only when this guard holds"`
-	Timeout Duration `yaml:"timeout" json:"timeout,omitempty" doc:"bound for the whole step (Go duration)"`
-	Retries int      `yaml:"retries" json:"retries,omitempty" jsonschema:"minimum=0" doc:"extra attempts when the step fails"`
-	Pos     Pos      `yaml:"-" json:"pos"`
+	Timeout Duration `yaml:"timeout" json:"timeout,omitempty" doc:"bound for each attempt of the step (Go duration); default: the action's own"`
+	Retries int      `yaml:"retries" json:"retries,omitempty" jsonschema:"minimum=0" doc:"extra attempts when an attempt fails or times out"`
+	// Bound is how long one attempt may take, resolved once by the loader:
+	// Timeout when set, else the action's own bound (Bounded); 0 means
+	// only the run's context bounds the step. plan shows it and run
+	// applies it, so the two cannot disagree.
+	Bound Duration `yaml:"-" json:"bound,omitempty"`
+	Pos   Pos      `yaml:"-" json:"pos"`
 	// ActionPos is where the action key is written.
 	ActionPos Pos `yaml:"-" json:"-"`
 }
@@ -115,6 +120,10 @@ func (d *Decoder) decodeStep(n *yaml.Node, what string) *Step {
 	args.DecodeArgs(d, actionVal)
 	d.inArgs = prev
 	s.Args = args
+	s.Bound = s.Timeout
+	if b, ok := args.(Bounded); ok && s.Bound == 0 {
+		s.Bound = Duration(b.Bound())
+	}
 	return s
 }
 

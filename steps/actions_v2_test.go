@@ -90,7 +90,7 @@ func TestActionsV23(t *testing.T) {
 		if err := b.WriteKeys(ctx, 50); err != nil {
 			t.Fatal(err)
 		}
-		for _, a := range []steps.Runnable{&steps.SSHStart{}, &steps.Wait{For: "healthy"}, &steps.Wait{For: "caught-up"}} {
+		for _, a := range []steps.Action{&steps.SSHStart{}, &steps.Wait{For: "healthy"}, &steps.Wait{For: "caught-up"}} {
 			if err := a.Run(ctx, env); err != nil {
 				t.Fatalf("%T: %v", a, err)
 			}
@@ -189,7 +189,7 @@ func TestUpgradeOneMember22To23(t *testing.T) {
 	if err := (&steps.Swap{To: minor(t, "2.3")}).Preflight(ctx, env); err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []steps.Runnable{&steps.SSHStop{}, &steps.Swap{To: minor(t, "2.3")}, &steps.SSHStart{},
+	for _, a := range []steps.Action{&steps.SSHStop{}, &steps.Swap{To: minor(t, "2.3")}, &steps.SSHStart{},
 		&steps.Wait{For: "healthy"}, &steps.Wait{For: "caught-up"}, &steps.AssertVersion{Member: "self", Server: pattern(t, "2.3.8")}} {
 		if err := a.Run(ctx, env); err != nil {
 			t.Fatalf("%T: %v", a, err)

@@ -76,12 +76,12 @@ func TestUpgradeOneMember34To35(t *testing.T) {
 	t.Run("wait healthy times out on the stopped member", func(t *testing.T) {
 		env, _, _ := b.env(t, fh.Name, pb)
 		start := time.Now()
-		err := (&steps.Wait{For: "healthy", Timeout: schema.Duration(2 * time.Second)}).Run(ctx, env)
+		err := (&steps.Wait{For: "healthy"}).Run(within(t, ctx, 2*time.Second), env)
 		wantErr(t, err, fh.Name+" and the cluster not healthy after", fh.Name+" unreachable", "expected healthy")
 		if d := time.Since(start); d > 10*time.Second {
 			t.Errorf("a 2s wait took %s", d)
 		}
-		err = (&steps.Wait{For: "caught-up", Timeout: schema.Duration(1500 * time.Millisecond)}).Run(ctx, env)
+		err = (&steps.Wait{For: "caught-up"}).Run(within(t, ctx, 1500*time.Millisecond), env)
 		wantErr(t, err, fh.Name+" not caught up after", "expected applied index >=")
 	})
 
@@ -207,14 +207,14 @@ func TestUpgradeOneMember34To35(t *testing.T) {
 		if err := (&steps.Wait{For: "cluster-version", Version: pattern(t, "3.4")}).Run(ctx, env); err != nil {
 			t.Fatal(err)
 		}
-		err := (&steps.Wait{For: "cluster-version", Version: pattern(t, "3.5"), Timeout: schema.Duration(time.Second)}).Run(ctx, env)
+		err := (&steps.Wait{For: "cluster-version", Version: pattern(t, "3.5")}).Run(within(t, ctx, time.Second), env)
 		wantErr(t, err, "cluster version not 3.5 after", "reports 3.4.0")
 	})
 
 	t.Run("rollback swap uses the kept 3.4 binary", func(t *testing.T) {
 		env, _, _ := b.env(t, fh.Name, pb)
 		env.Phase = schema.PhaseRollback
-		for _, a := range []steps.Runnable{&steps.SSHStop{}, &steps.Swap{To: minor(t, "3.4")}, &steps.SSHStart{}, &steps.Wait{For: "healthy"}} {
+		for _, a := range []steps.Action{&steps.SSHStop{}, &steps.Swap{To: minor(t, "3.4")}, &steps.SSHStart{}, &steps.Wait{For: "healthy"}} {
 			if err := a.Run(ctx, env); err != nil {
 				t.Fatalf("%T: %v", a, err)
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"time"
 
 	"github.com/etcdplay/etcdplay/schema"
 	"gopkg.in/yaml.v3"
@@ -64,6 +65,9 @@ func (b *Backup) CheckContext(d *schema.Decoder, c schema.StepContext) {
 	}
 }
 
+// Bound: a snapshot of a large database over a slow link takes minutes.
+func (*Backup) Bound() time.Duration { return 10 * time.Minute }
+
 func (b *Backup) Plan(c *PlanContext) (Plan, error) {
 	switch b.From {
 	case "leader":
@@ -112,8 +116,6 @@ func v2Backup(m schema.MemberConfig, api string) (Plan, error) {
 // folder; self and each run etcdctl backup on the member(s) and fetch the
 // result into the same folder. Each manifest is recorded as "backup".
 func (b *Backup) Run(ctx context.Context, env *Env) error {
-	ctx, cancel := bounded(ctx, stepBound(env, "backup"))
-	defer cancel()
 	if env.Inventory == nil {
 		return errors.New("backup needs the inventory")
 	}

@@ -111,6 +111,14 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
+// within bounds one Run the way the runner bounds an attempt (by the
+// step's Bound): actions carry no clock of their own.
+func within(t *testing.T, ctx context.Context, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func pattern(t *testing.T, s string) schema.Pattern {
 	p, err := schema.ParsePattern(s)
 	if err != nil {

@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/etcdplay/etcdplay/schema"
 	"gopkg.in/yaml.v3"
@@ -41,6 +42,10 @@ func (c *Confirm) DecodeArgs(d *schema.Decoder, n *yaml.Node) {
 func (*Confirm) JSONSchemaShortForm() map[string]any {
 	return map[string]any{"type": "string", "minLength": 1}
 }
+
+// Bound: none; a person answers when they have read the question, and the
+// run (Ctrl-C) bounds the wait.
+func (*Confirm) Bound() time.Duration { return 0 }
 
 func (c *Confirm) Plan(*PlanContext) (Plan, error) {
 	return Plan{Text: "ask the operator: " + c.Message + " (needs a terminal or --yes)",

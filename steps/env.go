@@ -11,13 +11,6 @@ import (
 	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
-// Runnable is the capability every action gains with issue 5: doing what the
-// guide's sentence means, then verifying its own effect. An error says what
-// was observed and what was expected; the runner adds the member and step.
-type Runnable interface {
-	Run(ctx context.Context, env *Env) error
-}
-
 // Preflighter is an optional capability found by type assertion: an action
 // that can prove, before any member is stopped, that it will be able to do
 // its job for env.Member (swap: the release exists on or uploads to that host
@@ -62,11 +55,6 @@ type Env struct {
 	Record func(key string, value any)
 	// Now is the clock (tests fix it).
 	Now func() time.Time
-	// Timeout is the step's `timeout:` (0 when the playbook gives none).
-	// Every action bounds its waits by it, or by its own default when it
-	// is 0 (see DefaultTimeout); the runner may also put a deadline on
-	// ctx, and actions honour whichever ends first.
-	Timeout time.Duration
 }
 
 // Cluster is the etcd side of a run: *etcdprobe.Prober satisfies it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/schema"
@@ -34,6 +35,9 @@ func (h *Health) NeedsMember() bool { return h.Member == "self" }
 // JSONSchemaShortForm: `health:` with no value means every member.
 func (*Health) JSONSchemaShortForm() map[string]any { return map[string]any{"type": "null"} }
 
+// Bound: one probe of the cluster; a slow answer is a problem to report.
+func (*Health) Bound() time.Duration { return 30 * time.Second }
+
 func (h *Health) Plan(c *PlanContext) (Plan, error) {
 	how := "Status and a read through every member, no active alarm"
 	if c.api() == "v2" {
@@ -50,8 +54,6 @@ func (h *Health) Plan(c *PlanContext) (Plan, error) {
 // member and expect it to hold, so a single probe decides (use wait to
 // wait for it).
 func (h *Health) Run(ctx context.Context, env *Env) error {
-	ctx, cancel := bounded(ctx, stepBound(env, "health"))
-	defer cancel()
 	c, err := env.Cluster.Cluster(ctx)
 	if err != nil {
 		return fmt.Errorf("health: %w", err)

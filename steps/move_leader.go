@@ -37,6 +37,9 @@ func (*MoveLeader) NeedsMember() bool { return true }
 // JSONSchemaShortForm: `move-leader:` alone takes the defaults.
 func (*MoveLeader) JSONSchemaShortForm() map[string]any { return map[string]any{"type": "null"} }
 
+// Bound: a transfer takes an election or two; longer means the cluster is struggling.
+func (*MoveLeader) Bound() time.Duration { return time.Minute }
+
 func (m *MoveLeader) Plan(c *PlanContext) (Plan, error) {
 	if c.api() != "v3" {
 		return Plan{}, fmt.Errorf("move-leader needs the v3 API (etcd 3.3+), but the inventory says api: %s", c.api())
@@ -63,8 +66,6 @@ func (m *MoveLeader) Run(ctx context.Context, env *Env) error {
 		env.info("v2 has no leadership transfer; stopping the leader triggers an election", "member", me.Name)
 		return nil
 	}
-	ctx, cancel := bounded(ctx, stepBound(env, "move-leader"))
-	defer cancel()
 	c, err := env.Cluster.Cluster(ctx)
 	if err != nil {
 		return fmt.Errorf("move-leader: %w", err)

@@ -3,6 +3,7 @@ package steps_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
@@ -51,9 +52,9 @@ func TestPlanText(t *testing.T) {
 		{`swap: {to: "3.5"}`, "put etcd 3.5.35 at /usr/local/bin/etcd (upload of ./etcd-3.5.35, sha256 0123456789ab...)", ""},
 		{`swap: "3.4"`, "put etcd 3.4.23 at /usr/local/bin/etcd (copy of /opt/etcd-3.4.23 on the member)", ""},
 		{`swap: {to: "3.6"}`, "", "the inventory lists no 3.6.x release (releases: 3.4.23, 3.5.31, 3.5.35)"},
-		{`wait: {for: healthy}`, "wait until infra0 and the cluster are healthy (at most 2m)", ""},
-		{`wait: {for: caught-up, timeout: 90s}`, "applied raft index reaches the leader's (at most 1m30s)", ""},
-		{`wait: {for: cluster-version, version: "3.5"}`, "wait until the cluster version is 3.5 (at most 5m)", ""},
+		{`wait: {for: healthy}`, "wait until infra0 and the cluster are healthy", ""},
+		{`wait: {for: caught-up, timeout: 90s}`, "applied raft index reaches the leader's", ""},
+		{`wait: {for: cluster-version, version: "3.5"}`, "wait until the cluster version is 3.5", ""},
 		{`wait: 2m`, "wait 2m", ""},
 		{`confirm: "no LeaseRevoke?"`, "ask the operator: no LeaseRevoke? (needs a terminal or --yes)", ""},
 		{`ssh-run: [etcdutl, check, v2store]`, "on infra0: etcdutl check v2store, expect exit 0", ""},
@@ -89,6 +90,49 @@ func TestPlanText(t *testing.T) {
 			}
 			if !strings.Contains(p.Text, tt.want) {
 				t.Errorf("text %q\nwant it to contain %q", p.Text, tt.want)
+			}
+		})
+	}
+}
+
+// TestStepBound: each step's bound per attempt is resolved once, when the
+// playbook loads: the step's timeout, else the action's own; the plan shows
+// it and the runner applies it. A wait's own timeout is the same thing said
+// inside the action, so the two cannot both be given.
+func TestStepBound(t *testing.T) {
+	tests := []struct {
+		step string
+		want time.Duration
+		err  string
+	}{
+		{"health: {}", 30 * time.Second, ""},
+		{"ssh-stop: {}", time.Minute, ""},
+		{"swap: {to: \"3.5\"}", 5 * time.Minute, ""},
+		{"wait: {for: healthy}", 2 * time.Minute, ""},
+		{"wait: {for: healthy}\n      timeout: 10m", 10 * time.Minute, ""},
+		{"wait: {for: caught-up, timeout: 90s}", 90 * time.Second, ""},
+		{"wait: 2m", 0, ""},
+		{"confirm: sure?", 0, ""},
+		{"confirm: sure?\n      timeout: 5m", 5 * time.Minute, ""},
+		{"ssh-run: [echo, ok]\n      timeout: 20s\n      retries: 2", 20 * time.Second, ""},
+		{"wait: 2m\n      timeout: 1m", 0, "a duration is its own bound"},
+		{"wait: {for: healthy, timeout: 1m}\n      timeout: 2m", 0, "wait has two timeouts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.step, func(t *testing.T) {
+			src := "playbook: t\nfrom: \"3.4\"\nto: \"3.5\"\nmembers:\n  steps:\n    - " + tt.step + "\n"
+			pb, err := schema.LoadPlaybook("t.yaml", []byte(src), steps.Default())
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("want error %q, got %v", tt.err, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			if got := time.Duration(pb.Members.Steps[0].Bound); got != tt.want {
+				t.Errorf("bound %s, want %s", got, tt.want)
 			}
 		})
 	}

@@ -21,39 +21,33 @@ type serviceRun struct {
 }
 
 // runService runs the member's service command (picked by which from its
-// Service) over SSH under the step's bound, and fails on a non-zero exit.
-// The returned context carries the bound; the caller polls under it and
-// calls cancel.
-func runService(ctx context.Context, env *Env, kind, field string, which func(schema.Service) string) (context.Context, context.CancelFunc, *serviceRun, error) {
-	none := func() {}
+// Service) over SSH and fails on a non-zero exit. The caller then polls for
+// proof under the same ctx, which carries the step's bound.
+func runService(ctx context.Context, env *Env, kind, field string, which func(schema.Service) string) (*serviceRun, error) {
 	m, err := needMember(env, kind)
 	if err != nil {
-		return ctx, none, nil, err
+		return nil, err
 	}
 	cmd := which(m.Service)
 	if cmd == "" {
-		return ctx, none, nil, fmt.Errorf("the inventory gives no service.%s for %s", field, m.Name)
+		return nil, fmt.Errorf("the inventory gives no service.%s for %s", field, m.Name)
 	}
 	addr, err := clientAddr(m)
 	if err != nil {
-		return ctx, none, nil, err
+		return nil, err
 	}
-	ctx, cancel := bounded(ctx, stepBound(env, kind))
 	h, err := hostOf(ctx, env, m.Name)
 	if err != nil {
-		cancel()
-		return ctx, none, nil, err
+		return nil, err
 	}
 	run := &serviceRun{m: m, h: h, addr: addr, start: time.Now(), cmd: cmd}
 	res, err := h.Run(ctx, ssh.Command{Script: cmd})
 	if err != nil {
-		cancel()
-		return ctx, none, nil, fmt.Errorf("%q on %s: %w", cmd, m.Name, err)
+		return nil, fmt.Errorf("%q on %s: %w", cmd, m.Name, err)
 	}
 	if res.ExitStatus != 0 {
-		cancel()
-		return ctx, none, nil, fmt.Errorf("%q on %s exited %d%s", cmd, m.Name, res.ExitStatus, outputTail(res))
+		return nil, fmt.Errorf("%q on %s exited %d%s", cmd, m.Name, res.ExitStatus, outputTail(res))
 	}
 	run.res = res
-	return ctx, cancel, run, nil
+	return run, nil
 }

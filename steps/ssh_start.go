@@ -26,6 +26,9 @@ func (*SSHStart) NeedsMember() bool { return true }
 // JSONSchemaShortForm: `ssh-start:` alone.
 func (*SSHStart) JSONSchemaShortForm() map[string]any { return map[string]any{"type": "null"} }
 
+// Bound: a member starts in under a second on the test bed; a minute leaves room for a slow disk.
+func (*SSHStart) Bound() time.Duration { return time.Minute }
+
 func (*SSHStart) Plan(c *PlanContext) (Plan, error) {
 	if c.Member == nil {
 		return Plan{Text: "start the member's service"}, nil
@@ -44,11 +47,10 @@ func (*SSHStart) Critical() bool { return true }
 // a refused data dir), and the operator should read why now, not in ten
 // minutes. Health and catching up are wait's job.
 func (s *SSHStart) Run(ctx context.Context, env *Env) error {
-	ctx, cancel, sr, err := runService(ctx, env, "ssh-start", "start", func(v schema.Service) string { return v.Start })
+	sr, err := runService(ctx, env, "ssh-start", "start", func(v schema.Service) string { return v.Start })
 	if err != nil {
 		return err
 	}
-	defer cancel()
 	m, h, addr, start, startRes := sr.m, sr.h, sr.addr, sr.start, sr.res
 	port := portSilent
 	var statusRes ssh.Result

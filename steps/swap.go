@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/schema"
@@ -75,6 +76,9 @@ func (s *Swap) CheckContext(d *schema.Decoder, c schema.StepContext) {
 	}
 }
 
+// Bound: an upload of a ~25 MB binary over a slow link.
+func (*Swap) Bound() time.Duration { return 5 * time.Minute }
+
 func (s *Swap) Plan(c *PlanContext) (Plan, error) {
 	if c.Inventory == nil {
 		return Plan{Text: fmt.Sprintf("put the inventory's newest %s.x release in place", s.To),
@@ -136,8 +140,6 @@ func (s *Swap) Preflight(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := bounded(ctx, stepBound(env, "swap"))
-	defer cancel()
 	r := env.Inventory.ReleaseFor(s.To)
 	if r == nil {
 		if s.isRollback(env) {
@@ -191,8 +193,6 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 	if m.Binary == "" {
 		return fmt.Errorf("the inventory gives no binary path for %s", m.Name)
 	}
-	ctx, cancel := bounded(ctx, stepBound(env, "swap"))
-	defer cancel()
 	h, err := hostOf(ctx, env, m.Name)
 	if err != nil {
 		return err

@@ -18,7 +18,7 @@ type Wait struct {
 	For      string          `yaml:"for" json:"for,omitempty" jsonschema:"enum=healthy|caught-up|cluster-version" doc:"condition to wait for (or use duration)"`
 	Version  schema.Pattern  `yaml:"version" json:"version,omitempty" doc:"with for: cluster-version, the version to reach, e.g. \"3.5\""`
 	Duration schema.Duration `yaml:"duration" json:"duration,omitempty" doc:"wait this long (Go duration), instead of for"`
-	Timeout  schema.Duration `yaml:"timeout" json:"timeout,omitempty" doc:"give up after this long (default: healthy 2m, caught-up 5m, cluster-version 5m)"`
+	Timeout  schema.Duration `yaml:"timeout" json:"timeout,omitempty" doc:"give up after this long (default: healthy 2m, caught-up 5m, cluster-version 5m); the same as the step's timeout"`
 
 	pos schema.Pos
 }
@@ -72,25 +72,29 @@ func (w *Wait) DecodeArgs(d *schema.Decoder, n *yaml.Node) {
 // NeedsMember: caught-up compares this member with the leader.
 func (w *Wait) NeedsMember() bool { return w.For == "caught-up" }
 
-// CheckContext: a step-level timeout and wait's own would disagree.
+// CheckContext: a step-level timeout and wait's own would disagree, and a
+// fixed wait is its own bound.
 func (w *Wait) CheckContext(d *schema.Decoder, c schema.StepContext) {
-	if w.Timeout != 0 && c.Step.Timeout != 0 {
+	switch {
+	case w.Timeout != 0 && c.Step.Timeout != 0:
 		d.ErrorAt(w.pos, "keep one: wait's timeout bounds the wait", "wait has two timeouts, its own and the step's")
+	case w.Duration != 0 && c.Step.Timeout != 0:
+		d.ErrorAt(w.pos, "drop the step's timeout", "wait: a duration is its own bound")
 	}
 }
 
 // JSONSchemaShortForm: `wait: 2m`.
 func (*Wait) JSONSchemaShortForm() map[string]any { return schema.Duration(0).JSONSchema() }
 
-// Bound is how long the wait may take at most.
-func (w *Wait) Bound(step schema.Duration) time.Duration {
+// Bound is how long one attempt of the wait may take when the step gives
+// no timeout: wait's own timeout, else the condition's default. A fixed
+// wait (duration) ends by itself and has no other bound.
+func (w *Wait) Bound() time.Duration {
 	switch {
 	case w.Duration != 0:
-		return time.Duration(w.Duration)
+		return 0
 	case w.Timeout != 0:
 		return time.Duration(w.Timeout)
-	case step != 0:
-		return time.Duration(step)
 	}
 	return waitDefaults[w.For]
 }
@@ -99,8 +103,7 @@ func (w *Wait) Plan(c *PlanContext) (Plan, error) {
 	if w.Duration != 0 {
 		return Plan{Text: "wait " + w.Duration.String(), Args: map[string]string{"duration": w.Duration.String()}}, nil
 	}
-	bound := schema.Duration(w.Bound(0)).String()
-	args := map[string]string{"for": w.For, "timeout": bound}
+	args := map[string]string{"for": w.For}
 	var text string
 	switch w.For {
 	case "healthy":
@@ -116,17 +119,16 @@ func (w *Wait) Plan(c *PlanContext) (Plan, error) {
 	default:
 		return Plan{}, fmt.Errorf("wait: unknown condition %q", w.For)
 	}
-	return Plan{Text: text + " (at most " + bound + ")", Args: args}, nil
+	return Plan{Text: text, Args: args}, nil
 }
 
-// Run waits for the condition, polling every half second, bounded by the
-// wait's timeout, the step's, or the default for the condition. A fixed
-// duration ends early only when the run is interrupted.
+// Run waits for the condition, polling every half second, until ctx ends
+// (the runner bounds each attempt by the step's Bound). A fixed duration
+// ends early only when the run is interrupted.
 func (w *Wait) Run(ctx context.Context, env *Env) error {
-	bound := w.Bound(schema.Duration(env.Timeout))
 	if w.Duration != 0 {
 		env.info("waiting", "duration", w.Duration.String())
-		t := time.NewTimer(bound)
+		t := time.NewTimer(time.Duration(w.Duration))
 		defer t.Stop()
 		select {
 		case <-t.C:
@@ -135,8 +137,6 @@ func (w *Wait) Run(ctx context.Context, env *Env) error {
 			return fmt.Errorf("wait %s interrupted: %w", w.Duration, ctx.Err())
 		}
 	}
-	ctx, cancel := bounded(ctx, bound)
-	defer cancel()
 	switch w.For {
 	case "healthy":
 		return w.healthy(ctx, env)

@@ -7,45 +7,6 @@ import (
 	"time"
 )
 
-// defaultTimeouts bound each action when the playbook's step gives no
-// timeout, so no action ever waits without end. They are generous for
-// healthy clusters (a 3.5+ stop takes ~2.5 s, a start ~0.5 s on the bed)
-// and short enough that a stuck member is reported while the operator is
-// still watching. wait has its own defaults (waitDefaults); confirm waits
-// for a human and is bounded only by ctx.
-var defaultTimeouts = map[string]time.Duration{
-	"health":         30 * time.Second,
-	"assert-version": 30 * time.Second,
-	"check":          30 * time.Second,
-	"backup":         10 * time.Minute,
-	"move-leader":    time.Minute,
-	"ssh-stop":       time.Minute,
-	"swap":           5 * time.Minute,
-	"ssh-start":      time.Minute,
-	"ssh-run":        5 * time.Minute,
-}
-
-// DefaultTimeout is how long an action of kind may take when its step says
-// nothing (0: bounded by ctx only). The runner may use it to show the
-// bound in a plan.
-func DefaultTimeout(kind string) time.Duration { return defaultTimeouts[kind] }
-
-// bounded returns ctx limited by d (when d > 0) and how long the bound is.
-func bounded(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if d <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, d)
-}
-
-// stepBound is the step's timeout, else the action's default.
-func stepBound(env *Env, kind string) time.Duration {
-	if env.Timeout > 0 {
-		return env.Timeout
-	}
-	return defaultTimeouts[kind]
-}
-
 // errTimedOut tells a poll's caller that the bound ran out, as opposed to
 // the run being cancelled from outside.
 var errTimedOut = errors.New("timed out")
