@@ -89,8 +89,8 @@ func requireUntouched(t *testing.T, c *testbed.Cluster, before []int) {
 // version server and (when cluster is not "") cluster version cluster.
 func requireVersions(ctx context.Context, t *testing.T, c *testbed.Cluster, server, cluster string) {
 	t.Helper()
-	for _, h := range c.Hosts {
-		v, err := testbed.ServerVersion(ctx, h.ClientURL)
+	for i, h := range c.Hosts {
+		v, err := c.ServerVersion(ctx, i)
 		if err != nil {
 			t.Errorf("%s: %v", h.Name, err)
 			continue
@@ -118,9 +118,9 @@ func requireHealthy(ctx context.Context, t *testing.T, c *testbed.Cluster) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	for _, h := range c.Hosts {
+	for i, h := range c.Hosts {
 		for {
-			ok, err := testbed.Health(ctx, h.ClientURL)
+			ok, err := c.Health(ctx, i)
 			if ok {
 				break
 			}

@@ -168,6 +168,30 @@ func (o *operator) watch(ctx context.Context, watchFn func(events.Event, *os.Pro
 	return r
 }
 
+// command runs an etcdplay command whose output is not events (plan,
+// sudoers, status) with this operator's environment, and returns what it
+// printed and its exit code.
+func (o *operator) command(ctx context.Context, args ...string) (stdout, stderr string, code int) {
+	o.t.Helper()
+	cmd := exec.CommandContext(ctx, etcdplayBin, args...)
+	cmd.Env = o.env()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.WaitDelay = 5 * time.Second
+	o.t.Logf("$ etcdplay %s", strings.Join(args, " "))
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ee.Exited():
+		code = ee.ExitCode()
+	default:
+		o.t.Fatalf("etcdplay %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	o.t.Logf("etcdplay %s: exit %d", args[0], code)
+	return out.String(), errb.String(), code
+}
+
 // withFlags adds what every run, resume and rollback of this operator
 // needs; other commands are passed as they are.
 func (o *operator) withFlags(args []string) []string {
