@@ -79,6 +79,25 @@ func OpenSSH() Need {
 	}}
 }
 
+// ProductionShape needs what a production-shaped cluster adds to OpenSSH:
+// the login and etcd users, sudo with visudo, and setpriv.
+func ProductionShape() Need {
+	return Need{missing: func() string {
+		var absent []string
+		for _, u := range []string{LoginUser, EtcdUser} {
+			if _, err := user.Lookup(u); err != nil {
+				absent = append(absent, "user "+u)
+			}
+		}
+		for _, p := range []string{"/usr/bin/sudo", "/usr/sbin/visudo", "/usr/bin/setpriv"} {
+			if _, err := os.Stat(p); err != nil {
+				absent = append(absent, p)
+			}
+		}
+		return strings.Join(absent, ", ")
+	}}
+}
+
 // Require skips the test, with one line naming what is missing and how to
 // provision it, unless every need is met. With ETCDPLAY_REQUIRE_BED=1 it
 // fails the test instead. Every bed-backed test goes through it (StartT and

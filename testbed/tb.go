@@ -31,6 +31,9 @@ func StartT(t TB, o Options) *Cluster {
 	if o.SSHServer == nil {
 		needs = append(needs, OpenSSH())
 	}
+	if o.Production {
+		needs = append(needs, ProductionShape())
+	}
 	Require(t, needs...)
 	if o.Logf == nil {
 		o.Logf = t.Logf
