@@ -53,6 +53,13 @@ type run struct {
 	rollbackMember string
 
 	failedMember string
+
+	// upgraded are the members this run upgraded, in order; where says
+	// where the run is, for "interrupted at ..."; rollbackRequested is the
+	// member the operator asked to put back at a pause.
+	upgraded          []string
+	where             string
+	rollbackRequested string
 }
 
 // Apply runs the playbook: lock, journal, preflight gates and steps, then
@@ -160,9 +167,20 @@ func (r *run) finish(ctx context.Context, err error, start time.Time, res *Resul
 			_ = r.journal(journal.Record{Kind: journal.RunDone})
 		}
 		r.emit(events.Event{Kind: events.RunDone, Message: msg, Duration: took})
-	case isInterrupted(ctx, err):
+	case isInterrupted(ctx, err) || errors.Is(err, errStopped):
 		res.Outcome = OutcomeInterrupted
-		err = exit.New(exit.Interrupted, fmt.Errorf("interrupted by the operator: the step in flight, if critical, finished and is journaled (%w)", err), "")
+		where := r.where
+		if where == "" {
+			where = "the start"
+		}
+		what := "interrupted at " + where
+		if errors.Is(err, errStopped) {
+			what = "stopped at " + r.where + ", as the operator answered"
+		}
+		if resume, _ := r.o.commands(""); r.mode != modeRollback {
+			what += "; resume with: " + resume
+		}
+		err = exit.New(exit.Interrupted, errors.New(what), "")
 		if r.mode != modeRollback {
 			_ = r.journal(journal.Record{Kind: journal.Interrupted, Detail: err.Error()})
 		}
@@ -182,10 +200,16 @@ func (r *run) finish(ctx context.Context, err error, start time.Time, res *Resul
 		if r.mode == modeRollback {
 			res.Resume = ""
 		}
-		if h := joinHints(res.Resume, res.Rollback); h != "" && exit.Hint(err) == "" {
+		h := joinHints(res.Resume, res.Rollback)
+		if res.Outcome == OutcomeInterrupted && res.Resume != "" {
+			// the message already names resume
+			h = joinHints("", res.Rollback)
+		}
+		if h != "" && exit.Hint(err) == "" {
 			err = &exit.Error{Code: exit.Code(err), Err: err, Hint: h}
 		}
 	}
+	res.RollbackRequested = r.rollbackRequested
 	r.versionsAfter(ctx)
 	res.Members = r.results()
 	if path, werr := r.writeReport(); werr == nil {
@@ -262,8 +286,18 @@ func (r *run) body(ctx context.Context) error {
 			return err
 		}
 	}
+	if !allDone && r.o.Pause == PausePhase {
+		if err := r.pause(ctx, PausePhase, PausePoint{Next: "the members phase", Phase: schema.PhaseMembers}); err != nil {
+			return err
+		}
+	}
 	if err := r.membersPhase(ctx); err != nil {
 		return err
+	}
+	if len(r.pb.Finish) > 0 {
+		if err := r.pause(ctx, PausePhase, PausePoint{Next: "the finish phase", Phase: schema.PhaseFinish}); err != nil {
+			return err
+		}
 	}
 	return r.phase(ctx, schema.PhaseFinish, r.pb.Finish)
 }
@@ -359,6 +393,10 @@ func (r *run) membersPhase(ctx context.Context) error {
 				break
 			}
 		}
+		pt := PausePoint{Next: fmt.Sprintf("%s (%s → %s)", next, orDash(memberServer(c, next)), r.pb.To), Member: next, Phase: schema.PhaseMembers}
+		if err := r.pause(ctx, PauseMember, pt); err != nil {
+			return err
+		}
 		if err := r.upgradeMember(ctx, next, c); err != nil {
 			return err
 		}
@@ -444,6 +482,8 @@ func (r *run) upgradeMember(ctx context.Context, name string, c *etcdprobe.Clust
 	}
 	r.memberDone(name, "upgraded")
 	r.failedMember = ""
+	r.upgraded = append(r.upgraded, name)
+	r.where = "the member boundary after " + name + " was upgraded"
 	return nil
 }
 

@@ -25,6 +25,9 @@ type Result struct {
 	// failed member back; "" when they do not apply.
 	Resume   string
 	Rollback string
+	// RollbackRequested is the member the operator asked, at a pause, to
+	// put back; the caller runs Rollback for it once Apply has returned.
+	RollbackRequested string
 }
 
 // MemberResult is one member's state at the end of a run.

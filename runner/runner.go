@@ -59,6 +59,10 @@ type Options struct {
 	Force bool
 	// RunID names the run; "" makes a new one (resume reuses the journal's).
 	RunID string
+	// Pause makes the run stop at safe points and Ask the operator
+	// (run --pause); Ask nil never pauses.
+	Pause PauseAt
+	Ask   func(ctx context.Context, at PausePoint) (Answer, error)
 }
 
 // Locker takes a cluster's lock. The real ones live in lock.go (v3 in the

@@ -61,6 +61,10 @@ func (r *run) step(ctx context.Context, ph schema.Phase, cfg *schema.MemberConfi
 		member = cfg.Name
 	}
 	rec := journal.Record{Phase: string(ph), Member: member, StepIndex: idx, Action: s.Action}
+	r.where = fmt.Sprintf("%s step %d/%d (%s)", ph, idx, total, s.Action)
+	if member != "" {
+		r.where = fmt.Sprintf("member %s, %s", member, r.where)
+	}
 	ev := events.Event{Phase: events.Phase(ph), Member: member, StepIndex: idx, Steps: total, StepName: s.Name, Action: s.Action}
 	crit := isCritical(s)
 	fail := func(err error, took time.Duration) error {

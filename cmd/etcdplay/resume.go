@@ -43,10 +43,11 @@ repeated once the run reached the members.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "run %s finished: nothing to resume\n", res.RunID)
 				return nil
 			}
-			return s.finish(res, err)
+			return s.finishOrRollBack(res, err)
 		},
 	}
 	f.register(cmd)
+	f.registerPause(cmd)
 	cmd.Flags().BoolVar(&f.force, "force", false, "resume even though the playbook or inventory changed since the run started")
 	return cmd
 }

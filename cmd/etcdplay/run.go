@@ -46,8 +46,14 @@ where the report (report.md, report.json) is written at the end. On a
 failure the output names the member, the step, what was observed and what
 was expected, and prints the commands that resume or roll back.
 
+--pause member stops before each member and before finish, prints the
+status table and asks: continue, stop (like Ctrl-C: journaled, exit 130,
+resume continues) or roll back the member just upgraded; --pause phase
+asks before the members and before finish. Off a terminal it needs --yes.
+
 Ctrl-C lets a critical step (stop, swap, start) finish, journals it and
-stops (exit 130); a second Ctrl-C stops at once.
+stops (exit 130, "interrupted at ...; resume with: ..."); a second Ctrl-C
+stops at once.
 
 --plan FILE runs only if FILE (from plan -o json) was made from exactly
 these playbook and inventory files.`,
@@ -89,10 +95,11 @@ these playbook and inventory files.`,
 				}
 			}
 			res, err := runner.Apply(s.ctx, s.o)
-			return s.finish(res, err)
+			return s.finishOrRollBack(res, err)
 		},
 	}
 	f.register(cmd)
+	f.registerPause(cmd)
 	cmd.Flags().StringVar(&planFile, "plan", "", "run only if this saved plan (plan -o json) matches the files")
 	return cmd
 }
@@ -107,6 +114,12 @@ type runFlags struct {
 	acceptNew   bool
 	gateTimeout time.Duration
 	force       bool
+	pause       string
+}
+
+// registerPause adds --pause (run and resume).
+func (f *runFlags) registerPause(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.pause, "pause", "", "stop at safe points and ask: member (before each member and before finish) or phase (before the members and before finish)")
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
@@ -142,6 +155,13 @@ func (s *session) close() {
 func openSession(cmd *cobra.Command, opts *options, f *runFlags, playbookArg string) (*session, error) {
 	if f.inventory == "" {
 		return nil, usageErr(errors.New(cmd.Name()+" needs an inventory"), "add -i INVENTORY")
+	}
+	pauseAt, err := runner.ParsePauseAt(f.pause)
+	if err != nil {
+		return nil, usageErr(err, "")
+	}
+	if err := checkPauseInput(pauseAt, f.yes, cmd.InOrStdin()); err != nil {
+		return nil, err
 	}
 	stderr := cmd.ErrOrStderr()
 	pb, pbDigest, perr := loadPlaybookDigest(playbookArg)
@@ -185,6 +205,10 @@ func openSession(cmd *cobra.Command, opts *options, f *runFlags, playbookArg str
 	if f.stateDir != journal.DefaultRoot {
 		root = f.stateDir
 	}
+	hosts := map[string]string{}
+	for _, m := range inv.Members {
+		hosts[m.Name] = m.Host
+	}
 	s.o = runner.Options{
 		Playbook: pb, Inventory: inv,
 		PlaybookPath: playbookArg, InventoryPath: f.inventory,
@@ -193,6 +217,10 @@ func openSession(cmd *cobra.Command, opts *options, f *runFlags, playbookArg str
 		StateDir: dir, StateRoot: root,
 		BreakLock: f.breakLock, Confirm: confirmer(f.yes, cmd.InOrStdin(), stderr),
 		BackupDir: f.backupDir, GateTimeout: f.gateTimeout, Force: f.force,
+	}
+	if pauseAt != runner.PauseNever {
+		s.o.Pause = pauseAt
+		s.o.Ask = (&pauseAsker{cluster: tgt, hosts: hosts, in: cmd.InOrStdin(), out: stderr, yes: f.yes}).Ask
 	}
 	locker, closeLocker, err := runner.NewLocker(&s.o)
 	if err != nil {
@@ -218,6 +246,22 @@ func (s *session) finish(res *runner.Result, err error) error {
 		return exit.New(exit.Internal, fmt.Errorf("writing events: %w", s.json.Err()), "")
 	}
 	return err
+}
+
+// finishOrRollBack is finish, unless the operator answered "rollback" at
+// a pause: then the stopped run's summary is printed and the member is put
+// back, as `etcdplay rollback --member M` would, under a fresh lock.
+func (s *session) finishOrRollBack(res *runner.Result, err error) error {
+	if res == nil || res.RollbackRequested == "" {
+		return s.finish(res, err)
+	}
+	if res.Outcome != runner.OutcomeLocked {
+		_ = runner.WriteSummary(s.stderr, res)
+	}
+	fmt.Fprintf(s.stderr, "\nrolling %s back, as the operator answered\n", res.RollbackRequested)
+	s.o.Pause, s.o.Ask = runner.PauseNever, nil
+	res, err = runner.Rollback(s.ctx, s.o, res.RollbackRequested)
+	return s.finish(res, err)
 }
 
 // twoStageInterrupt: ctx is cancelled by the first SIGINT/SIGTERM (main's

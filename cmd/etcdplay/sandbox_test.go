@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/etcdplay/etcdplay/internal/golden"
@@ -89,6 +91,7 @@ func TestSandboxScripts(t *testing.T) {
 			"sandbox-record": cmdSandboxRecord,
 			"sandbox-gone":   cmdSandboxGone, // [FILE]
 			"interrupt":      cmdInterrupt,
+			"pty-answer":     cmdPtyAnswer,
 		},
 	})
 }
@@ -230,5 +233,74 @@ func cmdInterrupt(ts *testscript.TestScript, neg bool, args []string) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		ts.Fatalf("exit %v after Ctrl-C, want 130; stderr:\n%s", err, stderr.String())
+	}
+}
+
+// pty-answer ANSWERS CMD ARGS... runs CMD with a pseudo-terminal as stdin
+// (so `run --pause` may ask) and answers each pause prompt in turn with
+// the next of the space-separated ANSWERS, as a person at the keyboard
+// would, only once the prompt is on screen. It writes answered.stdout,
+// answered.stderr and answered.exit (the exit code) for the script to
+// check; it fails only if a prompt comes when no answer is left, or the
+// command never ends.
+func cmdPtyAnswer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: pty-answer 'ANSWER...' CMD ARGS...")
+	}
+	answers := strings.Fields(args[0])
+	master, slave, err := pty.Open()
+	ts.Check(err)
+	defer master.Close()
+	go func() { _, _ = io.Copy(io.Discard, master) }() // the terminal's echo
+	cmd := exec.Command(args[1], args[2:]...)
+	cmd.Dir = ts.Getenv("WORK")
+	cmd.Env = append(os.Environ(), "HOME="+ts.Getenv("HOME"), "ETCDPLAY_BED="+ts.Getenv("ETCDPLAY_BED"), "NO_COLOR=1")
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	cmd.Stdin = slave
+	pipe, err := cmd.StderrPipe()
+	ts.Check(err)
+	ts.Check(cmd.Start())
+	slave.Close()
+	var stderr strings.Builder
+	prompts, extra := 0, false
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		seen := 0 // prompts already answered, counted in stderr
+		for {
+			n, rerr := pipe.Read(buf)
+			stderr.Write(buf[:n])
+			for strings.Count(stderr.String(), "? [c/s") > seen {
+				if seen >= len(answers) {
+					extra = true
+					_ = cmd.Process.Signal(syscall.SIGINT)
+					break
+				}
+				fmt.Fprintln(master, answers[seen])
+				seen++
+			}
+			prompts = seen
+			if rerr != nil {
+				return
+			}
+		}
+	}()
+	timer := time.AfterFunc(5*time.Minute, func() { _ = cmd.Process.Kill() })
+	<-done
+	err = cmd.Wait()
+	timer.Stop()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	}
+	ts.Check(os.WriteFile(ts.MkAbs("answered.stdout"), []byte(stdout.String()), 0o644))
+	ts.Check(os.WriteFile(ts.MkAbs("answered.stderr"), []byte(stderr.String()), 0o644))
+	ts.Check(os.WriteFile(ts.MkAbs("answered.exit"), []byte(strconv.Itoa(code)+"\n"), 0o644))
+	ts.Logf("answered %d prompts, exit %d", prompts, code)
+	if extra {
+		ts.Fatalf("a prompt came after the last answer; stderr:\n%s", stderr.String())
 	}
 }
