@@ -177,26 +177,44 @@ func TestTeardownLeavesNothing(t *testing.T) {
 // TestCrashedOwnerIsCleaned kills a test binary that holds a running
 // cluster (SIGKILL: no Close, no cleanup) and checks that CleanStale stops
 // everything it left and removes its folder. Start does the same for the
-// slot it takes.
+// slot it takes. A production-shaped cluster also leaves its bastion and
+// its sudo rules, which must go too.
 func TestCrashedOwnerIsCleaned(t *testing.T) {
-	if os.Getenv("ETCDPLAY_BED_CRASH_HELPER") == "1" {
-		c, err := Start(context.Background(), Options{Version: "3.7"})
+	if shape := os.Getenv("ETCDPLAY_BED_CRASH_HELPER"); shape != "" {
+		c, err := Start(context.Background(), Options{Version: "3.7", Production: shape == "production"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var pids []string
 		for i := range c.Hosts {
-			pids = append(pids, strconv.Itoa(c.MemberPID(i)), strconv.Itoa(c.Hosts[i].sshdPID))
+			pids = append(pids, strconv.Itoa(c.MemberPID(i)))
 		}
-		os.Stdout.WriteString("READY " + c.Dir + " " + strings.Join(c.Addrs(), ",") + " " + strings.Join(pids, ",") + " " + strconv.Itoa(c.Slot) + "\n")
+		addrs := c.Addrs()
+		for _, h := range c.sshHosts() {
+			pids = append(pids, strconv.Itoa(h.sshdPID))
+			if h == c.Bastion {
+				addrs = append(addrs, h.Addr)
+			}
+		}
+		os.Stdout.WriteString("READY " + c.Dir + " " + strings.Join(addrs, ",") + " " + strings.Join(pids, ",") + " " + strconv.Itoa(c.Slot) + "\n")
 		time.Sleep(time.Minute)
 		return
 	}
-	Require(t, Binaries("3.7"), OpenSSH())
+	for _, shape := range []string{"plain", "production"} {
+		t.Run(shape, func(t *testing.T) { crashOwner(t, shape) })
+	}
+}
+
+func crashOwner(t *testing.T, shape string) {
+	needs := []Need{Binaries("3.7"), OpenSSH()}
+	if shape == "production" {
+		needs = append(needs, ProductionShape())
+	}
+	Require(t, needs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashedOwnerIsCleaned$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "ETCDPLAY_BED_CRASH_HELPER=1")
+	cmd.Env = append(os.Environ(), "ETCDPLAY_BED_CRASH_HELPER="+shape)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -225,8 +243,11 @@ func TestCrashedOwnerIsCleaned(t *testing.T) {
 	})
 	// The freed slot is there for any test binary to take, and a Start
 	// that takes it cleans up first; either way the leftovers must go.
-	if left := procsUnder(dir); len(left) != 2*len(addrs) {
+	if left := procsUnder(dir); len(left) != len(pids) {
 		t.Logf("after the crash %d processes run from %s (another cluster took slot %d and is cleaning)", len(left), dir, slot)
+	}
+	if _, err := os.Stat(sudoersPath(slot)); shape == "production" && err != nil {
+		t.Errorf("the crashed production cluster left no sudo rules to clean: %v", err)
 	}
 	began := time.Now()
 	if err := CleanStale(ctx); err != nil {
@@ -249,6 +270,9 @@ func TestCrashedOwnerIsCleaned(t *testing.T) {
 		}
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {
 			t.Errorf("stale run folder %s not removed", dir)
+		}
+		if _, err := os.Stat(sudoersPath(slot)); !os.IsNotExist(err) {
+			t.Errorf("stale sudo rules %s not removed (%v)", sudoersPath(slot), err)
 		}
 	})
 }

@@ -290,3 +290,27 @@ func assertOwner(t *testing.T, path string, uid int, mode os.FileMode) {
 		t.Errorf("%s: uid %d mode %v; want uid %d mode %v", path, got, st.Mode().Perm(), uid, mode)
 	}
 }
+
+// TestProductionBedVersions brings the production shape up on every other
+// v3 minor the upgrades start from or reach: the config file's keys and
+// the TLS setup must hold from Debian's 3.4 to 3.7.
+func TestProductionBedVersions(t *testing.T) {
+	for _, v := range []string{"3.4", "3.6", "3.7"} {
+		t.Run(v, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			c := StartT(t, Options{Version: v, Production: true})
+			if err := c.WriteKeys(ctx, 100); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := c.VerifyKeys(ctx); err != nil || n != 100 {
+				t.Fatalf("VerifyKeys: %d, %v", n, err)
+			}
+			if out, err := c.SSH(ctx, 0, "sudo -n "+c.Hosts[0].Service+" status"); err != nil {
+				t.Fatalf("sudo -n svc status: %q %v", out, err)
+			}
+			t.Logf("etcd %s up over TLS in %v", c.Version, c.StartTime.Round(time.Millisecond))
+		})
+	}
+}
