@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -46,7 +47,8 @@ type SSH struct {
 	KnownHosts string `yaml:"known_hosts" json:"known_hosts,omitempty"`
 	Jump       string `yaml:"jump" json:"jump,omitempty" doc:"ProxyJump syntax: [user@]host[:port][,...]"`
 	Config     string `yaml:"config" json:"config,omitempty" doc:"ssh_config file to read"`
-	Sudo       *bool  `yaml:"sudo" json:"sudo,omitempty" doc:"run service and binary commands through sudo -n"`
+	Sudo       *bool  `yaml:"sudo" json:"sudo,omitempty" doc:"run the service commands and the binary install as exact commands under sudo -n (see etcdplay sudoers)"`
+	StageDir   string `yaml:"stage_dir" json:"stage_dir,omitempty" doc:"folder the login user owns where releases are uploaded and checked before any member stops (default ~/.cache/etcdplay/stage/<cluster>)"`
 }
 
 // Service holds the shell commands that control etcd on a member.
@@ -54,6 +56,27 @@ type Service struct {
 	Start  string `yaml:"start" json:"start,omitempty"`
 	Stop   string `yaml:"stop" json:"stop,omitempty"`
 	Status string `yaml:"status" json:"status,omitempty"`
+
+	// pos is where each command was written, for validation messages.
+	pos map[string]Pos
+}
+
+// ShellSyntax is what a service command may not contain when ssh.sudo is
+// on: it is then split into words and run as one program under sudo -n,
+// never through a shell (a rule allowing a shell allows everything), so
+// anything a shell would interpret would silently mean something else.
+const ShellSyntax = "|&;<>()$`\\\"'*?[]#~{}\n\t"
+
+// CheckServiceCommand is the rule for service commands under sudo: plain
+// words, the first the program.
+func CheckServiceCommand(cmd string) error {
+	if strings.TrimSpace(cmd) == "" {
+		return fmt.Errorf("empty command")
+	}
+	if i := strings.IndexAny(cmd, ShellSyntax); i >= 0 {
+		return fmt.Errorf("%q has shell syntax (%q), but with ssh.sudo it runs as one program with its arguments under sudo -n, never through a shell", cmd, cmd[i:i+1])
+	}
+	return nil
 }
 
 // Release says where one exact version's binary comes from: a path already
@@ -62,10 +85,12 @@ type Release struct {
 	Version Version `yaml:"-" json:"version"`
 	Remote  string  `yaml:"remote" json:"remote,omitempty"`
 	Upload  string  `yaml:"upload" json:"upload,omitempty"`
-	SHA256  string  `yaml:"sha256" json:"sha256,omitempty" jsonschema:"pattern=^[0-9a-fA-F]{64}$"`
+	SHA256  string  `yaml:"sha256" json:"sha256,omitempty" jsonschema:"pattern=^[0-9a-fA-F]{64}$" doc:"etcd's sha256; checked locally before an upload and on the host in preflight and before the install"`
 	Etcdctl string  `yaml:"etcdctl" json:"etcdctl,omitempty"`
-	Etcdutl string  `yaml:"etcdutl" json:"etcdutl,omitempty"`
-	Pos     Pos     `yaml:"-" json:"-"`
+	// EtcdctlSHA256 pins the release's etcdctl as SHA256 pins etcd.
+	EtcdctlSHA256 string `yaml:"etcdctl_sha256" json:"etcdctl_sha256,omitempty" jsonschema:"pattern=^[0-9a-fA-F]{64}$"`
+	Etcdutl       string `yaml:"etcdutl" json:"etcdutl,omitempty"`
+	Pos           Pos    `yaml:"-" json:"-"`
 }
 
 // Member is one etcd member. Any of ssh, service, binary, etcdctl,
@@ -170,14 +195,20 @@ func (d *Decoder) decodeSSH(n *yaml.Node, what string) *SSH {
 		case "sudo":
 			b := d.Bool(v, what+".sudo")
 			s.Sudo = &b
+		case "stage_dir":
+			s.StageDir = d.String(v, what+".stage_dir")
+			if s.StageDir != "" && !strings.HasPrefix(s.StageDir, "/") && s.StageDir != "~" && !strings.HasPrefix(s.StageDir, "~/") {
+				d.Hintf(v, "e.g. stage_dir: ~/.cache/etcdplay/stage or /var/tmp/etcdplay-stage", "%s.stage_dir must be absolute or start with ~/, got %q", what, s.StageDir)
+			}
 		}
 	})
 	return s
 }
 
 func (d *Decoder) decodeService(n *yaml.Node, what string) *Service {
-	s := &Service{}
+	s := &Service{pos: map[string]Pos{}}
 	d.Fields(n, what, s, func(key string, v *yaml.Node) {
+		s.pos[key] = d.Pos(resolve(v))
 		switch key {
 		case "start":
 			s.Start = d.String(v, what+".start")
@@ -222,6 +253,11 @@ func (d *Decoder) decodeReleases(n *yaml.Node) map[string]*Release {
 				r.SHA256 = d.String(v, what+".sha256")
 				if !sha256Re.MatchString(r.SHA256) && !d.lastWasAt(v) {
 					d.Errorf(v, "%s.sha256 must be 64 hex digits, got %d characters", what, len(r.SHA256))
+				}
+			case "etcdctl_sha256":
+				r.EtcdctlSHA256 = d.String(v, what+".etcdctl_sha256")
+				if !sha256Re.MatchString(r.EtcdctlSHA256) && !d.lastWasAt(v) {
+					d.Errorf(v, "%s.etcdctl_sha256 must be 64 hex digits, got %d characters", what, len(r.EtcdctlSHA256))
 				}
 			case "etcdctl":
 				r.Etcdctl = d.String(v, what+".etcdctl")
@@ -322,6 +358,7 @@ func checkClientURL(s string) error {
 // member ends up with a binary and start/stop commands.
 func (d *Decoder) checkInventory(inv *Inventory) {
 	names := map[string]bool{}
+	seen := map[Pos]bool{}
 	for _, m := range inv.Members {
 		if m.Name != "" {
 			if names[m.Name] {
@@ -336,5 +373,33 @@ func (d *Decoder) checkInventory(inv *Inventory) {
 		if c.Service.Start == "" || c.Service.Stop == "" {
 			d.ErrorAt(m.Pos, "set service: {start: ..., stop: ...} at the top or on each member", "member %q has no service start and stop commands", m.Name)
 		}
+		if c.SSH.Sudo != nil && *c.SSH.Sudo {
+			d.checkSudoService(inv, m, c, seen)
+		}
+	}
+}
+
+// checkSudoService refuses, under ssh.sudo, service commands that would
+// need a shell; each is reported once, where it was written.
+func (d *Decoder) checkSudoService(inv *Inventory, m *Member, c MemberConfig, seen map[Pos]bool) {
+	for _, k := range []struct{ key, cmd string }{{"start", c.Service.Start}, {"stop", c.Service.Stop}, {"status", c.Service.Status}} {
+		if k.cmd == "" {
+			continue
+		}
+		err := CheckServiceCommand(k.cmd)
+		if err == nil {
+			continue
+		}
+		pos := m.Pos
+		if m.Service != nil && m.Service.pos[k.key] != (Pos{}) {
+			pos = m.Service.pos[k.key]
+		} else if inv.Service != nil && inv.Service.pos[k.key] != (Pos{}) {
+			pos = inv.Service.pos[k.key]
+			if seen[pos] {
+				continue
+			}
+			seen[pos] = true
+		}
+		d.ErrorAt(pos, "write the logic into a root-owned script and name it (service: {stop: /usr/local/sbin/etcd-stop}), or use systemctl stop etcd", "service.%s: %v", k.key, err)
 	}
 }

@@ -32,6 +32,7 @@ func (inv *Inventory) Resolve(m *Member) MemberConfig {
 		pick(&c.SSH.KnownHosts, o.KnownHosts)
 		pick(&c.SSH.Jump, o.Jump)
 		pick(&c.SSH.Config, o.Config)
+		pick(&c.SSH.StageDir, o.StageDir)
 		if o.Port != 0 {
 			c.SSH.Port = o.Port
 		}

@@ -7,96 +7,198 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
-// stage returns where the release's etcd binary is on the host: the remote
-// path as it is, or an upload to <binary>.etcdplay-new whose sha256 is
-// checked locally first (against the inventory's) and on the host by the
-// transport.
-func (s *Swap) stage(ctx context.Context, env *Env, h Host, m *schema.MemberConfig, r *schema.Release) (string, error) {
-	if r.Remote != "" {
-		return r.Remote, nil
+// Releases reach a member in two moves (docs/production.md): before any
+// member stops, preflight stages each release in a folder the login user
+// owns (ssh.stage_dir), uploading it when the inventory says upload, and
+// proves its sha256 and `--version` there; the swap, while the member is
+// down, only installs the staged file beside the binary and renames it.
+// Nothing is written next to the binary before the install, and nothing
+// crosses the network while a member is down.
+
+// DefaultStageDir is the staging folder under the login user's home when
+// the inventory sets no ssh.stage_dir; the cluster name is appended.
+const DefaultStageDir = "~/.cache/etcdplay/stage"
+
+// StageDir is m's staging folder on its host, absolute (home is the login
+// user's $HOME there).
+func StageDir(inv *schema.Inventory, m *schema.MemberConfig, home string) string {
+	d := m.SSH.StageDir
+	if d == "" {
+		d = path.Join(DefaultStageDir, inv.Cluster)
 	}
-	if m.Binary == "" {
-		return "", fmt.Errorf("the inventory gives no binary path for %s", m.Name)
+	if d == "~" || strings.HasPrefix(d, "~/") {
+		d = path.Join(home, d[1:])
 	}
-	local := localPath(env, r.Upload)
-	if r.SHA256 != "" {
-		got, err := fileSHA256(local)
+	return d
+}
+
+// releaseSource is the file install copies for a release: the remote path
+// as it is, or the staged copy of an upload. etcd is false for etcdctl;
+// ok is false when the release has no such file.
+func releaseSource(r *schema.Release, etcd bool, stage string) (string, bool) {
+	name, remote, upload := "etcdctl", r.Etcdctl, r.Etcdctl
+	if etcd {
+		name, remote, upload = "etcd", r.Remote, r.Upload
+	}
+	switch {
+	case r.Remote != "" && remote != "":
+		return remote, true
+	case r.Upload != "" && upload != "":
+		return path.Join(stage, r.Version.String(), name), true
+	}
+	return "", false
+}
+
+// stagedFile is one release file on the host, ready to install.
+type stagedFile struct {
+	tool   string // etcd or etcdctl
+	local  string // the upload's local path; "" for a remote release
+	remote string // where it is on the host
+	sha256 string // the inventory's pin, "" when none
+}
+
+// releaseFiles lists what a release puts on m's host: etcd, and etcdctl
+// when both the release and the member name one.
+func releaseFiles(env *Env, m *schema.MemberConfig, r *schema.Release, stage string) []stagedFile {
+	var out []stagedFile
+	if src, ok := releaseSource(r, true, stage); ok {
+		f := stagedFile{tool: "etcd", remote: src, sha256: r.SHA256}
+		if r.Upload != "" {
+			f.local = localPath(env, r.Upload)
+		}
+		out = append(out, f)
+	}
+	if m.Etcdctl != "" {
+		if src, ok := releaseSource(r, false, stage); ok {
+			f := stagedFile{tool: "etcdctl", remote: src, sha256: r.EtcdctlSHA256}
+			if r.Upload != "" {
+				f.local = localPath(env, r.Etcdctl)
+			}
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// prepareStageScript creates the staging folder 0700 (refusing one the
+// login user does not own or others can write), and prints the KiB free
+// there.
+const prepareStageScript = `umask 077
+d=$1
+mkdir -p "$d/$2" || exit 1
+[ -O "$d" ] || { echo "$d is not owned by $(id -un)" >&2; exit 2; }
+chmod 0700 "$d" || exit 1
+df -Pk "$d" | awk 'NR==2 {print $4}'`
+
+// stageRelease puts r's files on the host, verified: an upload is checked
+// against its pin locally, sent (the transport checks the sum on the host
+// and syncs before its rename), and then, like a remote release, checked
+// on the host for its pin and its `--version`. A file already staged with
+// the right sum is not sent again.
+func stageRelease(ctx context.Context, env *Env, h Host, m *schema.MemberConfig, r *schema.Release, home string) ([]stagedFile, error) {
+	stage := StageDir(env.Inventory, m, home)
+	files := releaseFiles(env, m, r, stage)
+	var need int64
+	for i, f := range files {
+		if f.local == "" {
+			continue
+		}
+		st, err := os.Stat(f.local)
 		if err != nil {
-			return "", fmt.Errorf("release %s: %w", r.Version, err)
+			return nil, fmt.Errorf("release %s: %w", r.Version, err)
 		}
-		if !strings.EqualFold(got, r.SHA256) {
-			return "", fmt.Errorf("release %s: %s has sha256 %s (expected %s from the inventory)", r.Version, local, got, r.SHA256)
+		need += st.Size()
+		sum, err := fileSHA256(f.local)
+		if err != nil {
+			return nil, fmt.Errorf("release %s: %w", r.Version, err)
+		}
+		if f.sha256 != "" && !strings.EqualFold(sum, f.sha256) {
+			return nil, fmt.Errorf("release %s: %s has sha256 %s (expected %s from the inventory)", r.Version, f.local, sum, f.sha256)
+		}
+		files[i].sha256 = sum // what the host must hold
+	}
+	if need > 0 {
+		res, err := shScript(ctx, h, prepareStageScript, stage, r.Version.String())
+		if err != nil || res.ExitStatus != 0 {
+			return nil, fmt.Errorf("staging folder %s on %s: exit %d%s%s (set ssh.stage_dir to a folder the login user owns)", stage, m.Name, res.ExitStatus, outputTail(res), errSuffix(err))
+		}
+		free, perr := strconv.ParseInt(strings.TrimSpace(string(res.Stdout)), 10, 64)
+		if perr == nil && free*1024 < need+need/10 {
+			return nil, fmt.Errorf("staging folder %s on %s has %d MiB free, release %s needs %d MiB", stage, m.Name, free>>10, r.Version, need>>20)
 		}
 	}
-	dst := m.Binary + newSuffix
-	if err := h.Upload(ctx, local, dst, 0o755); err != nil {
-		return "", fmt.Errorf("upload %s to %s:%s: %w", local, m.Name, dst, err)
+	for _, f := range files {
+		if f.local != "" {
+			if sum, err := hostSHA256(ctx, h, f.remote); err == nil && sum == f.sha256 {
+				env.info("release already staged", "member", m.Name, "file", f.remote)
+			} else if err := h.Upload(ctx, f.local, f.remote, 0o755); err != nil {
+				return nil, fmt.Errorf("upload %s to %s:%s: %w", f.local, m.Name, f.remote, err)
+			}
+		}
+		if err := verifyOnHost(ctx, h, m, f, r.Version); err != nil {
+			return nil, err
+		}
 	}
-	return dst, nil
+	return files, nil
 }
 
-// stageEtcdctl is stage for the release's etcdctl; ok is false when the
-// release names none or the member has no etcdctl path.
-func (s *Swap) stageEtcdctl(ctx context.Context, env *Env, h Host, m *schema.MemberConfig, r *schema.Release) (string, bool, error) {
-	if r.Etcdctl == "" || m.Etcdctl == "" {
-		return "", false, nil
+// verifyOnHost proves a release file on the host is readable, matches its
+// pin, and prints its version (etcd exactly; etcdctl on the same minor:
+// etcdctl releases are not always cut with every etcd patch).
+func verifyOnHost(ctx context.Context, h Host, m *schema.MemberConfig, f stagedFile, want schema.Version) error {
+	if f.sha256 != "" {
+		sum, err := hostSHA256(ctx, h, f.remote)
+		if err != nil {
+			return fmt.Errorf("release %s: %s on %s: %w", want, f.remote, m.Name, err)
+		}
+		if !strings.EqualFold(sum, f.sha256) {
+			return fmt.Errorf("release %s: %s on %s has sha256 %s (expected %s from the inventory)", want, f.remote, m.Name, sum, f.sha256)
+		}
 	}
-	if r.Remote != "" {
-		return r.Etcdctl, true, nil
-	}
-	local := localPath(env, r.Etcdctl)
-	dst := m.Etcdctl + newSuffix
-	if err := h.Upload(ctx, local, dst, 0o755); err != nil {
-		return "", false, fmt.Errorf("upload %s to %s:%s: %w", local, m.Name, dst, err)
-	}
-	return dst, true, nil
+	return checkVersion(ctx, h, m.Name, f.remote, f.tool, want, f.tool == "etcd")
 }
 
-// installScript copies src beside dst, keeps dst as dst.etcdplay-prev, and
-// renames the copy over dst. The copy comes first so that src may be the
-// kept binary itself (a rollback). Temporary files go on failure.
-const installScript = `set -e
-dst=$1 src=$2
-trap 'rm -f "$dst.etcdplay-tmp" "$dst.etcdplay-prev-tmp"' EXIT
-cp "$src" "$dst.etcdplay-tmp"
-chmod 0755 "$dst.etcdplay-tmp"
-if [ -e "$dst" ]; then
-  cp "$dst" "$dst.etcdplay-prev-tmp"
-  mv -f "$dst.etcdplay-prev-tmp" "$dst.etcdplay-prev"
-fi
-mv -f "$dst.etcdplay-tmp" "$dst"`
+// hostSHA256 is sha256sum of a file on the host, as the login user.
+func hostSHA256(ctx context.Context, h Host, p string) (string, error) {
+	res, err := runArgs(ctx, h, "sha256sum", "--", p)
+	if err != nil {
+		return "", err
+	}
+	sum, _, _ := strings.Cut(strings.TrimSpace(string(res.Stdout)), " ")
+	return strings.ToLower(sum), nil
+}
 
-// restoreScript puts the kept binary back, atomically, keeping the copy.
-const restoreScript = `set -e
-dst=$1
-trap 'rm -f "$dst.etcdplay-tmp"' EXIT
-cp "$dst.etcdplay-prev" "$dst.etcdplay-tmp"
-mv -f "$dst.etcdplay-tmp" "$dst"`
+// unstage removes a release's staged uploads (never a remote release's
+// files: those are the operator's), and the version folder when empty.
+func unstage(ctx context.Context, h Host, files []stagedFile) {
+	for _, f := range files {
+		if f.local == "" {
+			continue
+		}
+		h.Run(ctx, ssh.Command{Argv: []string{"rm", "-f", "--", f.remote}})
+		h.Run(ctx, ssh.Command{Argv: []string{"rmdir", "--", path.Dir(f.remote)}})
+	}
+}
 
-func install(ctx context.Context, h Host, dst, src string) error {
-	res, err := shScript(ctx, h, installScript, dst, src)
+// syncDir makes a folder's new files and renames durable (sync -f flushes
+// its filesystem; a plain sync where -f is unknown). It runs as the login
+// user: reading the folder is enough.
+func syncDir(ctx context.Context, h Host, dir string) error {
+	res, err := shScript(ctx, h, `sync -f "$1" 2>/dev/null || sync`, dir)
 	if err != nil {
 		return err
 	}
 	if res.ExitStatus != 0 {
-		return fmt.Errorf("exit %d%s", res.ExitStatus, outputTail(res))
-	}
-	return nil
-}
-
-func restore(ctx context.Context, h Host, dst string) error {
-	res, err := shScript(ctx, h, restoreScript, dst)
-	if err != nil {
-		return err
-	}
-	if res.ExitStatus != 0 {
-		return fmt.Errorf("exit %d%s", res.ExitStatus, outputTail(res))
+		return fmt.Errorf("sync %s: exit %d%s", dir, res.ExitStatus, outputTail(res))
 	}
 	return nil
 }
@@ -125,8 +227,7 @@ func binVersion(ctx context.Context, h Host, path string) (schema.Version, error
 }
 
 // checkVersion requires the tool at path to print want (exact, or only
-// its minor line when exact is false: etcdctl releases are not always
-// cut with every etcd patch).
+// its minor line when exact is false).
 func checkVersion(ctx context.Context, h Host, member, path, tool string, want schema.Version, exact bool) error {
 	v, err := binVersion(ctx, h, path)
 	if err != nil {

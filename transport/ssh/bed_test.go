@@ -281,7 +281,7 @@ func TestRealSSHD(t *testing.T) {
 		cfg.Sudo = true
 		c := dialBed(t, cfg)
 		start := time.Now()
-		_, err := c.Run(ctx(t), Command{Argv: []string{"true"}})
+		_, err := c.Run(ctx(t), Command{Argv: []string{"true"}, Privileged: true})
 		var se *SudoError
 		if !errors.As(err, &se) || !strings.Contains(err.Error(), "a password is required") || !strings.Contains(err.Error(), "NOPASSWD") {
 			t.Fatalf("want SudoError, got %v", err)

@@ -42,8 +42,8 @@ type Config struct {
 	// SSHConfigFile is the ssh_config file to read; "" means ~/.ssh/config
 	// when it exists, "none" means no file.
 	SSHConfigFile string
-	// Sudo runs every command through "sudo -n" unless Command.Sudo says
-	// otherwise.
+	// Sudo runs Privileged commands as "sudo -n ARGV..." (never a shell);
+	// every other command runs as the login user.
 	Sudo bool
 
 	// ConnectTimeout bounds TCP connect plus handshake, per hop (default 15s).

@@ -29,7 +29,9 @@
 //   - Commands are argv slices; every word is quoted with internal/shell.
 //     Command.Script is the one escape hatch, for text a playbook author
 //     wrote (reviewed code), never for inventory values.
-//   - sudo is "sudo -n": a sudo that wants a password is a SudoError at once.
+//   - sudo is "sudo -n PROGRAM ARGS...", only for Command.Privileged, never
+//     a shell: a sudoers rule can name each command exactly. A sudo that
+//     wants a password or refuses the command is a SudoError at once.
 //   - A cancelled context kills the remote command and its children, also
 //     where sshd ignores "signal" requests and when the connection is lost:
 //     see killSwitch.

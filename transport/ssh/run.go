@@ -17,18 +17,6 @@ import (
 	"github.com/etcdplay/etcdplay/internal/shell"
 )
 
-// SudoMode says whether one command runs through sudo.
-type SudoMode int
-
-const (
-	// SudoDefault follows Config.Sudo (the inventory's ssh.sudo).
-	SudoDefault SudoMode = iota
-	// SudoAlways runs the command through "sudo -n".
-	SudoAlways
-	// SudoNever runs the command as the SSH user.
-	SudoNever
-)
-
 // Command is one remote command.
 type Command struct {
 	// Argv is the program and its arguments. Every word is shell-quoted, so
@@ -43,7 +31,13 @@ type Command struct {
 	Env map[string]string
 	// Stdin feeds the command; nil means no input.
 	Stdin io.Reader
-	Sudo  SudoMode
+	// Privileged marks a command that needs root on hosts where the
+	// inventory says ssh.sudo: it then runs as exactly "sudo -n ARGV...",
+	// one program with its arguments and no shell, so a sudoers rule can
+	// name it (docs/production.md). It must be an Argv command without
+	// Env (sudo resets the environment). Everything else runs as the
+	// login user.
+	Privileged bool
 }
 
 // String is the command as shown in messages (its first line for a script).
@@ -103,7 +97,7 @@ func (e *SudoError) Error() string {
 
 // Hint says how to make sudo work non-interactively.
 func (e *SudoError) Hint() string {
-	return "etcdplay runs 'sudo -n' and never types a password: allow the SSH user these commands with NOPASSWD in sudoers, or connect as a user that needs no sudo and set ssh.sudo: false"
+	return "etcdplay runs 'sudo -n PROGRAM ARGS' and never types a password or a shell: allow the login user exactly the lines 'etcdplay sudoers -i INVENTORY' prints (NOPASSWD), or connect as a user that needs no sudo and set ssh.sudo: false"
 }
 
 var sudoRefusal = regexp.MustCompile(`(?m)^sudo: (a password is required|a terminal is required|no tty present|.*is not in the sudoers file|.*is not allowed to execute|.*may not run sudo)`)
@@ -139,6 +133,17 @@ func (c *Client) remoteLine(cmd Command) (string, bool, error) {
 	if (len(cmd.Argv) == 0) == (cmd.Script == "") {
 		return "", false, errors.New("a command needs exactly one of Argv or Script")
 	}
+	sudo := cmd.Privileged && c.cfg.Sudo
+	if sudo {
+		// Never a shell under sudo: only a rule allowing a shell (that is,
+		// full root) would let it run.
+		if cmd.Script != "" {
+			return "", false, fmt.Errorf("refusing to run a shell script under sudo (%s): privileged commands are one program with its arguments", cmd)
+		}
+		if len(cmd.Env) > 0 {
+			return "", false, fmt.Errorf("refusing to pass environment through sudo to %s: sudo resets it", cmd)
+		}
+	}
 	var b strings.Builder
 	keys := make([]string, 0, len(cmd.Env))
 	for k := range cmd.Env {
@@ -156,18 +161,22 @@ func (c *Client) remoteLine(cmd Command) (string, bool, error) {
 		// kill switch; such commands (uploads) end on EOF by themselves.
 		b.WriteString(killSwitch)
 	}
-	if len(cmd.Argv) > 0 {
+	switch {
+	case sudo:
+		// The kill switch stays in the login shell and sudo runs the one
+		// program, exactly as a sudoers rule names it. A cancelled
+		// privileged command is not killed (root's process is out of the
+		// login user's reach): privileged commands are short (install, mv)
+		// or bounded by the service manager (start, stop).
+		b.WriteString(shell.Join(append([]string{"sudo", "-n"}, cmd.Argv...)...))
+	case len(cmd.Argv) > 0:
 		b.WriteString(shell.Join(cmd.Argv...))
-	} else {
+	default:
 		// A subshell, so that exit or exec in the script cannot skip the
 		// trap; eval of one quoted word, so the script parses on its own.
 		b.WriteString("( eval " + shell.Quote(cmd.Script) + " )")
 	}
 	line := b.String()
-	sudo := cmd.Sudo == SudoAlways || (cmd.Sudo == SudoDefault && c.cfg.Sudo)
-	if sudo {
-		line = shell.Join("sudo", "-n", "--", "sh", "-c", line)
-	}
 	return line, sudo, nil
 }
 

@@ -17,8 +17,9 @@ import (
 // destination (so the final rename stays on one filesystem and is atomic),
 // checks its sha256 on the remote side, then sets the mode and renames it
 // into place. Any failure removes the temporary file and leaves the old
-// destination untouched. It runs as one exec, so sudo covers every step;
-// SFTP is not used because it cannot write a root-owned path as a user.
+// destination untouched. It runs as one exec as the login user (never under
+// sudo): releases are staged in a folder the login user owns and installed
+// by an exact privileged command later (steps/privileged.go).
 const uploadScript = `t=$1 d=$2 m=$3 want=$4
 trap 'rm -f "$t"' EXIT
 umask 077
