@@ -13,6 +13,7 @@ import (
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
 )
 
 // mode is what a run does once locked and journaled.
@@ -317,10 +318,26 @@ func (r *run) preflight(ctx context.Context, c *etcdprobe.Cluster) error {
 			continue
 		}
 		if err := r.preflightMember(ctx, n); err != nil {
+			r.cleanupPreflight(ctx)
 			return refused(err, "nothing was changed; fix what the check observed, then run again")
 		}
 	}
 	return nil
+}
+
+// cleanupPreflight removes what members' Preflighters staged (swap's
+// uploads) after a refusal, so a refused run leaves nothing on the hosts.
+func (r *run) cleanupPreflight(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	for _, n := range r.names {
+		cfg := r.inv.Resolve(r.inv.Member(n))
+		for i, s := range r.pb.Members.Steps {
+			if c, ok := s.Args.(steps.Cleaner); ok {
+				c.Cleanup(ctx, r.env(schema.PhaseMembers, &cfg, i+1, time.Duration(s.Timeout)))
+			}
+		}
+	}
 }
 
 // phase runs a whole-cluster phase (preflight, finish).

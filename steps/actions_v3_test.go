@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -85,29 +86,41 @@ func TestUpgradeOneMember34To35(t *testing.T) {
 		wantErr(t, err, fh.Name+" not caught up after", "expected applied index >=")
 	})
 
-	t.Run("swap restores the old binary when the new one prints the wrong version", func(t *testing.T) {
+	t.Run("swap checks the release before it installs anything", func(t *testing.T) {
 		env, _, _ := b.env(t, fh.Name, pb)
 		env.Inventory = withRelease(b.inv, "3.5.35", filepath.Join(testbed.BinDir("3.6.16"), "etcd"))
 		err := (&steps.Swap{To: minor(t, "3.5")}).Run(ctx, env)
-		wantErr(t, err, "prints etcd 3.6.16 after the swap", "expected 3.5.35", "previous binary is back")
+		wantErr(t, err, "prints etcd 3.6.16", "expected 3.5.35", "nothing was changed")
 		if v := version(t, fh.Binary()); !strings.Contains(v, "3.4.23") {
-			t.Errorf("after a failed swap the binary prints %q, want 3.4.23 back", v)
+			t.Errorf("after a refused swap the binary prints %q, want 3.4.23", v)
+		}
+		for _, suffix := range []string{".etcdplay-new", ".etcdplay-prev"} {
+			if _, err := os.Stat(fh.Binary() + suffix); err == nil {
+				t.Errorf("a refused swap left %s%s", fh.Binary(), suffix)
+			}
 		}
 	})
 
 	t.Run("swap to 3.5, uploaded", func(t *testing.T) {
 		env, _, rec := b.env(t, fh.Name, pb)
 		env.Inventory = uploadRelease(t, b.inv, "3.5.35", strings.Repeat("0", 64))
+		staged := filepath.Join(stageDir(t, b, env), "3.5.35", "etcd")
 		wantErr(t, (&steps.Swap{To: minor(t, "3.5")}).Preflight(ctx, env), "has sha256", "expected 0000")
-		if _, err := os.Stat(fh.Binary() + ".etcdplay-new"); err == nil {
+		if _, err := os.Stat(staged); err == nil {
 			t.Fatal("a release whose sha256 is wrong was uploaded")
 		}
 		env.Inventory = uploadRelease(t, b.inv, "3.5.35", "")
 		if err := (&steps.Swap{To: minor(t, "3.5")}).Preflight(ctx, env); err != nil {
 			t.Fatal(err)
 		}
-		if v := version(t, fh.Binary()+".etcdplay-new"); !strings.Contains(v, "3.5.35") {
+		if v := version(t, staged); !strings.Contains(v, "3.5.35") {
 			t.Errorf("staged upload prints %q, want 3.5.35", v)
+		}
+		if st, err := os.Stat(filepath.Dir(filepath.Dir(staged))); err != nil || st.Mode().Perm() != 0o700 {
+			t.Errorf("staging folder: %v %v, want mode 0700", st.Mode(), err)
+		}
+		if _, err := os.Stat(fh.Binary() + ".etcdplay-new"); err == nil {
+			t.Error("preflight wrote beside the binary")
 		}
 		if v := version(t, fh.Binary()); !strings.Contains(v, "3.4.23") {
 			t.Errorf("preflight changed the binary: %s", v)
@@ -124,8 +137,10 @@ func TestUpgradeOneMember34To35(t *testing.T) {
 		if v := version(t, fh.Etcdctl()); !strings.Contains(v, "3.5.35") {
 			t.Errorf("after swap etcdctl prints %q, want 3.5.35", v)
 		}
-		if _, err := os.Stat(fh.Binary() + ".etcdplay-new"); err == nil {
-			t.Error("the staged upload was left behind")
+		for _, p := range []string{fh.Binary() + ".etcdplay-new", staged} {
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("%s was left behind", p)
+			}
 		}
 		if rec["version-before"] != "3.4.23" || rec["version-after"] != "3.5.35" {
 			t.Errorf("recorded %v, want version-before 3.4.23 and version-after 3.5.35", rec)
@@ -320,4 +335,15 @@ func uploadRelease(t *testing.T, inv *schema.Inventory, v, sum string) *schema.I
 	r := cp.Releases[v]
 	r.Remote, r.Upload, r.Etcdctl, r.SHA256 = "", filepath.Join(dir, "etcd"), filepath.Join(dir, "etcdctl"), sum
 	return cp
+}
+
+// stageDir is the member's staging folder on the bed (the bed user's
+// home is on this machine).
+func stageDir(t *testing.T, b *bed, env *steps.Env) string {
+	t.Helper()
+	u, err := user.Lookup(b.User())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return steps.StageDir(env.Inventory, env.Member, u.HomeDir)
 }

@@ -189,10 +189,10 @@ func unstage(ctx context.Context, h Host, files []stagedFile) {
 	}
 }
 
-// syncDir makes a folder's new files and renames durable (sync -f flushes
+// syncRemoteDir makes a host folder's new files and renames durable (sync -f flushes
 // its filesystem; a plain sync where -f is unknown). It runs as the login
 // user: reading the folder is enough.
-func syncDir(ctx context.Context, h Host, dir string) error {
+func syncRemoteDir(ctx context.Context, h Host, dir string) error {
 	res, err := shScript(ctx, h, `sync -f "$1" 2>/dev/null || sync`, dir)
 	if err != nil {
 		return err

@@ -20,6 +20,14 @@ type Preflighter interface {
 	Preflight(ctx context.Context, env *Env) error
 }
 
+// Cleaner is an optional capability found by type assertion: an action
+// whose Preflight leaves something on a host (swap stages the release)
+// removes it when the run is refused, so a refused run leaves nothing
+// behind. Best effort: it reports nothing.
+type Cleaner interface {
+	Cleanup(ctx context.Context, env *Env)
+}
+
 // Critical marks actions whose interruption leaves a member in a state that
 // must be re-checked before anything else happens (stop, swap, start). The
 // runner journals them as critical and, on Ctrl-C, lets them finish.

@@ -102,7 +102,10 @@ done`
 // commands need: absolute paths of install, mv, rm and the service
 // programs, and the owner and mode of the binaries.
 func ReadHostFacts(ctx context.Context, h Host, m *schema.MemberConfig) (HostFacts, error) {
-	args := hostPrograms(m)
+	args := append([]string(nil), privilegedTools...)
+	if sudoOn(m) {
+		args = hostPrograms(m)
+	}
 	for _, b := range []string{m.Binary, m.Etcdctl} {
 		if b != "" {
 			args = append(args, b)
@@ -140,7 +143,7 @@ func ReadHostFacts(ctx context.Context, h Host, m *schema.MemberConfig) (HostFac
 			f.Files[w[1]] = FileOwner{Owner: "root", Group: "root", Mode: "0755", Missing: true}
 		}
 	}
-	if len(missing) > 0 {
+	if len(missing) > 0 && sudoOn(m) {
 		return f, fmt.Errorf("%s not found on %s (command -v as the login user)", strings.Join(missing, ", "), m.Name)
 	}
 	return f, nil
@@ -333,3 +336,35 @@ func checkSudo(ctx context.Context, h Host, m *schema.MemberConfig, cmds []Privi
 
 // sudoOn: the member's privileged commands go through sudo.
 func sudoOn(m *schema.MemberConfig) bool { return m.SSH.Sudo != nil && *m.SSH.Sudo }
+
+// RenderSudoers is the sudoers text that allows exactly cmds to user on
+// one host: one Cmnd_Alias with every command (absolute paths, literal
+// arguments, no wildcards: in sudoers `*` matches spaces too) and one
+// NOPASSWD rule. alias names the host's commands (upper case, digits, _).
+func RenderSudoers(user, alias string, cmds []PrivilegedCommand) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Cmnd_Alias %s = \\\n", alias)
+	for i, c := range cmds {
+		sep := ", \\\n"
+		if i == len(cmds)-1 {
+			sep = "\n"
+		}
+		fmt.Fprintf(&b, "    %s%s", SudoersArgs(c.Argv), sep)
+	}
+	fmt.Fprintf(&b, "%s ALL=(root) NOPASSWD: %s\n", firstNonEmpty(user, "LOGIN_USER"), alias)
+	return b.String()
+}
+
+// SudoersAlias turns a member or host name into a Cmnd_Alias name.
+func SudoersAlias(name string) string {
+	var b strings.Builder
+	b.WriteString("ETCDPLAY_")
+	for _, r := range strings.ToUpper(name) {
+		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}

@@ -131,7 +131,11 @@ func serviceStatus(ctx context.Context, h Host, m *schema.MemberConfig) (running
 	if m.Service.Status == "" {
 		return false, ssh.Result{}, false, nil
 	}
-	res, err = h.Run(ctx, ssh.Command{Script: m.Service.Status})
+	sc, err := serviceCommand(ctx, h, m, m.Service.Status)
+	if err != nil {
+		return false, res, true, err
+	}
+	res, err = h.Run(ctx, sc)
 	if err != nil {
 		return false, res, true, fmt.Errorf("%q on %s: %w", m.Service.Status, m.Name, err)
 	}

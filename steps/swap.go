@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -97,44 +98,43 @@ func (s *Swap) Plan(c *PlanContext) (Plan, error) {
 		return Plan{}, fmt.Errorf("swap to %s: the inventory lists no %s.x release (releases: %s)", s.To, s.To, listed)
 	}
 	args := map[string]string{"to": s.To.String(), "version": r.Version.String()}
-	src := "copy of " + r.Remote + " on the member"
+	src := r.Remote + " on the member (checked in preflight)"
 	if r.Remote != "" {
 		args["remote"] = r.Remote
 	} else {
 		args["upload"] = r.Upload
-		src = "upload of " + r.Upload
-		if r.SHA256 != "" {
-			args["sha256"] = r.SHA256
-			src += ", sha256 " + r.SHA256[:12] + "..."
-		}
+		src = "the copy of " + r.Upload + " staged and checked in preflight"
+	}
+	if r.SHA256 != "" {
+		args["sha256"] = r.SHA256
+		src += ", sha256 " + r.SHA256[:12] + "..."
 	}
 	bin := "the member's binary"
 	if c.Member != nil {
 		bin = c.Member.Binary
 		args["binary"] = bin
 	}
-	return Plan{Text: fmt.Sprintf("put etcd %s at %s (%s), keep the old binary, confirm etcd --version", r.Version, bin, src),
+	return Plan{Text: fmt.Sprintf("install etcd %s at %s from %s, keep the old binary as %s, confirm etcd --version", r.Version, bin, src, prevSuffix),
 		Args: args}, nil
 }
-
-// Beside the member's binary (same folder, so renames are atomic):
-const (
-	// newSuffix is where an uploaded release is staged.
-	newSuffix = ".etcdplay-new"
-	// prevSuffix keeps the binary a swap replaced, for the rollback.
-	prevSuffix = ".etcdplay-prev"
-)
 
 // Critical: an interrupted swap leaves the binary to be re-checked.
 func (*Swap) Critical() bool { return true }
 
-// Preflight proves, before any member stops, that the binary this swap
-// would install on env.Member's host prints the release the inventory
-// promises. This is the skipped-minor protection: a 3.6 binary handed to a
-// 3.4 cluster can crash the 3.4 peers and lose quorum (harness.md), so it
-// must be refused while every member still runs. An upload release is
-// staged now (beside the binary, as <binary>.etcdplay-new); nothing the
-// running etcd uses is touched.
+// Preflight proves, before any member stops, everything this swap will
+// need on env.Member's host, and stages the release there:
+//
+//   - the binary path exists and prints the version the member reports
+//     (otherwise the inventory points at a binary that is not the one
+//     running, and the swap would replace the wrong file);
+//   - the release is staged (uploaded to the staging folder when the
+//     inventory says upload), matches its sha256 and prints the target
+//     version: the skipped-minor protection, since a 3.6 binary handed to a
+//     3.4 cluster can crash the 3.4 peers and lose quorum (harness.md);
+//   - with ssh.sudo, sudo allows each exact command the swap will run
+//     (`sudo -n -l`), and a refusal prints the missing sudoers lines.
+//
+// Nothing the running etcd uses is touched.
 func (s *Swap) Preflight(ctx context.Context, env *Env) error {
 	m, err := needMember(env, "swap")
 	if err != nil {
@@ -157,34 +157,105 @@ func (s *Swap) Preflight(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	staged, err := s.stage(ctx, env, h, m, r)
+	facts, err := ReadHostFacts(ctx, h, m)
 	if err != nil {
 		return err
 	}
-	if err := checkVersion(ctx, h, m.Name, staged, "etcd", r.Version, true); err != nil {
+	if err := s.checkRunningBinary(ctx, env, h, m); err != nil {
+		return err
+	}
+	files, err := stageRelease(ctx, env, h, m, r, facts.Home)
+	if err != nil {
 		return fmt.Errorf("%w: refusing before any member is stopped", err)
 	}
-	if ctl, ok, err := s.stageEtcdctl(ctx, env, h, m, r); err != nil {
-		return err
-	} else if ok {
-		if err := checkVersion(ctx, h, m.Name, ctl, "etcdctl", r.Version, false); err != nil {
-			return fmt.Errorf("%w: refusing before any member is stopped", err)
+	if sudoOn(m) {
+		if err := checkSudo(ctx, h, m, swapPrivileged(env.Inventory, m, facts, files)); err != nil {
+			return err
 		}
 	}
-	env.info("release checked", "member", m.Name, "binary", staged, "version", r.Version.String())
+	env.info("release staged and checked", "member", m.Name, "binary", files[0].remote, "version", r.Version.String())
 	return nil
 }
 
-// Run installs the target release at the inventory's binary path: the
-// new file is copied to a temporary name in the same folder and renamed
-// over the binary (atomic: etcd never sees half a file); the binary it
-// replaces is kept as <binary>.etcdplay-prev. Then `<binary> --version`
-// over SSH must print the expected release; otherwise the previous binary
-// is put back and the step fails. etcdctl is swapped the same way when the
-// release names one and the member has an etcdctl path (v2 backups run the
-// member's etcdctl). A rollback swap prefers the kept binary when it is on
-// the minor rolled back to. A binary already on the target release is
-// left alone, so re-running a swap after a crash is safe.
+// Cleanup removes what Preflight staged for env.Member, for a run that
+// was refused: the uploads in the staging folder (remote releases are the
+// operator's files and stay).
+func (s *Swap) Cleanup(ctx context.Context, env *Env) {
+	m, err := needMember(env, "swap")
+	if err != nil || env.Inventory == nil {
+		return
+	}
+	r := env.Inventory.ReleaseFor(s.To)
+	if r == nil || r.Upload == "" {
+		return
+	}
+	h, err := hostOf(ctx, env, m.Name)
+	if err != nil {
+		return
+	}
+	facts, err := ReadHostFacts(ctx, h, m)
+	if err != nil {
+		return
+	}
+	unstage(ctx, h, releaseFiles(env, m, r, StageDir(env.Inventory, m, facts.Home)))
+}
+
+// checkRunningBinary: the inventory's binary exists on the host and
+// prints the version the member reports. A member that does not answer
+// is not checked here (the health steps say why).
+func (s *Swap) checkRunningBinary(ctx context.Context, env *Env, h Host, m *schema.MemberConfig) error {
+	v, err := binVersion(ctx, h, m.Binary)
+	if err != nil {
+		return fmt.Errorf("binary %s on %s: %w (set binary: to the path the member's service runs)", m.Binary, m.Name, err)
+	}
+	if env.Cluster == nil {
+		return nil
+	}
+	mem, err := env.Cluster.Member(ctx, m.Name)
+	if err != nil || mem == nil || !mem.Reachable {
+		return nil
+	}
+	if rv, ok := reportedVersion(mem.Server); ok && rv != v {
+		return fmt.Errorf("binary %s on %s prints etcd %s but the member reports %s: the inventory's binary is not the one running (set binary: to the path the member's service runs)", m.Binary, m.Name, v, rv)
+	}
+	return nil
+}
+
+// swapPrivileged is what this swap runs under sudo on m's host: the
+// install of each staged file and the renames, as MemberPrivileged lists
+// them.
+func swapPrivileged(inv *schema.Inventory, m *schema.MemberConfig, f HostFacts, files []stagedFile) []PrivilegedCommand {
+	var out []PrivilegedCommand
+	for _, sf := range files {
+		dst := m.Binary
+		if sf.tool == "etcdctl" {
+			dst = m.Etcdctl
+		}
+		out = append(out,
+			PrivilegedCommand{Argv: installArgv(f, true, sf.remote, dst), Purpose: "swap: install " + sf.tool},
+			PrivilegedCommand{Argv: keepArgv(f, dst), Purpose: "swap: keep the replaced " + sf.tool},
+			PrivilegedCommand{Argv: placeArgv(f, dst), Purpose: "swap: put the new " + sf.tool + " in place"},
+			PrivilegedCommand{Argv: restoreArgv(f, dst), Purpose: "swap/rollback: put the kept " + sf.tool + " back"},
+			PrivilegedCommand{Argv: discardArgv(f, dst), Purpose: "swap: remove an install that was not placed"},
+		)
+	}
+	return out
+}
+
+// Run puts the target release at the inventory's binary path, while the
+// member is down, with renames and one local copy only: the release was
+// staged and checked in preflight. The staged file is installed beside the
+// binary as <binary>.etcdplay-new with the old binary's owner and mode,
+// synced, the binary is renamed to <binary>.etcdplay-prev (kept for a
+// rollback) and the new file renamed over it (atomic: etcd never sees half
+// a file). Then `<binary> --version` must print the expected release;
+// otherwise the kept binary is renamed back and the step fails. With
+// ssh.sudo each of those is one exact command under sudo -n
+// (privileged.go). etcdctl is swapped the same way when the release names
+// one and the member has an etcdctl path. A rollback swap renames the kept
+// binary back when it is on the minor rolled back to. A binary already on
+// the target release is left alone, so re-running a swap after a crash is
+// safe.
 func (s *Swap) Run(ctx context.Context, env *Env) error {
 	m, err := needMember(env, "swap")
 	if err != nil {
@@ -197,40 +268,46 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	facts, err := ReadHostFacts(ctx, h, m)
+	if err != nil {
+		return err
+	}
 	r := env.Inventory.ReleaseFor(s.To)
 	before, beforeErr := binVersion(ctx, h, m.Binary)
 	if beforeErr == nil {
 		env.record("version-before", before.String())
 	}
-
-	// What to install: the kept binary on a rollback when it is on the
-	// minor rolled back to, else the inventory's release.
-	src, want := "", schema.Version{}
 	if s.isRollback(env) {
-		kept := m.Binary + prevSuffix
-		if v, err := binVersion(ctx, h, kept); err == nil && v.MinorLine() == s.To {
-			src, want = kept, v
-		}
-	}
-	if src == "" {
-		if r == nil {
-			return fmt.Errorf("swap to %s: the inventory lists no %s.x release and %s%s holds none", s.To, s.To, m.Binary, prevSuffix)
-		}
-		want = r.Version
-	}
-	if beforeErr == nil && before == want {
-		env.info("binary already on the target release; nothing to swap", "member", m.Name, "version", before.String())
-		env.record("version-after", before.String())
-		return s.swapEtcdctl(ctx, env, h, m, r, want)
-	}
-	if src == "" {
-		if src, err = s.stage(ctx, env, h, m, r); err != nil {
+		if done, err := s.restoreKept(ctx, env, h, m, facts, before); done || err != nil {
 			return err
 		}
 	}
-
-	if err := install(ctx, h, m.Binary, src); err != nil {
-		return fmt.Errorf("install %s at %s on %s: %w", src, m.Binary, m.Name, err)
+	if r == nil {
+		return fmt.Errorf("swap to %s: the inventory lists no %s.x release and %s%s holds none", s.To, s.To, m.Binary, prevSuffix)
+	}
+	want := r.Version
+	files := releaseFiles(env, m, r, StageDir(env.Inventory, m, facts.Home))
+	if beforeErr == nil && before == want {
+		env.info("binary already on the target release; nothing to swap", "member", m.Name, "version", before.String())
+		env.record("version-after", before.String())
+		return s.swapEtcdctl(ctx, env, h, m, facts, files, want)
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("swap to %s: release %s names no etcd binary", s.To, want)
+	}
+	if err := verifyOnHost(ctx, h, m, files[0], want); err != nil {
+		if files[0].local == "" {
+			return fmt.Errorf("%w; nothing was changed", err)
+		}
+		// Only after a crash or a resume that skipped preflight: better a
+		// late upload than a member left down.
+		env.warn("the staged release is missing or changed; uploading it while the member is down", "member", m.Name, "error", err.Error())
+		if files, err = stageRelease(ctx, env, h, m, r, facts.Home); err != nil {
+			return err
+		}
+	}
+	if err := replaceFile(ctx, h, m, facts, files[0].remote, m.Binary, beforeErr == nil); err != nil {
+		return err
 	}
 	after, err := binVersion(ctx, h, m.Binary)
 	if err != nil || after != want {
@@ -238,23 +315,96 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 		if err == nil {
 			got = "etcd " + after.String()
 		}
-		if rerr := restore(ctx, h, m.Binary); rerr != nil {
+		if rerr := privileged(ctx, h, m, restoreArgv(facts, m.Binary)); rerr != nil {
 			return fmt.Errorf("%s on %s prints %s after the swap (expected %s), and restoring %s%s failed: %v",
 				m.Binary, m.Name, got, want, m.Binary, prevSuffix, rerr)
 		}
 		return fmt.Errorf("%s on %s prints %s after the swap (expected %s); the previous binary is back in place", m.Binary, m.Name, got, want)
 	}
-	if err := s.swapEtcdctl(ctx, env, h, m, r, want); err != nil {
-		if rerr := restore(ctx, h, m.Binary); rerr != nil {
+	if err := s.swapEtcdctl(ctx, env, h, m, facts, files, want); err != nil {
+		if rerr := privileged(ctx, h, m, restoreArgv(facts, m.Binary)); rerr != nil {
 			return fmt.Errorf("%w; restoring %s failed too: %v", err, m.Binary, rerr)
 		}
 		return fmt.Errorf("%w; the previous etcd binary is back in place", err)
 	}
-	if strings.HasSuffix(src, newSuffix) {
-		h.Run(ctx, ssh.Command{Argv: []string{"rm", "-f", src}})
-	}
+	unstage(ctx, h, files)
 	env.record("version-after", after.String())
 	env.info("binary swapped", "member", m.Name, "before", before.String(), "after", after.String(), "kept", m.Binary+prevSuffix)
+	return nil
+}
+
+// restoreKept is a rollback's swap: rename the kept binary (and etcdctl)
+// back when it is on the minor rolled back to. done is false when there
+// is no such kept binary, and the release is installed instead.
+func (s *Swap) restoreKept(ctx context.Context, env *Env, h Host, m *schema.MemberConfig, f HostFacts, before schema.Version) (bool, error) {
+	kept := m.Binary + prevSuffix
+	v, err := binVersion(ctx, h, kept)
+	if err != nil || v.MinorLine() != s.To {
+		return false, nil
+	}
+	if err := privileged(ctx, h, m, restoreArgv(f, m.Binary)); err != nil {
+		return true, fmt.Errorf("put %s back on %s: %w", kept, m.Name, err)
+	}
+	if err := syncRemoteDir(ctx, h, path.Dir(m.Binary)); err != nil {
+		return true, err
+	}
+	if err := checkVersion(ctx, h, m.Name, m.Binary, "etcd", v, true); err != nil {
+		return true, err
+	}
+	if m.Etcdctl != "" {
+		if cv, err := binVersion(ctx, h, m.Etcdctl+prevSuffix); err == nil && cv.MinorLine() == s.To {
+			if err := privileged(ctx, h, m, restoreArgv(f, m.Etcdctl)); err != nil {
+				return true, fmt.Errorf("put %s%s back on %s: %w", m.Etcdctl, prevSuffix, m.Name, err)
+			}
+		}
+	}
+	env.record("version-after", v.String())
+	env.info("kept binary put back", "member", m.Name, "before", before.String(), "after", v.String())
+	return true, nil
+}
+
+// replaceFile installs src as dst's new version: install beside dst with
+// dst's owner and mode, sync, keep dst (when it exists) as
+// dst.etcdplay-prev, rename the new file over dst, sync. A failure before
+// the last rename leaves dst as it was and removes the install.
+func replaceFile(ctx context.Context, h Host, m *schema.MemberConfig, f HostFacts, src, dst string, exists bool) error {
+	dir := path.Dir(dst)
+	if err := privileged(ctx, h, m, installArgv(f, sudoOn(m), src, dst)); err != nil {
+		privileged(ctx, h, m, discardArgv(f, dst))
+		return fmt.Errorf("install %s at %s on %s: %w", src, dst+newSuffix, m.Name, err)
+	}
+	if err := syncRemoteDir(ctx, h, dir); err != nil {
+		privileged(ctx, h, m, discardArgv(f, dst))
+		return fmt.Errorf("on %s: %w", m.Name, err)
+	}
+	if exists {
+		if err := privileged(ctx, h, m, keepArgv(f, dst)); err != nil {
+			privileged(ctx, h, m, discardArgv(f, dst))
+			return fmt.Errorf("keep %s as %s on %s: %w", dst, dst+prevSuffix, m.Name, err)
+		}
+	}
+	if err := privileged(ctx, h, m, placeArgv(f, dst)); err != nil {
+		if exists {
+			privileged(ctx, h, m, restoreArgv(f, dst))
+		}
+		return fmt.Errorf("rename %s over %s on %s: %w", dst+newSuffix, dst, m.Name, err)
+	}
+	if err := syncRemoteDir(ctx, h, dir); err != nil {
+		return fmt.Errorf("on %s: %w", m.Name, err)
+	}
+	return nil
+}
+
+// privileged runs one command from privileged.go: under sudo -n when the
+// member's ssh.sudo says so, as the login user otherwise.
+func privileged(ctx context.Context, h Host, m *schema.MemberConfig, argv []string) error {
+	res, err := h.Run(ctx, ssh.Command{Argv: argv, Privileged: true})
+	if err != nil {
+		return err
+	}
+	if res.ExitStatus != 0 {
+		return fmt.Errorf("%s exited %d%s", ssh.Command{Argv: argv}, res.ExitStatus, outputTail(res))
+	}
 	return nil
 }
 
@@ -267,46 +417,34 @@ func (s *Swap) isRollback(env *Env) bool {
 	return p != nil && s.To == p.From && s.To != p.To
 }
 
-// swapEtcdctl swaps the member's etcdctl when there is one to install:
-// from the kept copy on a rollback, else from the release. Its version
-// must be on the same minor as etcd's.
-func (s *Swap) swapEtcdctl(ctx context.Context, env *Env, h Host, m *schema.MemberConfig, r *schema.Release, want schema.Version) error {
-	if m.Etcdctl == "" {
-		return nil
-	}
-	src := ""
-	if s.isRollback(env) {
-		kept := m.Etcdctl + prevSuffix
-		if v, err := binVersion(ctx, h, kept); err == nil && v.MinorLine() == s.To {
-			src = kept
+// swapEtcdctl swaps the member's etcdctl when the release has one for
+// it (staged with etcd in preflight). Its version must be on the same
+// minor as etcd's.
+func (s *Swap) swapEtcdctl(ctx context.Context, env *Env, h Host, m *schema.MemberConfig, f HostFacts, files []stagedFile, want schema.Version) error {
+	var sf *stagedFile
+	for i := range files {
+		if files[i].tool == "etcdctl" {
+			sf = &files[i]
 		}
 	}
-	if src == "" && r != nil && r.Version == want {
-		var ok bool
-		var err error
-		if src, ok, err = s.stageEtcdctl(ctx, env, h, m, r); err != nil {
-			return err
-		} else if !ok {
-			return nil
-		}
-	}
-	if src == "" {
+	if sf == nil || m.Etcdctl == "" {
 		return nil
 	}
-	if v, err := binVersion(ctx, h, m.Etcdctl); err == nil && v == want {
+	before, beforeErr := binVersion(ctx, h, m.Etcdctl)
+	if beforeErr == nil && before.MinorLine() == want.MinorLine() {
 		return nil
 	}
-	if err := install(ctx, h, m.Etcdctl, src); err != nil {
-		return fmt.Errorf("install %s at %s on %s: %w", src, m.Etcdctl, m.Name, err)
+	if err := verifyOnHost(ctx, h, m, *sf, want); err != nil {
+		return err
+	}
+	if err := replaceFile(ctx, h, m, f, sf.remote, m.Etcdctl, beforeErr == nil); err != nil {
+		return err
 	}
 	if err := checkVersion(ctx, h, m.Name, m.Etcdctl, "etcdctl", want, false); err != nil {
-		if rerr := restore(ctx, h, m.Etcdctl); rerr != nil {
+		if rerr := privileged(ctx, h, m, restoreArgv(f, m.Etcdctl)); rerr != nil {
 			return fmt.Errorf("%w; restoring it failed: %v", err, rerr)
 		}
 		return fmt.Errorf("%w; the previous etcdctl is back in place", err)
-	}
-	if strings.HasSuffix(src, newSuffix) {
-		h.Run(ctx, ssh.Command{Argv: []string{"rm", "-f", src}})
 	}
 	return nil
 }

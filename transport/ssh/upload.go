@@ -15,8 +15,8 @@ import (
 
 // uploadScript receives the file on stdin into a temporary name beside the
 // destination (so the final rename stays on one filesystem and is atomic),
-// checks its sha256 on the remote side, then sets the mode and renames it
-// into place. Any failure removes the temporary file and leaves the old
+// checks its sha256 on the remote side, then sets the mode, syncs it and
+// renames it into place (the data is on disk before the name points at it). Any failure removes the temporary file and leaves the old
 // destination untouched. It runs as one exec as the login user (never under
 // sudo): releases are staged in a folder the login user owns and installed
 // by an exact privileged command later (steps/privileged.go).
@@ -30,6 +30,7 @@ else echo "etcdplay upload: neither sha256sum nor shasum on the host" >&2; exit 
 got=${got%% *}
 if [ "$got" != "$want" ]; then echo "etcdplay upload: sha256 mismatch on the host: got $got, sent $want" >&2; exit 103; fi
 chmod "$m" "$t" || exit 104
+sync "$t" 2>/dev/null || sync
 mv -f "$t" "$d" || exit 105`
 
 // uploadStreamHook lets tests corrupt the stream after the local sum is taken.
