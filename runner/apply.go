@@ -334,7 +334,7 @@ func (r *run) cleanupPreflight(ctx context.Context) {
 		cfg := r.inv.Resolve(r.inv.Member(n))
 		for i, s := range r.pb.Members.Steps {
 			if c, ok := s.Args.(steps.Cleaner); ok {
-				c.Cleanup(ctx, r.env(schema.PhaseMembers, &cfg, i+1, time.Duration(s.Timeout)))
+				c.Cleanup(ctx, r.env(schema.PhaseMembers, &cfg, i+1))
 			}
 		}
 	}

@@ -45,8 +45,7 @@ func runService(ctx context.Context, env *Env, kind, field string, which func(sc
 	run := &serviceRun{m: m, h: h, addr: addr, start: time.Now(), cmd: cmd}
 	sc, err := serviceCommand(ctx, h, m, cmd)
 	if err != nil {
-		cancel()
-		return ctx, none, nil, err
+		return nil, err
 	}
 	res, err := h.Run(ctx, sc)
 	if err != nil {
@@ -126,8 +125,6 @@ func preflightService(ctx context.Context, env *Env, kind string, which func(sch
 	if err != nil || !sudoOn(m) {
 		return err
 	}
-	ctx, cancel := bounded(ctx, stepBound(env, kind))
-	defer cancel()
 	h, err := hostOf(ctx, env, m.Name)
 	if err != nil {
 		return err
