@@ -36,6 +36,16 @@ func TestPlanLiveGolden(t *testing.T) {
 	}
 	golden.Check(t, filepath.Join("testdata/plan", "3.4-to-3.5.live.txt"), texts[0])
 	golden.Check(t, filepath.Join("testdata/plan", "3.4-to-3.5.live.json"), jsons[0])
+	pb, inv := loadPair(t, "3.4-to-3.5", "../examples/inventory-v3.yaml")
+	p, err := PlanLive(context.Background(), pb, inv, fc, Digests{Playbook: "sha256:pb", Inventory: "sha256:inv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md bytes.Buffer
+	if err := WritePlanMarkdown(&md, p); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, filepath.Join("testdata/plan", "3.4-to-3.5.live.md"), md.Bytes())
 }
 
 // run --plan refuses a plan made from other files, and an offline plan.

@@ -82,6 +82,13 @@ func TestPlanOfflineGolden(t *testing.T) {
 			}
 			golden.Check(t, filepath.Join("testdata/plan", c.playbook+".txt"), texts[0])
 			golden.Check(t, filepath.Join("testdata/plan", c.playbook+".json"), jsons[0])
+			pb, inv := loadPair(t, c.playbook, c.inventory)
+			p, _ := PlanOffline(pb, inv)
+			var md bytes.Buffer
+			if err := WritePlanMarkdown(&md, p); err != nil {
+				t.Fatal(err)
+			}
+			golden.Check(t, filepath.Join("testdata/plan", c.playbook+".md"), md.Bytes())
 		})
 	}
 }

@@ -19,7 +19,8 @@ phase the steps added (+), removed (-) and changed (~) with each changed
 argument, guard, name, timeout and retries. Steps are matched by action
 and name, so an inserted step does not shift the rest.
 
-Exit 0 when they are the same, 1 when they differ, 3 when one does not
+-o markdown renders the changes as a pull-request comment (see
+examples/ci/). Exit 0 when they are the same, 1 when they differ, 3 when one does not
 load. OLD and NEW are paths or shipped names.`,
 		Args: args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -36,9 +37,12 @@ load. OLD and NEW are paths or shipped names.`,
 			changes := diff.Compare(old, new)
 			out := cmd.OutOrStdout()
 			var err error
-			if opts.output == "json" {
+			switch opts.output {
+			case "json":
 				err = diff.WriteJSON(out, changes)
-			} else {
+			case "markdown":
+				err = diff.WriteMarkdown(out, diff.Header{Old: a[0], New: a[1], Guide: new.Guide}, changes)
+			default:
 				err = diff.WriteText(out, changes)
 			}
 			if err != nil {

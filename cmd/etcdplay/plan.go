@@ -62,8 +62,11 @@ With --offline nothing is contacted: members are listed in inventory order
 				}
 			}
 			out := cmd.OutOrStdout()
-			if opts.output == "json" {
+			switch opts.output {
+			case "json":
 				return runner.WritePlanJSON(out, p)
+			case "markdown":
+				return runner.WritePlanMarkdown(out, p)
 			}
 			return runner.WritePlanText(out, p)
 		},

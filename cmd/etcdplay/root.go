@@ -33,15 +33,21 @@ against the cluster an inventory describes.`,
 			return cmd.Help()
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if opts.output != "text" && opts.output != "json" {
-				return usageErr(fmt.Errorf("-o %q: want text or json", opts.output), "")
+			switch {
+			case opts.output == "markdown" && markdownCommands[cmd.Name()]:
+			case opts.output != "text" && opts.output != "json":
+				want := "text or json"
+				if markdownCommands[cmd.Name()] {
+					want = "text, json or markdown"
+				}
+				return usageErr(fmt.Errorf("-o %q: want %s", opts.output, want), "")
 			}
 			return nil
 		},
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.PersistentFlags().StringVarP(&opts.output, "output", "o", "text", "output format: text or json")
+	root.PersistentFlags().StringVarP(&opts.output, "output", "o", "text", "output format: text or json (plan and diff: also markdown, for pull-request comments)")
 	root.PersistentFlags().BoolVarP(&opts.verbose, "verbose", "v", false, "detailed progress: every step's start and end with its fields (run, resume, rollback)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErr(err, fmt.Sprintf("etcdplay %s --help shows the flags", cmd.Name()))
@@ -61,6 +67,10 @@ against the cluster an inventory describes.`,
 	)
 	return root
 }
+
+// markdownCommands render -o markdown too: review output for pull
+// requests.
+var markdownCommands = map[string]bool{"plan": true, "diff": true}
 
 func usageErr(err error, hint string) error {
 	return &exit.Error{Code: exit.Usage, Err: err, Hint: hint}

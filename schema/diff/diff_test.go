@@ -29,7 +29,8 @@ func load(t *testing.T, file string) *schema.Playbook {
 // guard, retries and a timeout, renames a rollback step and flips a var.
 // Insertion must not shift every later step into a change.
 func TestCompareGolden(t *testing.T) {
-	changes := Compare(load(t, "testdata/old.yaml"), load(t, "testdata/new.yaml"))
+	newPb := load(t, "testdata/new.yaml")
+	changes := Compare(load(t, "testdata/old.yaml"), newPb)
 	var text, js bytes.Buffer
 	if err := WriteText(&text, changes); err != nil {
 		t.Fatal(err)
@@ -38,6 +39,11 @@ func TestCompareGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Check(t, filepath.Join("testdata", "changes.txt"), text.Bytes())
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, Header{Old: "testdata/old.yaml", New: "testdata/new.yaml", Guide: newPb.Guide}, changes); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, filepath.Join("testdata", "changes.md"), md.Bytes())
 	golden.Check(t, filepath.Join("testdata", "changes.json"), js.Bytes())
 	kinds := map[Kind]int{}
 	for _, c := range changes {
