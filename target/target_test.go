@@ -63,7 +63,7 @@ func TestOpenBed(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tg, err := Open(ctx, inv, Options{SSHConfigFile: "none", AgentSocket: "none"})
+	tg, err := Open(ctx, inv, Options{SSHConfigFile: "none", AgentSocket: "none", HomeDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func TestV2DataSizeOverSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 	open := func(v2size bool) *Target {
-		tg, err := Open(ctx, inv, Options{SSHConfigFile: "none", AgentSocket: "none", V2DataSize: v2size})
+		tg, err := Open(ctx, inv, Options{SSHConfigFile: "none", AgentSocket: "none", HomeDir: t.TempDir(), V2DataSize: v2size})
 		if err != nil {
 			t.Fatal(err)
 		}

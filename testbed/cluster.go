@@ -375,7 +375,10 @@ func (c *Cluster) start(ctx context.Context, o Options) error {
 	}); err != nil {
 		return err
 	}
-	return c.WaitHealthy(ctx)
+	if err := c.WaitHealthy(ctx); err != nil {
+		return err
+	}
+	return c.WaitSettled(ctx)
 }
 
 // layoutHost makes hostN/{bin,backup,svc.sh,etcd.flags,etcd.env}, all owned

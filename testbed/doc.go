@@ -115,7 +115,8 @@
 // transfer and costs the writes in flight during the election).
 // StopMember/StartMember go through the service script over SSH (StartMember
 // waits for health), KillMember is an ungraceful stop, WaitHealthy waits for
-// every member, Leader finds the leader on v2 and v3, Client is the shared
+// every member, WaitSettled for the cluster and storage versions a fresh
+// cluster reports only after a moment (Start waits for both), Leader finds the leader on v2 and v3, Client is the shared
 // v3 client, SSH runs a command with the system ssh client, InstallVersion
 // puts another version's binaries on one host (drift, or a manual upgrade
 // step), and Health and ServerVersion read /health and /version on any

@@ -91,3 +91,48 @@ func TestListeningFindsASocket(t *testing.T) {
 		t.Fatalf("still listed after close: %v", got)
 	}
 }
+
+// TestSettled pins what a settled member reports: the moments a fresh
+// cluster passes through (cluster version 3.0.0 or not_decided, a 3.6
+// follower's unset storage version) are not settled.
+func TestSettled(t *testing.T) {
+	hosts := func(vs ...string) []*Host {
+		var hs []*Host
+		for _, v := range vs {
+			hs = append(hs, &Host{version: v})
+		}
+		return hs
+	}
+	for _, tc := range []struct {
+		versions []string
+		want     string
+	}{
+		{[]string{"3.6.16", "3.6.16"}, "3.6.0"},
+		{[]string{"3.6.16", "3.5.35", "3.6.16"}, "3.5.0"},
+		{[]string{"2.3.8"}, "2.3.0"},
+		{[]string{"2.0.8", "2.1.1"}, ""},
+	} {
+		if got := settledClusterVersion(hosts(tc.versions...)); got != tc.want {
+			t.Errorf("settledClusterVersion(%v) = %q, want %q", tc.versions, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		installed, cluster string
+		v                  VersionInfo
+		settled            bool
+	}{
+		{"3.6.16", "3.6.0", VersionInfo{"3.6.16", "3.6.0", "3.6.0"}, true},
+		{"3.6.16", "3.6.0", VersionInfo{"3.6.16", "3.6.0", ""}, false},
+		{"3.6.16", "3.6.0", VersionInfo{"3.6.16", "3.0.0", "3.6.0"}, false},
+		{"3.6.16", "3.5.0", VersionInfo{"3.6.16", "3.5.0", "3.5.0"}, true},
+		{"3.5.35", "3.5.0", VersionInfo{"3.5.35", "3.5.0", ""}, true},
+		{"3.5.35", "3.5.0", VersionInfo{"3.5.34", "3.5.0", ""}, false},
+		{"2.3.8", "2.3.0", VersionInfo{"2.3.8", "not_decided", ""}, false},
+		{"2.0.8", "", VersionInfo{"2.0.8", "", ""}, true},
+	} {
+		why := settled(tc.installed, tc.cluster, tc.v)
+		if (why == "") != tc.settled {
+			t.Errorf("settled(%s, %s, %+v) = %q, want settled %v", tc.installed, tc.cluster, tc.v, why, tc.settled)
+		}
+	}
+}

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -92,8 +94,38 @@ func TestSandboxScripts(t *testing.T) {
 			"sandbox-gone":   cmdSandboxGone, // [FILE]
 			"interrupt":      cmdInterrupt,
 			"pty-answer":     cmdPtyAnswer,
+			"run-leftovers":  cmdRunLeftovers, // DIR
 		},
 	})
+}
+
+// run-leftovers DIR prints what a run started in DIR could leave there:
+// DIR's own entries and everything under its backups/ and .etcdplay/ (the
+// default backup and state folders). A script compares it before and after
+// a command, so it holds whatever the caller's folder already held (a
+// tutorial run from the repository leaves backups/ behind).
+func cmdRunLeftovers(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: run-leftovers DIR")
+	}
+	dir := ts.MkAbs(args[0])
+	entries, err := os.ReadDir(dir)
+	ts.Check(err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	for _, sub := range []string{"backups", ".etcdplay"} {
+		_ = filepath.WalkDir(filepath.Join(dir, sub), func(p string, _ fs.DirEntry, err error) error {
+			if err == nil {
+				rel, _ := filepath.Rel(dir, p)
+				names = append(names, rel)
+			}
+			return nil
+		})
+	}
+	slices.Sort(names)
+	fmt.Fprintln(ts.Stdout(), strings.Join(names, "\n"))
 }
 
 func sandboxDir(ts *testscript.TestScript) string {

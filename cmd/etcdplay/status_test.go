@@ -26,12 +26,16 @@ func buildEtcdplay(t *testing.T) string {
 	return bin
 }
 
+// runBin runs the built binary in a folder and HOME of its own, so what
+// the caller's folder or ~/.ssh holds never changes the outcome.
 func runBin(t *testing.T, bin string, args ...string) (string, string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	code := 0
