@@ -84,6 +84,7 @@ func (r *run) preflightGate(c *etcdprobe.Cluster) error {
 // member's first critical step: every other member healthy, and the others
 // alone holding quorum.
 func (r *run) stopGate(ctx context.Context, name string) error {
+	start := r.o.now()
 	c, err := r.probe(ctx)
 	if err != nil {
 		return err
@@ -117,7 +118,8 @@ func (r *run) stopGate(ctx context.Context, name string) error {
 		return nil
 	}
 	r.emit(events.Event{Kind: events.Gate, Phase: events.PhaseMembers, Member: name,
-		Message: fmt.Sprintf("safety gate: the %d other members are healthy, %s may stop", healthy, name)})
+		Message:  fmt.Sprintf("safety gate: the %d other members are healthy, %s may stop", healthy, name),
+		Duration: r.o.now().Sub(start), Spent: events.SpentCheck})
 	return nil
 }
 
@@ -129,6 +131,7 @@ func (r *run) postGate(ctx context.Context, name string) error {
 	if r.mode == modeRollback {
 		want = r.pb.From
 	}
+	start := r.o.now()
 	gctx, cancel := context.WithTimeout(ctx, r.o.gateTimeout())
 	defer cancel()
 	var target uint64
@@ -160,8 +163,9 @@ func (r *run) postGate(ctx context.Context, name string) error {
 			if target > 0 {
 				if m.RaftAppliedIndex >= target {
 					r.emit(events.Event{Kind: events.Gate, Phase: events.Phase(map[bool]string{true: "rollback", false: "members"}[r.mode == modeRollback]), Member: name,
-						Message: fmt.Sprintf("safety gate: healthy, on %s, applied index %d >= leader's %d", m.Server, m.RaftAppliedIndex, target),
-						Fields:  map[string]any{"server": m.Server}})
+						Message:  fmt.Sprintf("safety gate: healthy, on %s, applied index %d >= leader's %d", m.Server, m.RaftAppliedIndex, target),
+						Fields:   map[string]any{"server": m.Server},
+						Duration: r.o.now().Sub(start), Spent: events.SpentCatchUp})
 					return nil
 				}
 				observed = fmt.Sprintf("server %s, healthy, applied index %d (leader committed %d)", m.Server, m.RaftAppliedIndex, target)

@@ -65,7 +65,8 @@ func (r *run) step(ctx context.Context, ph schema.Phase, cfg *schema.MemberConfi
 	if member != "" {
 		r.where = fmt.Sprintf("member %s, %s", member, r.where)
 	}
-	ev := events.Event{Phase: events.Phase(ph), Member: member, StepIndex: idx, Steps: total, StepName: s.Name, Action: s.Action}
+	ev := events.Event{Phase: events.Phase(ph), Member: member, StepIndex: idx, Steps: total, StepName: s.Name, Action: s.Action,
+		Spent: spentOn(s)}
 	crit := isCritical(s)
 	fail := func(err error, took time.Duration) error {
 		se := &StepError{Phase: ph, Member: member, Index: idx, Steps: total, Name: s.Name, Action: s.Action, Critical: crit, Err: err}
@@ -151,9 +152,17 @@ func (r *run) preflightMember(ctx context.Context, name string) error {
 		if !ok {
 			continue
 		}
+		start := r.o.now()
 		pctx, cancel := boundCtx(ctx, s.Bound)
 		err := p.Preflight(pctx, r.env(schema.PhaseMembers, &cfg, i+1))
 		cancel()
+		if err == nil {
+			// Its time is accounted for in the report (staging a release
+			// is a transfer, not overhead).
+			r.emit(events.Event{Kind: events.Info, Phase: events.PhasePreflight, Member: name, StepIndex: i + 1,
+				Action: s.Action, StepName: s.Name, Message: "preflight check of the members step passed",
+				Duration: r.o.now().Sub(start), Spent: spentPreflight(s)})
+		}
 		if err != nil {
 			se := &StepError{Phase: schema.PhasePreflight, Member: name, Index: i + 1, Steps: len(r.pb.Members.Steps),
 				Name: s.Name, Action: s.Action, Err: fmt.Errorf("preflight check of the members step: %w", err)}

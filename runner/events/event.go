@@ -80,6 +80,9 @@ type Event struct {
 	// Duration is how long the step, member or run took, on *-done,
 	// step-failed and run-* events.
 	Duration time.Duration
+	// Spent says what Duration counts as in the report's time accounting
+	// (see Spent); empty for events whose time is the runner's own.
+	Spent Spent
 	// Fields carries anything else worth keeping (versions, a backup's
 	// checksum). By convention run-start carries "cluster" and "playbook",
 	// which the run report reads. Secret-looking keys are redacted by every
@@ -119,6 +122,7 @@ type wire struct {
 	Message    string         `json:"message,omitempty"`
 	DurationMS *int64         `json:"duration_ms,omitempty"`
 	Fields     map[string]any `json:"fields,omitempty"`
+	Spent      Spent          `json:"spent,omitempty"`
 }
 
 // timeLayout keeps a fixed number of fraction digits so lines align and
@@ -131,7 +135,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	w := wire{
 		Time: e.Time.UTC().Format(timeLayout), RunID: e.RunID, Kind: e.Kind, Phase: e.Phase,
 		Member: e.Member, StepIndex: e.StepIndex, Steps: e.Steps, StepName: e.StepName,
-		Action: e.Action, Message: e.Message, Fields: e.Fields,
+		Action: e.Action, Message: e.Message, Fields: e.Fields, Spent: e.Spent,
 	}
 	if e.Duration != 0 {
 		ms := e.Duration.Milliseconds()
@@ -154,7 +158,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	*e = Event{
 		Time: t, RunID: w.RunID, Kind: w.Kind, Phase: w.Phase, Member: w.Member,
 		StepIndex: w.StepIndex, Steps: w.Steps, StepName: w.StepName, Action: w.Action,
-		Message: w.Message, Fields: w.Fields,
+		Message: w.Message, Fields: w.Fields, Spent: w.Spent,
 	}
 	if w.DurationMS != nil {
 		e.Duration = time.Duration(*w.DurationMS) * time.Millisecond

@@ -26,12 +26,23 @@ type jsonReport struct {
 	Journal  string         `json:"journal,omitempty"`
 }
 
+// jsonTotals: waits_ms is every wait for the cluster (catch-up and
+// configured); overhead_ms is the runner's own time only.
 type jsonTotals struct {
-	TotalMS     int64 `json:"total_ms"`
-	EtcdStopMS  int64 `json:"etcd_stop_ms"`
-	EtcdStartMS int64 `json:"etcd_start_ms"`
-	WaitsMS     int64 `json:"waits_ms"`
-	OverheadMS  int64 `json:"overhead_ms"`
+	TotalMS          int64 `json:"total_ms"`
+	EtcdStopMS       int64 `json:"etcd_stop_ms"`
+	EtcdStartMS      int64 `json:"etcd_start_ms"`
+	WaitsMS          int64 `json:"waits_ms"`
+	OverheadMS       int64 `json:"overhead_ms"`
+	CatchUpMS        int64 `json:"catch_up_ms"`
+	ConfiguredWaitMS int64 `json:"configured_wait_ms"`
+	LeaderMS         int64 `json:"leader_handoff_ms"`
+	TransferMS       int64 `json:"transfer_ms"`
+	SwapMS           int64 `json:"swap_ms"`
+	BackupMS         int64 `json:"backup_ms"`
+	CheckMS          int64 `json:"check_ms"`
+	OperatorMS       int64 `json:"operator_ms"`
+	DowntimeMS       int64 `json:"downtime_ms"`
 }
 
 type jsonMember struct {
@@ -40,6 +51,7 @@ type jsonMember struct {
 	VersionAfter  string      `json:"version_after,omitempty"`
 	State         string      `json:"state"`
 	Timeline      []jsonEntry `json:"timeline"`
+	DowntimeMS    int64       `json:"downtime_ms"`
 }
 
 type jsonEntry struct {
@@ -52,7 +64,10 @@ type jsonEntry struct {
 	DurationMS int64        `json:"duration_ms"`
 	Outcome    string       `json:"outcome"`
 	Message    string       `json:"message,omitempty"`
+	Spent      events.Spent `json:"spent,omitempty"`
 }
+
+func ms(t Totals, s events.Spent) int64 { return t.Of(s).Milliseconds() }
 
 const jsonTime = "2006-01-02T15:04:05.000Z07:00"
 
@@ -68,21 +83,33 @@ func jsonEntries(es []Entry) []jsonEntry {
 	for _, e := range es {
 		out = append(out, jsonEntry{Phase: e.Phase, Index: e.Index, Steps: e.Steps, Name: e.Name,
 			Action: e.Action, Start: jsonTimeOf(e.Start), DurationMS: e.Duration.Milliseconds(),
-			Outcome: e.Outcome, Message: e.Message})
+			Outcome: e.Outcome, Message: e.Message, Spent: e.Spent})
 	}
 	return out
 }
 
 // JSON renders r as indented JSON with a final newline.
 func (r *Report) JSON() ([]byte, error) {
+	t := r.Totals
 	j := jsonReport{
 		RunID: r.RunID, Cluster: r.Cluster, Playbook: r.Playbook,
 		Started: jsonTimeOf(r.Started), Finished: jsonTimeOf(r.Finished),
 		Result: r.Result, Message: r.Message,
 		Totals: jsonTotals{
-			TotalMS: r.Totals.Total.Milliseconds(), EtcdStopMS: r.Totals.EtcdStop.Milliseconds(),
-			EtcdStartMS: r.Totals.EtcdStart.Milliseconds(), WaitsMS: r.Totals.Waits.Milliseconds(),
-			OverheadMS: r.Totals.Overhead.Milliseconds(),
+			TotalMS:          r.Totals.Total.Milliseconds(),
+			EtcdStopMS:       ms(t, events.SpentEtcdStop),
+			EtcdStartMS:      ms(t, events.SpentEtcdStart),
+			WaitsMS:          ms(t, events.SpentCatchUp) + ms(t, events.SpentWait),
+			OverheadMS:       r.Totals.Overhead.Milliseconds(),
+			CatchUpMS:        ms(t, events.SpentCatchUp),
+			ConfiguredWaitMS: ms(t, events.SpentWait),
+			LeaderMS:         ms(t, events.SpentLeader),
+			TransferMS:       ms(t, events.SpentStaging),
+			SwapMS:           ms(t, events.SpentSwap),
+			BackupMS:         ms(t, events.SpentBackup),
+			CheckMS:          ms(t, events.SpentCheck),
+			OperatorMS:       ms(t, events.SpentHuman),
+			DowntimeMS:       r.Downtime().Milliseconds(),
 		},
 		Members: []jsonMember{},
 		Steps:   jsonEntries(r.Steps),
@@ -90,7 +117,8 @@ func (r *Report) JSON() ([]byte, error) {
 	}
 	for _, m := range r.Members {
 		j.Members = append(j.Members, jsonMember{Name: m.Name, VersionBefore: m.VersionBefore,
-			VersionAfter: m.VersionAfter, State: m.State, Timeline: jsonEntries(m.Timeline)})
+			VersionAfter: m.VersionAfter, State: m.State, Timeline: jsonEntries(m.Timeline),
+			DowntimeMS: m.Downtime.Milliseconds()})
 	}
 	b, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {

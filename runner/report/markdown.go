@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/events/redact"
 )
 
@@ -35,26 +36,30 @@ func (r *Report) Markdown() []byte {
 	}
 
 	b.WriteString("\n## Time\n\n| spent in | time | share |\n|---|--:|--:|\n")
-	for _, t := range []struct {
-		name string
-		d    time.Duration
-	}{
-		{"etcd stops (ssh-stop)", r.Totals.EtcdStop},
-		{"etcd starts (ssh-start)", r.Totals.EtcdStart},
-		{"waits for the cluster (wait)", r.Totals.Waits},
-		{"runner overhead (everything else)", r.Totals.Overhead},
-		{"**total**", r.Totals.Total},
-	} {
-		row(&b, t.name, duration(t.d), share(t.d, r.Totals.Total))
+	for _, l := range timeLines {
+		d := r.Totals.Of(l.spent)
+		if d == 0 && l.optional {
+			continue
+		}
+		row(&b, l.label, duration(d), share(d, r.Totals.Total))
+	}
+	row(&b, "runner overhead (SSH logins, lock, probes between steps, journal)", duration(r.Totals.Overhead), share(r.Totals.Overhead, r.Totals.Total))
+	row(&b, "**total**", duration(r.Totals.Total), share(r.Totals.Total, r.Totals.Total))
+	if d := r.Downtime(); d > 0 {
+		fmt.Fprintf(&b, "\nMembers were down %s in all (from the start of each stop until the member was healthy again).\n", duration(d))
 	}
 
 	b.WriteString("\n## Members\n\n")
 	if len(r.Members) == 0 {
 		b.WriteString("No member was reached.\n")
 	} else {
-		b.WriteString("| member | before | after | state |\n|---|---|---|---|\n")
+		b.WriteString("| member | before | after | state | down |\n|---|---|---|---|--:|\n")
 		for _, m := range r.Members {
-			row(&b, m.Name, orDash(m.VersionBefore), orDash(m.VersionAfter), m.State)
+			down := "-"
+			if m.Downtime > 0 {
+				down = duration(m.Downtime)
+			}
+			row(&b, m.Name, orDash(m.VersionBefore), orDash(m.VersionAfter), m.State, down)
 		}
 	}
 
@@ -79,6 +84,25 @@ func (r *Report) Markdown() []byte {
 		}
 	}
 	return []byte(b.String())
+}
+
+// timeLines are the rows of the Time table, in order; optional rows show
+// only when time was spent there.
+var timeLines = []struct {
+	spent    events.Spent
+	label    string
+	optional bool
+}{
+	{events.SpentEtcdStop, "etcd stops (ssh-stop)", false},
+	{events.SpentEtcdStart, "etcd starts (ssh-start)", false},
+	{events.SpentCatchUp, "catch-up waits (wait for healthy / caught-up / version, post-member gates)", false},
+	{events.SpentLeader, "leadership hand-off (move-leader)", false},
+	{events.SpentWait, "configured waits (wait duration)", true},
+	{events.SpentStaging, "transfers (releases staged in preflight)", false},
+	{events.SpentSwap, "binary swaps (swap)", false},
+	{events.SpentBackup, "backups (backup)", false},
+	{events.SpentCheck, "checks (health, assert-version, check, ssh-run, stop gates)", false},
+	{events.SpentHuman, "the operator (confirm)", true},
 }
 
 // timeline writes one step per row; the phase column only when the

@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/etcdplay/etcdplay/runner/events"
@@ -52,6 +51,10 @@ type Member struct {
 	// N (action)" or "rolled back".
 	State    string
 	Timeline []Entry
+	// Downtime is from the start of the member's stop to the moment it was
+	// seen healthy again (the first catch-up wait or gate after its start);
+	// 0 when it was not stopped, or not seen healthy again.
+	Downtime time.Duration
 }
 
 // Entry is one step in a timeline.
@@ -65,16 +68,29 @@ type Entry struct {
 	Duration time.Duration // for a step still running: at least this long
 	Outcome  string
 	Message  string // skip reason, failure, or what the step observed
+	Spent    events.Spent
 }
 
-// Totals say where the run's time went.
+// Totals say where the run's time went. By holds the time of every step
+// and gate by what it counts as (events.Spent); Overhead is what is left:
+// the runner's own time (SSH logins, the lock, probes between steps, the
+// journal), the figure docs/performance.md aims to keep under 5 %.
 type Totals struct {
-	Total     time.Duration
-	EtcdStop  time.Duration // in ssh-stop steps
-	EtcdStart time.Duration // in ssh-start steps
-	Waits     time.Duration // in wait steps (healthy, caught-up, version, pause)
-	// Overhead is Total minus the three above: the runner's own time.
+	Total    time.Duration
+	By       map[events.Spent]time.Duration
 	Overhead time.Duration
+}
+
+// Of is the time spent on s.
+func (t Totals) Of(s events.Spent) time.Duration { return t.By[s] }
+
+// Downtime is how long members were down in total.
+func (r *Report) Downtime() time.Duration {
+	var d time.Duration
+	for _, m := range r.Members {
+		d += m.Downtime
+	}
+	return d
 }
 
 // Extra is what the events do not carry. Every field is optional.
@@ -111,7 +127,9 @@ func Build(evs []events.Event, x Extra) *Report {
 	for _, name := range x.Members {
 		member(name)
 	}
-	open := map[string]int{} // member+phase+index -> position in its timeline
+	open := map[string]int{}                  // member+phase+index -> position in its timeline
+	aside := map[events.Spent]time.Duration{} // gates and preflight checks: time outside any step
+	down := map[string]*downtime{}
 
 	for _, e := range evs {
 		e = events.Redact(e)
@@ -134,7 +152,17 @@ func Build(evs []events.Event, x Extra) *Report {
 				r.Cluster = c
 			}
 		}
+		if e.Member != "" {
+			if down[e.Member] == nil {
+				down[e.Member] = &downtime{}
+			}
+			down[e.Member].see(e)
+		}
 		switch e.Kind {
+		case events.Gate, events.Info:
+			if sp := spentOf(e); sp != "" {
+				aside[sp] += e.Duration
+			}
 		case events.RunDone:
 			r.Result, r.Message = Succeeded, e.Message
 		case events.RunFailed:
@@ -152,7 +180,7 @@ func Build(evs []events.Event, x Extra) *Report {
 			i, started := open[key]
 			if !started {
 				*timeline = append(*timeline, Entry{Phase: e.Phase, Index: e.StepIndex, Steps: e.Steps,
-					Name: e.StepName, Action: e.Action, Start: e.Time, Outcome: OutcomeRunning})
+					Name: e.StepName, Action: e.Action, Start: e.Time, Outcome: OutcomeRunning, Spent: spentOf(e)})
 				i = len(*timeline) - 1
 			}
 			entry := &(*timeline)[i]
@@ -180,10 +208,51 @@ func Build(evs []events.Event, x Extra) *Report {
 		runningUntil(m.Timeline, r.Finished)
 		m.VersionBefore, m.VersionAfter = x.VersionsBefore[name], x.VersionsAfter[name]
 		m.State = memberState(m.Timeline, evs, name)
+		if d := down[name]; d != nil {
+			m.Downtime = d.took
+		}
 		r.Members = append(r.Members, *m)
 	}
-	r.Totals = totals(r)
+	r.Totals = totals(r, aside)
 	return r
+}
+
+// downtime follows one member's events: its stop starts the clock, and
+// after its start the first catch-up wait or gate that passes stops it.
+type downtime struct {
+	stopped time.Time
+	started bool
+	took    time.Duration
+}
+
+func (d *downtime) see(e events.Event) {
+	sp := spentOf(e)
+	switch {
+	case e.Kind == events.StepStart && sp == events.SpentEtcdStop && d.stopped.IsZero():
+		d.stopped = e.Time
+	case d.stopped.IsZero():
+	case e.Kind == events.StepDone && sp == events.SpentEtcdStart:
+		d.started = true
+	case d.started && d.took == 0 && sp == events.SpentCatchUp && (e.Kind == events.StepDone || e.Kind == events.Gate):
+		d.took = e.Time.Sub(d.stopped)
+	}
+}
+
+// spentOf is what an event's time counts as; events written before the
+// runner labelled them are classified by action.
+func spentOf(e events.Event) events.Spent {
+	if e.Spent != "" {
+		return e.Spent
+	}
+	switch e.Action {
+	case "ssh-stop":
+		return events.SpentEtcdStop
+	case "ssh-start":
+		return events.SpentEtcdStart
+	case "wait":
+		return events.SpentCatchUp
+	}
+	return ""
 }
 
 // memberState reads a member's state from its timeline and whether
@@ -237,27 +306,28 @@ func allSkipped(tl []Entry) bool {
 	return true
 }
 
-// totals classifies step time by action; everything else is overhead.
-func totals(r *Report) Totals {
-	t := Totals{Total: r.Totals.Total}
-	add := func(e Entry) {
-		switch a := strings.ToLower(e.Action); {
-		case a == "ssh-stop":
-			t.EtcdStop += e.Duration
-		case a == "ssh-start":
-			t.EtcdStart += e.Duration
-		case a == "wait" || strings.HasPrefix(a, "wait-") || a == "caught-up":
-			t.Waits += e.Duration
+// totals adds step time by what it counts as, and the time spent outside
+// steps (gates, preflight checks); everything else is overhead.
+func totals(r *Report, aside map[events.Spent]time.Duration) Totals {
+	t := Totals{Total: r.Totals.Total, By: map[events.Spent]time.Duration{}}
+	for sp, d := range aside {
+		t.By[sp] += d
+	}
+	add := func(es []Entry) {
+		for _, e := range es {
+			if e.Spent != "" {
+				t.By[e.Spent] += e.Duration
+			}
 		}
 	}
-	for _, e := range r.Steps {
-		add(e)
-	}
+	add(r.Steps)
 	for _, m := range r.Members {
-		for _, e := range m.Timeline {
-			add(e)
-		}
+		add(m.Timeline)
 	}
-	t.Overhead = max(t.Total-t.EtcdStop-t.EtcdStart-t.Waits, 0)
+	t.Overhead = t.Total
+	for _, d := range t.By {
+		t.Overhead -= d
+	}
+	t.Overhead = max(t.Overhead, 0)
 	return t
 }

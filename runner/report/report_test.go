@@ -32,12 +32,26 @@ func (s *script) run(kind events.Kind, msg string, fields map[string]any) {
 	s.emit(events.Event{Kind: kind, Message: msg, Fields: fields})
 }
 
+// spentBy labels step events as the runner does (runner/spent.go).
+var spentBy = map[string]events.Spent{
+	"ssh-stop": events.SpentEtcdStop, "ssh-start": events.SpentEtcdStart, "wait": events.SpentCatchUp,
+	"move-leader": events.SpentLeader, "swap": events.SpentSwap, "backup": events.SpentBackup,
+	"health": events.SpentCheck, "assert-version": events.SpentCheck,
+}
+
 // step runs one step taking d: start, then done/skipped/failed.
 func (s *script) step(phase events.Phase, member string, i, n int, action string, d time.Duration, end events.Kind, msg string) {
-	s.emit(events.Event{Kind: events.StepStart, Phase: phase, Member: member, StepIndex: i, Steps: n, StepName: action, Action: action})
+	sp := spentBy[action]
+	s.emit(events.Event{Kind: events.StepStart, Phase: phase, Member: member, StepIndex: i, Steps: n, StepName: action, Action: action, Spent: sp})
 	s.now = s.now.Add(d)
-	s.emit(events.Event{Kind: end, Phase: phase, Member: member, StepIndex: i, Steps: n, StepName: action, Action: action, Duration: d, Message: msg})
+	s.emit(events.Event{Kind: end, Phase: phase, Member: member, StepIndex: i, Steps: n, StepName: action, Action: action, Duration: d, Message: msg, Spent: sp})
 	s.now = s.now.Add(40 * time.Millisecond) // the runner's own time between steps
+}
+
+// gate passes a safety gate taking d.
+func (s *script) gate(member string, d time.Duration, sp events.Spent) {
+	s.now = s.now.Add(d)
+	s.emit(events.Event{Kind: events.Gate, Phase: events.PhaseMembers, Member: member, Message: "safety gate passed", Duration: d, Spent: sp})
 }
 
 func (s *script) preflight() {
@@ -45,6 +59,11 @@ func (s *script) preflight() {
 	s.emit(events.Event{Kind: events.PhaseStart, Phase: events.PhasePreflight})
 	s.step(events.PhasePreflight, "", 1, 2, "health", 120*time.Millisecond, events.StepDone, "")
 	s.step(events.PhasePreflight, "", 2, 2, "backup", 3200*time.Millisecond, events.StepDone, "snapshot 12 MB, sha256 verified")
+	for _, m := range members {
+		s.now = s.now.Add(300 * time.Millisecond)
+		s.emit(events.Event{Kind: events.Info, Phase: events.PhasePreflight, Member: m, StepIndex: 3, Action: "swap",
+			Message: "preflight check of the members step passed", Duration: 300 * time.Millisecond, Spent: events.SpentStaging})
+	}
 	s.emit(events.Event{Kind: events.PhaseStart, Phase: events.PhaseMembers})
 }
 
@@ -56,12 +75,14 @@ func (s *script) upgrade(member string, leader bool) {
 	} else {
 		s.step(events.PhaseMembers, member, 1, 7, "move-leader", 0, events.StepSkipped, "not the leader")
 	}
+	s.gate(member, 20*time.Millisecond, events.SpentCheck)
 	s.step(events.PhaseMembers, member, 2, 7, "ssh-stop", 1300*time.Millisecond, events.StepDone, "")
 	s.step(events.PhaseMembers, member, 3, 7, "swap", 400*time.Millisecond, events.StepDone, "etcd 3.5.35 in place, 3.4.23 kept")
 	s.step(events.PhaseMembers, member, 4, 7, "ssh-start", 900*time.Millisecond, events.StepDone, "")
 	s.step(events.PhaseMembers, member, 5, 7, "wait", 2500*time.Millisecond, events.StepDone, "healthy")
 	s.step(events.PhaseMembers, member, 6, 7, "wait", 0, events.StepSkipped, "guard false: cluster.dbSize > 50 * MB")
 	s.step(events.PhaseMembers, member, 7, 7, "assert-version", 30*time.Millisecond, events.StepDone, "")
+	s.gate(member, 60*time.Millisecond, events.SpentCatchUp)
 	s.emit(events.Event{Kind: events.MemberDone, Phase: events.PhaseMembers, Member: member})
 }
 
@@ -162,12 +183,37 @@ func TestTotalsAddUp(t *testing.T) {
 	evs, x := successRun()
 	r := Build(evs, x)
 	tt := r.Totals
-	// 3 members: ssh-stop 1.3s, ssh-start 0.9s, wait 2.5s each
-	if tt.EtcdStop != 3900*time.Millisecond || tt.EtcdStart != 2700*time.Millisecond || tt.Waits != 7500*time.Millisecond {
-		t.Errorf("totals %+v", tt)
+	// 3 members: ssh-stop 1.3s, ssh-start 0.9s, wait 2.5s and a 60ms gate,
+	// swap 0.4s, a 20ms stop gate and a 30ms assert-version each; one
+	// 0.8s leader move; a 3.2s backup; 0.3s staging per member.
+	want := map[events.Spent]time.Duration{
+		events.SpentEtcdStop: 3900 * time.Millisecond, events.SpentEtcdStart: 2700 * time.Millisecond,
+		events.SpentCatchUp: 7680 * time.Millisecond, events.SpentSwap: 1200 * time.Millisecond,
+		events.SpentLeader: 800 * time.Millisecond, events.SpentBackup: 3200 * time.Millisecond,
+		events.SpentStaging: 900 * time.Millisecond,
+		events.SpentCheck:   (120 + 3*20 + 3*30 + 20 + 90) * time.Millisecond,
 	}
-	if tt.Total != r.Finished.Sub(r.Started) || tt.Overhead != tt.Total-tt.EtcdStop-tt.EtcdStart-tt.Waits {
-		t.Errorf("total %v overhead %v", tt.Total, tt.Overhead)
+	var sum time.Duration
+	for sp, d := range want {
+		if tt.Of(sp) != d {
+			t.Errorf("%s: %v, want %v", sp, tt.Of(sp), d)
+		}
+		sum += d
+	}
+	if tt.Total != r.Finished.Sub(r.Started) || tt.Overhead != tt.Total-sum {
+		t.Errorf("total %v overhead %v, want total - %v", tt.Total, tt.Overhead, sum)
+	}
+	// the overhead left is the runner's time between steps: 40ms after each
+	// of the 2 + 3*7 + 2 steps
+	if tt.Overhead != 25*40*time.Millisecond {
+		t.Errorf("overhead %v, want 1s", tt.Overhead)
+	}
+	// down from the stop's start to the healthy wait's end: stop 1.3s,
+	// swap 0.4s, start 0.9s, wait 2.5s and the 40ms between each
+	for _, m := range r.Members {
+		if want := 5100*time.Millisecond + 3*40*time.Millisecond; m.Downtime != want {
+			t.Errorf("%s down %v, want %v", m.Name, m.Downtime, want)
+		}
 	}
 	if r.Result != Succeeded || r.Playbook != "etcd 3.4 to 3.5" {
 		t.Errorf("result %q playbook %q", r.Result, r.Playbook)

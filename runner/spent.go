@@ -1,0 +1,45 @@
+package runner
+
+import (
+	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
+)
+
+// spentOn says what a step's time counts as in the report: etcd's own work,
+// waiting for the cluster, moving bytes, or the checks the playbook asks
+// for. An action not named here (a new one) counts as the runner's own
+// time until it is classified, which errs towards overstating overhead.
+func spentOn(s *schema.Step) events.Spent {
+	switch s.Action {
+	case "ssh-stop":
+		return events.SpentEtcdStop
+	case "ssh-start":
+		return events.SpentEtcdStart
+	case "move-leader":
+		return events.SpentLeader
+	case "swap":
+		return events.SpentSwap
+	case "backup":
+		return events.SpentBackup
+	case "confirm":
+		return events.SpentHuman
+	case "health", "assert-version", "check", "ssh-run":
+		return events.SpentCheck
+	case "wait":
+		if w, ok := s.Args.(*steps.Wait); ok && w.For == "" {
+			return events.SpentWait
+		}
+		return events.SpentCatchUp
+	}
+	return ""
+}
+
+// spentPreflight is what a members step's preflight check counts as: the
+// swap's stages and verifies the release on the host.
+func spentPreflight(s *schema.Step) events.Spent {
+	if s.Action == "swap" {
+		return events.SpentStaging
+	}
+	return events.SpentCheck
+}
