@@ -27,9 +27,7 @@ import (
 // main yet. A test that needs one skips, naming it; whoever lands the
 // feature deletes its entry here, and the tests run.
 var pending = map[string]string{
-	"sudoers":    "`etcdplay sudoers -i INVENTORY` printing the exact sudo lines",
-	"exact-sudo": "exact-command sudo (`sudo -n CMD ARGS`, no `sh -c`) with a staging folder for the swap",
-	"live-plan":  "plan and run preflight proving SSH through every hop, each sudo command and TLS before anything changes",
+	"live-plan": "plan and run preflight proving SSH through every hop, each sudo command and TLS before anything changes",
 }
 
 // needs skips the test while a product feature it proves is in pending.

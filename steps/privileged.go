@@ -249,7 +249,7 @@ func MemberPrivileged(inv *schema.Inventory, m *schema.MemberConfig, f HostFacts
 	stage := StageDir(inv, m, f.Home)
 	for _, dst := range swappedFiles(inv, m) {
 		tool := path.Base(dst)
-		for _, r := range inv.SortedReleases() {
+		for _, r := range installable(inv) {
 			src, ok := releaseSource(r, dst == m.Binary, stage)
 			if !ok {
 				continue
@@ -265,6 +265,18 @@ func MemberPrivileged(inv *schema.Inventory, m *schema.MemberConfig, f HostFacts
 		)
 	}
 	return out, nil
+}
+
+// installable are the releases a swap can install: the newest of each
+// minor line (Inventory.ReleaseFor), oldest first.
+func installable(inv *schema.Inventory) []*schema.Release {
+	var out []*schema.Release
+	for _, r := range inv.SortedReleases() {
+		if inv.ReleaseFor(r.Version.MinorLine()) == r {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // sudoAllowed asks the host's sudo whether the login user may run argv
