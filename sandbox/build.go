@@ -16,8 +16,10 @@ import (
 
 // The sandbox's etcd binaries live where the test bed keeps them
 // (testbed.BinDir: $ETCDPLAY_BED/bin/<version>, default
-// ~/.cache/etcdplay/bed/bin/<version>), so a machine provisioned for the
-// tests builds nothing, and what the sandbox builds the tests reuse. A
+// /var/cache/etcdplay/bed/bin/<version> for root and
+// ~/.cache/etcdplay/bed/bin/<version> for anyone else), so a machine
+// provisioned for the tests builds nothing, and what the sandbox builds the
+// tests reuse. A user's sandbox copies what the provisioned bed has. A
 // missing version is built exactly as testbed/provision.sh builds it (a
 // throwaway module whose main calls etcdmain, `go get` of the release's
 // server, etcdctl and etcdutl modules from the module proxy, `go build
@@ -59,6 +61,11 @@ func ensure(ctx context.Context, version string, p *Progress) error {
 	defer unlock()
 	if testbed.CheckBinaries(v.Version) == nil { // built while we waited
 		return nil
+	}
+	if from := systemBinDir(); from != "" {
+		if err := copyProvisioned(filepath.Join(from, v.Version), v.Version, p); err == nil {
+			return nil
+		}
 	}
 	switch v.Source {
 	case "debian":
@@ -186,6 +193,39 @@ func copyDebian(version string, p *Progress) error {
 		return err
 	}
 	return checkVersion(version)
+}
+
+// systemBinDir is where a root-provisioned bed keeps its builds, for a
+// sandbox whose own bed is elsewhere (a user's ~/.cache/etcdplay/bed); ""
+// when the bed is that folder or ETCDPLAY_BED names one.
+var systemBinDir = func() string {
+	if os.Getenv("ETCDPLAY_BED") != "" || testbed.Dir() == testbed.SystemDir {
+		return ""
+	}
+	return filepath.Join(testbed.SystemDir, "bin")
+}
+
+// copyProvisioned copies a version's binaries from the provisioned bed
+// (copies: they are root's, and a user cannot hard-link them), or fails
+// when it lacks one, and the caller builds instead.
+func copyProvisioned(from, version string, p *Progress) error {
+	ents, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	step := p.Step(fmt.Sprintf("etcd %s: copy the test bed's build from %s", version, from))
+	bin := testbed.BinDir(version)
+	err = os.MkdirAll(bin, 0o755)
+	for _, e := range ents {
+		if err == nil && e.Type().IsRegular() {
+			err = copyExec(filepath.Join(from, e.Name()), filepath.Join(bin, e.Name()))
+		}
+	}
+	if err == nil {
+		err = checkVersion(version)
+	}
+	step(err)
+	return err
 }
 
 func copyExec(src, dst string) error {

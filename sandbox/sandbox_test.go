@@ -176,3 +176,34 @@ func TestUpThatFailsLeavesNothing(t *testing.T) {
 		t.Fatalf("a failed up left %s behind (%v)", dir, err)
 	}
 }
+
+// TestUserSandboxCopiesTheProvisionedBed: a user's sandbox (its bed in
+// their home) copies a version the root-provisioned bed already has
+// instead of building it.
+func TestUserSandboxCopiesTheProvisionedBed(t *testing.T) {
+	system := t.TempDir()
+	dir := filepath.Join(system, "3.6.16")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"etcd", "etcdctl", "etcdutl"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\necho '"+name+" Version: 3.6.16'\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orig := systemBinDir
+	t.Cleanup(func() { systemBinDir = orig })
+	systemBinDir = func() string { return system }
+	t.Setenv("ETCDPLAY_BED", t.TempDir())
+	t.Setenv("PATH", t.TempDir()) // no go: a build would fail
+	var out syncWriter
+	if err := EnsureBinaries(context.Background(), []string{"3.6"}, NewProgress(&out)); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "etcd 3.6.16: copy the test bed's build from "+dir) {
+		t.Errorf("progress does not say it copied:\n%s", out.String())
+	}
+	if err := testbed.CheckBinaries("3.6.16"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -8,9 +8,10 @@
 // testbed/provision.sh (run as root; idempotent, seconds when cached)
 // installs openssh-server and Debian's etcd 3.4, builds every version in
 // versions.txt into Dir()/bin/<version>/{etcd,etcdctl[,etcdutl]}, creates
-// the unprivileged user etcdtest (home Dir()/home/etcdtest) and makes the
-// bed reachable for that user. Dir() is $ETCDPLAY_BED, default
-// ~/.cache/etcdplay/bed. versions.txt is the one place versions are pinned;
+// the unprivileged user etcdtest (home Dir()/home/etcdtest), and checks
+// that the user can reach the bed; it changes no permission outside it.
+// Dir() is $ETCDPLAY_BED, else SystemDir (/var/cache/etcdplay/bed) for
+// root, else ~/.cache/etcdplay/bed (a user's sandbox). versions.txt is the one place versions are pinned;
 // it is embedded, and Versions/Resolve read it: tests say "3.5" or
 // "3.5-below-floor", never a literal patch.
 //

@@ -3,13 +3,21 @@
 # machine and builds every etcd version listed in versions.txt into a cache
 # folder. It is idempotent: a second run finds the binaries and returns in
 # seconds. It must run as root (apt-get, useradd, and later sshd need it).
+# It changes no permission outside the bed folder: the bed lives where the
+# bed's users can already enter (README, Development, lists all it creates).
 #
-#   ETCDPLAY_BED   cache folder (default ~/.cache/etcdplay/bed)
+#   ETCDPLAY_BED   bed folder (default /var/cache/etcdplay/bed, which is
+#                  testbed.SystemDir)
 #   ETCDPLAY_APT=0 skip apt-get (packages already present)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BED=${ETCDPLAY_BED:-$HOME/.cache/etcdplay/bed}
+if [ "$(id -u)" != 0 ]; then
+  echo "provision.sh: run it as root: it installs packages, adds the bed's users and later starts sshd" >&2
+  exit 2
+fi
+BED=${ETCDPLAY_BED:-/var/cache/etcdplay/bed}
 mkdir -p "$BED/bin" "$BED/build"
+chmod 755 "$BED"
 start=$(date +%s)
 log() { printf '[provision %4ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
 
@@ -37,35 +45,44 @@ fi
 # The etcd processes of the bed run as this unprivileged user, reached over
 # SSH. useradd's default password field '!' counts as locked and sshd (with
 # UsePAM no) refuses a locked user, so it is set to '*'.
-if ! id etcdtest >/dev/null 2>&1; then
-  useradd --home-dir "$BED/home/etcdtest" --create-home --shell /bin/bash etcdtest
-fi
-usermod -p '*' etcdtest
+# A user made by an older provision.sh may have its home where it cannot
+# enter (under /root): such a home moves into the bed, no permission on
+# another folder changes.
+bed_user() { # name
+  local u=$1 h
+  mkdir -p "$BED/home" && chmod 755 "$BED/home"
+  if ! id "$u" >/dev/null 2>&1; then
+    useradd --home-dir "$BED/home/$u" --create-home --shell /bin/bash "$u"
+  fi
+  h=$(getent passwd "$u" | cut -d: -f6)
+  if ! runuser -u "$u" -- test -x "$h" 2>/dev/null; then
+    log "$u cannot enter its home $h: it moves to $BED/home/$u"
+    usermod --home "$BED/home/$u" "$u"
+    install -d -m 755 -o "$u" -g "$u" "$BED/home/$u"
+  fi
+  usermod -p '*' "$u"
+}
+bed_user etcdtest
 # The production-shaped bed (testbed.Options.Production) separates the two
 # roles an operator's hosts separate: etcdlogin is who SSH logs in as (it
 # may run only the sudo commands the bed grants), etcdsvc owns etcd's data
 # and runs it, and has no shell.
-if ! id etcdlogin >/dev/null 2>&1; then
-  useradd --home-dir "$BED/home/etcdlogin" --create-home --shell /bin/bash etcdlogin
-fi
-usermod -p '*' etcdlogin
+bed_user etcdlogin
 if ! id etcdsvc >/dev/null 2>&1; then
   useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin etcdsvc
 fi
 mkdir -p /run/sshd && chmod 755 /run/sshd
 
 # etcdtest must walk down to the bed: sshd reads its authorized_keys as that
-# user and the members exec binaries from it. The default bed lives under
-# /root, which is 0700, so every parent gets o+x (enter, not list).
-d=$BED
-while [ "$d" != / ]; do
-  if [ "$(( $(stat -c '%#a' "$d") & 1 ))" = 0 ]; then
-    log "chmod o+x $d (so etcdtest can reach $BED)"
-    chmod o+x "$d"
-  fi
-  d=$(dirname "$d")
-done
-mkdir -p "$BED/run" "$BED/slots" && chmod 755 "$BED" "$BED/run"
+# user and the members exec binaries from it. The default folder allows
+# that; one given in ETCDPLAY_BED under a closed folder (/root is 0700) is
+# refused rather than opened up.
+if ! runuser -u etcdtest -- test -x "$BED"; then
+  echo "provision.sh: user etcdtest cannot enter $BED (a parent folder is closed to other users):" >&2
+  echo "  set ETCDPLAY_BED to a folder every user may enter, or leave it unset for /var/cache/etcdplay/bed" >&2
+  exit 1
+fi
+mkdir -p "$BED/run" "$BED/slots" && chmod 755 "$BED/run"
 
 # quiet runs a command with its output kept aside, and shows it only when the
 # command fails, so a version the module proxy no longer serves is explained.

@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -61,7 +63,7 @@ func checkTraversable(acc account, dir string) error {
 			(int(sys.Uid) == acc.uid && m&0o100 != 0) ||
 			(int(sys.Gid) == acc.gid && m&0o010 != 0)
 		if !ok {
-			return fmt.Errorf("testbed: user %s cannot enter %s (mode %v): run testbed/provision.sh as root, it grants o+x on the bed's parents", acc.name, d, m)
+			return fmt.Errorf("testbed: user %s cannot enter %s (mode %v): put the bed where every user may enter (ETCDPLAY_BED; the default is %s), then run testbed/provision.sh as root", acc.name, d, m, SystemDir)
 		}
 		if d == "/" {
 			return nil
@@ -106,9 +108,15 @@ func clientKey(acc account) (identity string, err error) {
 	if err := os.Chmod(acc.home, 0o755); err != nil {
 		return "", err
 	}
+	// The key is added, never put in place of the others: beds in other
+	// folders (ETCDPLAY_BED) share the user and keep their own keys.
 	ak := filepath.Join(sshDir, "authorized_keys")
-	if cur, _ := os.ReadFile(ak); string(cur) != string(pubBytes) {
-		if err := writeFileAtomic(ak, pubBytes, 0o600); err != nil {
+	cur, _ := os.ReadFile(ak)
+	if !slices.Contains(strings.Split(string(cur), "\n"), strings.TrimSpace(string(pubBytes))) {
+		if len(cur) > 0 && !bytes.HasSuffix(cur, []byte("\n")) {
+			cur = append(cur, '\n')
+		}
+		if err := writeFileAtomic(ak, append(cur, pubBytes...), 0o600); err != nil {
 			return "", err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -107,7 +108,15 @@ func Resolve(roleOrVersion string) (string, error) {
 		roleOrVersion, strings.Join(names, ", "))
 }
 
-// Dir is the bed's cache folder: $ETCDPLAY_BED, or ~/.cache/etcdplay/bed.
+// SystemDir is the bed's folder for root, where provision.sh puts it: the
+// bed user must be able to walk down to it (sshd reads its authorized_keys,
+// members exec binaries from it), and outside every home folder that needs
+// no change to anyone's permissions (/root is 0700).
+const SystemDir = "/var/cache/etcdplay/bed"
+
+// Dir is the bed's folder: $ETCDPLAY_BED; else SystemDir for root; else
+// ~/.cache/etcdplay/bed, where a user's sandbox (built-in SSH server, no
+// root) keeps its builds, clusters and slots.
 func Dir() string {
 	if d := os.Getenv("ETCDPLAY_BED"); d != "" {
 		if abs, err := filepath.Abs(d); err == nil {
@@ -115,9 +124,12 @@ func Dir() string {
 		}
 		return d
 	}
+	if os.Geteuid() == 0 {
+		return SystemDir
+	}
 	home, err := os.UserHomeDir()
 	if err != nil || home == "" {
-		home = "/root"
+		return filepath.Join(os.TempDir(), "etcdplay-bed-"+strconv.Itoa(os.Getuid()))
 	}
 	return filepath.Join(home, ".cache", "etcdplay", "bed")
 }
