@@ -25,9 +25,13 @@ type listedMember struct {
 
 // assemble joins per-endpoint probes into one Cluster. It is pure.
 //
-// Names: an endpoint's member takes its name from the member list when the
-// list has a member with the same client URL (or the same ID), else the
-// inventory name. A member in the list that matches no endpoint is
+// Names: an endpoint's member is named by the inventory, always. It is
+// matched to the member list by client URL (or, when the member advertises
+// another URL, by the ID that answered at the inventory's URL), and the
+// list's name is kept as EtcdName. So one mapping, inventory name -> the
+// member that answers at that client URL, is what every lookup by name
+// uses: an inventory whose names differ from etcd's, or cross them, can
+// never make a gate inspect another machine than the one it stops. A member in the list that matches no endpoint is
 // appended unprobed with an error, and makes the cluster unhealthy: the
 // runner must not reason about a member the inventory does not know.
 func assemble(api string, eps []Endpoint, probes []memberProbe) *Cluster {
@@ -46,9 +50,7 @@ func assemble(api string, eps []Endpoint, probes []memberProbe) *Cluster {
 		m.Name, m.Endpoint, m.ClientURL = eps[i].Name, eps[i].Name, eps[i].URL
 		if j := matchListed(list, m); j >= 0 {
 			matched[j] = true
-			if list[j].Name != "" {
-				m.Name = list[j].Name
-			}
+			m.EtcdName = list[j].Name
 			if m.ID == 0 {
 				m.ID = list[j].ID
 			}
@@ -64,7 +66,7 @@ func assemble(api string, eps []Endpoint, probes []memberProbe) *Cluster {
 		if matched[j] {
 			continue
 		}
-		m := Member{Name: lm.Name, ID: lm.ID, IsLearner: lm.IsLearner,
+		m := Member{Name: lm.Name, EtcdName: lm.Name, ID: lm.ID, IsLearner: lm.IsLearner,
 			Error: "member " + lm.Name + " (" + lm.ID.String() + ") is in the cluster's member list but not in the inventory: not probed"}
 		if lm.Name == "" && len(lm.ClientURLs) == 0 {
 			m.Error = "member " + lm.ID.String() + " is in the cluster's member list but has not started (no name, no client URL): not probed"

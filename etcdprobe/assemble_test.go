@@ -21,7 +21,7 @@ func TestAssemble(t *testing.T) {
 		{m: Member{Error: "c (http://127.0.0.1:3): GET /version: refused"}},
 	}
 	c := assemble(APIv3, eps, probes)
-	if c.Leader != "infra-a" || c.LeaderID != 1 || c.ID != 9 {
+	if c.Leader != "a" || c.LeaderID != 1 || c.ID != 9 {
 		t.Errorf("leader %q (%s), cluster id %s", c.Leader, c.LeaderID, c.ID)
 	}
 	if c.Version != "3.5.0" {
@@ -39,8 +39,11 @@ func TestAssemble(t *testing.T) {
 	if got := len(c.Members); got != 5 {
 		t.Fatalf("members %v, want a, b, c, the unstarted one and the uninventoried d", names)
 	}
-	if c.Members[0].Name != "infra-a" || c.Members[1].Name != "infra-b" || c.Members[2].Name != "c" || c.Members[3].ID != 3 || c.Members[4].Name != "d" {
-		t.Errorf("names %v", names)
+	if c.Members[0].Name != "a" || c.Members[1].Name != "b" || c.Members[2].Name != "c" || c.Members[3].ID != 3 || c.Members[4].Name != "d" {
+		t.Errorf("names %v: inventory names for inventory members, etcd's for the others", names)
+	}
+	if c.Members[0].EtcdName != "infra-a" || c.Members[1].EtcdName != "infra-b" || c.MemberByName("infra-a") != nil {
+		t.Errorf("etcd names %q %q; lookup by etcd name of an inventory member must fail", c.Members[0].EtcdName, c.Members[1].EtcdName)
 	}
 	if c.Members[4].Error == "" || c.Members[4].ClientURL != "http://127.0.0.1:4" || c.Members[3].Error == "" {
 		t.Errorf("unprobed members: %+v", c.Members[3:])
@@ -50,6 +53,29 @@ func TestAssemble(t *testing.T) {
 	}
 	if c.DBSize != 200 {
 		t.Errorf("dbSize %d, want the largest, 200", c.DBSize)
+	}
+}
+
+// TestAssembleCrossedNames: an inventory whose names cross etcd's (its
+// "a" is etcd's "b" and the other way round) must look members up by the
+// machine that answers at the inventory's client URL, never by etcd's
+// name, or a gate would inspect the machine it is about to stop.
+func TestAssembleCrossedNames(t *testing.T) {
+	eps := []Endpoint{{"a", "http://x:1"}, {"b", "http://x:2"}}
+	list := []listedMember{{ID: 1, Name: "b", ClientURLs: []string{"http://x:1"}}, {ID: 2, Name: "a", ClientURLs: []string{"http://x:2"}}}
+	probes := []memberProbe{
+		{m: Member{ID: 1, Reachable: true, Healthy: true, IsLeader: true, LeaderID: 1}, list: list},
+		{m: Member{ID: 2, Reachable: false, Error: "down"}, list: nil},
+	}
+	c := assemble(APIv3, eps, probes)
+	if m := c.MemberByName("a"); m == nil || m.ID != 1 || !m.Reachable || m.EtcdName != "b" {
+		t.Errorf("a = %+v, want the machine at x:1 (etcd's b, up)", m)
+	}
+	if m := c.MemberByName("b"); m == nil || m.ID != 2 || m.Reachable {
+		t.Errorf("b = %+v, want the machine at x:2 (etcd's a, down)", m)
+	}
+	if c.Leader != "a" {
+		t.Errorf("leader %q, want the inventory name a", c.Leader)
 	}
 }
 

@@ -98,12 +98,15 @@ type Cluster struct {
 // Member is one member's view. Fields a member could not report keep their
 // zero value.
 type Member struct {
-	// Name is the member's name in the cluster's member list, else the
-	// inventory's; Endpoint is always the inventory's name ("" for a
-	// member the inventory does not list). They differ only when the
-	// inventory names a member otherwise than etcd does.
+	// Name is the inventory's name for the member that answers at the
+	// inventory's client URL; for a member the inventory does not list, the
+	// name in the cluster's member list. Endpoint is the inventory's name
+	// ("" for a member the inventory does not list). EtcdName is the name
+	// in the cluster's member list (etcd --name), which may differ from
+	// the inventory's: lookups never use it (see assemble).
 	Name      string `json:"name"`
 	Endpoint  string `json:"endpoint"`
+	EtcdName  string `json:"etcdName,omitempty"`
 	ID        ID     `json:"id"`
 	ClientURL string `json:"clientURL"`
 	// Reachable: the member answered (v3: Status; v2: /version and
@@ -142,16 +145,17 @@ type Alarm struct {
 	Type     string `json:"type"`
 }
 
-// MemberByName returns the member with that name in the member list,
-// else with that inventory name, or nil.
+// MemberByName returns the member with that inventory name, else (for a
+// member the inventory does not list) with that name in the member list,
+// or nil.
 func (c *Cluster) MemberByName(name string) *Member {
 	for i := range c.Members {
-		if c.Members[i].Name == name {
+		if c.Members[i].Endpoint == name && name != "" {
 			return &c.Members[i]
 		}
 	}
 	for i := range c.Members {
-		if c.Members[i].Endpoint == name && name != "" {
+		if c.Members[i].Name == name && c.Members[i].Endpoint == "" {
 			return &c.Members[i]
 		}
 	}

@@ -118,7 +118,7 @@ func TestRefusesToStopWhenAnotherMemberIsUnhealthy(t *testing.T) {
 	}
 	var g *GateError
 	if !errors.As(err, &g) || g.Member != "infra1" || !strings.Contains(g.Observed, "infra2 unhealthy") ||
-		!strings.Contains(g.Expected, "every other member healthy") {
+		!strings.Contains(g.Expected, "every other voter healthy") {
 		t.Fatalf("error %v, want a gate refusing to stop infra1 naming infra2", err)
 	}
 	if got := fc.stopped(); !reflect.DeepEqual(got, []string{"infra0"}) {

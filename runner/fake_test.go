@@ -32,6 +32,7 @@ type fakeMember struct {
 	running bool
 	sick    bool // running but unhealthy
 	lagging bool // never catches up after a start
+	learner bool // a non-voting member
 	applied uint64
 }
 
@@ -86,6 +87,7 @@ func (f *fakeCluster) view(m *fakeMember) etcdprobe.Member {
 		v.Error = "connection refused"
 		return v
 	}
+	v.IsLearner = m.learner
 	v.Reachable = true
 	v.Healthy = !m.sick
 	if m.sick {

@@ -10,6 +10,7 @@ import (
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // GateError is a safety gate of design.md refusing to go on, whatever the
@@ -77,48 +78,126 @@ func (r *run) preflightGate(c *etcdprobe.Cluster) error {
 	if c.Leader == "" {
 		return refused(&GateError{Gate: "preflight", Observed: "no leader", Expected: "a leader (the cluster has quorum)"}, "")
 	}
+	if err := r.learnerGate(c); err != nil {
+		return err
+	}
+	if q := quorumOf(c); !q.canSpareOne() && !r.o.AllowQuorumLoss {
+		return refused(&GateError{Gate: "preflight", Observed: q.String() + ": stopping any voter loses quorum, and writes stop until it is back",
+			Expected: "at least 3 voters, so that one can stop while the others keep quorum"},
+			"to upgrade anyway, accepting that the cluster takes no writes while each member is stopped, run again with --allow-quorum-loss")
+	}
 	return nil
 }
 
+// learnerGate refuses a cluster with a learner unless the playbook says
+// members.learners: allow. A learner is a member being added: etcd
+// promotes it only once it has caught up, and a rolling restart on top of
+// that is a second membership-affecting change at once.
+func (r *run) learnerGate(c *etcdprobe.Cluster) error {
+	var learners []string
+	for _, m := range c.Members {
+		if m.IsLearner {
+			learners = append(learners, m.Name)
+		}
+	}
+	if len(learners) == 0 || r.pb.Members.Learners == schema.LearnersAllow {
+		return nil
+	}
+	return refused(&GateError{Gate: "preflight", Observed: "learner(s) mid-promotion: " + strings.Join(learners, ", "),
+		Expected: "no learner (a learner is a member still being added; it does not count for quorum)"},
+		"promote it (etcdctl member promote ID) or remove it first, or set members.learners: allow in the playbook to upgrade it like any member")
+}
+
+// quorum is the voting side of one probe: learners never vote, so they
+// are never counted.
+type quorum struct {
+	voters  int
+	healthy int // voters reachable and healthy
+}
+
+func quorumOf(c *etcdprobe.Cluster) quorum {
+	var q quorum
+	for _, m := range c.Members {
+		if m.IsLearner {
+			continue
+		}
+		q.voters++
+		if m.Reachable && m.Healthy {
+			q.healthy++
+		}
+	}
+	return q
+}
+
+// need is the number of voters that make a quorum.
+func (q quorum) need() int { return q.voters/2 + 1 }
+
+// canSpareOne: with every voter healthy, one may stop and the rest still
+// hold quorum.
+func (q quorum) canSpareOne() bool { return q.voters-1 >= q.need() }
+
+func (q quorum) String() string {
+	return fmt.Sprintf("%d voter(s), quorum %d", q.voters, q.need())
+}
+
 // stopGate is invariant 1, checked from a fresh probe right before the
-// member's first critical step: every other member healthy, and the others
-// alone holding quorum.
+// member's first critical step: every other voter healthy, and the healthy
+// voters left once this member stops still a quorum. Learners are not
+// voters: they neither count towards quorum nor stand in for a voter. A
+// learner may always stop (it never holds quorum). Without
+// --allow-quorum-loss a stop that costs quorum is refused.
 func (r *run) stopGate(ctx context.Context, name string) error {
 	start := r.o.now()
 	c, err := r.probe(ctx)
 	if err != nil {
 		return err
 	}
+	self := c.MemberByName(name)
 	var bad []string
-	healthy := 0
-	for _, n := range r.names {
-		if n == name {
+	voters, left := 0, 0
+	for i := range c.Members {
+		m := &c.Members[i]
+		if m.IsLearner {
 			continue
 		}
-		m := c.MemberByName(n)
-		switch {
-		case m == nil:
-			bad = append(bad, n+" missing from the member list")
-		case !m.Reachable:
-			bad = append(bad, fmt.Sprintf("%s unreachable (%s)", n, orDash(m.Error)))
-		case !m.Healthy:
-			bad = append(bad, fmt.Sprintf("%s unhealthy (%s)", n, orDash(m.HealthError)))
-		default:
-			healthy++
+		voters++
+		if m == self {
+			continue
 		}
+		switch {
+		case !m.Reachable:
+			bad = append(bad, fmt.Sprintf("%s unreachable (%s)", m.Name, orDash(m.Error)))
+		case !m.Healthy:
+			bad = append(bad, fmt.Sprintf("%s unhealthy (%s)", m.Name, orDash(m.HealthError)))
+		default:
+			left++
+		}
+	}
+	for _, n := range r.names {
+		if c.MemberByName(n) == nil {
+			bad = append(bad, n+" missing from the member list")
+		}
+	}
+	if self != nil && self.IsLearner {
+		r.emit(events.Event{Kind: events.Gate, Phase: events.PhaseMembers, Member: name,
+			Message: fmt.Sprintf("safety gate: %s is a learner (not a voter), stopping it cannot cost quorum", name)})
+		return nil
 	}
 	if len(bad) > 0 {
 		return r.gateFailed(&GateError{Gate: "before stopping " + name, Member: name,
-			Observed: strings.Join(bad, ", "), Expected: "every other member healthy, so that stopping " + name + " does not cost quorum"})
+			Observed: strings.Join(bad, ", "), Expected: "every other voter healthy, so that stopping " + name + " does not cost quorum"})
 	}
-	n := len(r.names)
-	if quorum := n/2 + 1; healthy < quorum {
-		r.emit(events.Event{Kind: events.Warn, Phase: events.PhaseMembers, Member: name,
-			Message: fmt.Sprintf("a %d-member cluster has no quorum while %s is stopped: writes stop until it is back", n, name)})
+	if quorum := voters/2 + 1; left < quorum {
+		msg := fmt.Sprintf("with %s stopped, %d of %d voters are left and quorum is %d: writes stop until it is back", name, left, voters, quorum)
+		if !r.o.AllowQuorumLoss {
+			return r.gateFailed(&GateError{Gate: "before stopping " + name, Member: name, Observed: msg,
+				Expected: "the voters left after the stop hold quorum (or --allow-quorum-loss)"})
+		}
+		r.emit(events.Event{Kind: events.Warn, Phase: events.PhaseMembers, Member: name, Message: msg + " (allowed by --allow-quorum-loss)"})
 		return nil
 	}
 	r.emit(events.Event{Kind: events.Gate, Phase: events.PhaseMembers, Member: name,
-		Message:  fmt.Sprintf("safety gate: the %d other members are healthy, %s may stop", healthy, name),
+		Message:  fmt.Sprintf("safety gate: the %d other voters are healthy (quorum %d of %d), %s may stop", left, voters/2+1, voters, name),
 		Duration: r.o.now().Sub(start), Spent: events.SpentCheck})
 	return nil
 }

@@ -21,6 +21,12 @@ type Plan struct {
 	Members  []string       `json:"members"` // in upgrade order
 	Vars     map[string]any `json:"vars,omitempty"`
 	Phases   []PhasePlan    `json:"phases"`
+	// Warnings are what a reviewer must know before a run: a cluster
+	// whose voters cannot spare one (see QuorumWarning), a learner.
+	Warnings []string `json:"warnings,omitempty"`
+	// AllowQuorumLoss records plan --allow-quorum-loss: the run this plan
+	// reviews is allowed to take the cluster below quorum.
+	AllowQuorumLoss bool `json:"allowQuorumLoss,omitempty"`
 	// Digests and Live are set by PlanLive only.
 	Digests *Digests  `json:"digests,omitempty"`
 	Live    *LiveView `json:"live,omitempty"`
@@ -98,6 +104,9 @@ func PlanOffline(pb *schema.Playbook, inv *schema.Inventory) (*Plan, error) {
 	for _, m := range inv.Members {
 		p.Members = append(p.Members, m.Name)
 	}
+	if w := QuorumWarning(len(inv.Members), 0); w != "" {
+		p.Warnings = append(p.Warnings, w)
+	}
 	c := &steps.PlanContext{Playbook: pb, Inventory: inv}
 	planSteps := func(list []*schema.Step) []StepPlan {
 		var out []StepPlan
@@ -173,4 +182,19 @@ func mergeVars(pb, inv map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// QuorumWarning says, for a cluster of that many voters (learners apart),
+// whether a run needs --allow-quorum-loss; "" when one voter can stop and
+// the others keep quorum.
+func QuorumWarning(voters, learners int) string {
+	q := quorum{voters: voters}
+	if q.canSpareOne() {
+		return ""
+	}
+	w := fmt.Sprintf("%s: stopping any voter loses quorum, and the cluster takes no writes while each member is stopped; a run refuses this unless given --allow-quorum-loss", q)
+	if learners > 0 {
+		w += fmt.Sprintf(" (%d learner(s) do not count)", learners)
+	}
+	return w
 }

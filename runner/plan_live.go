@@ -8,6 +8,7 @@ import (
 	"io"
 	"reflect"
 	"regexp"
+	"slices"
 
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/schema"
@@ -81,6 +82,20 @@ func PlanLive(ctx context.Context, pb *schema.Playbook, inv *schema.Inventory, c
 		live.Members = append(live.Members, lm)
 	}
 	p.Live = live
+	// The probe knows the voters: it replaces the inventory's count.
+	p.Warnings = slices.DeleteFunc(p.Warnings, func(w string) bool { return w == QuorumWarning(len(inv.Members), 0) })
+	q, learners := quorumOf(c), 0
+	for _, m := range c.Members {
+		if m.IsLearner {
+			learners++
+		}
+	}
+	if w := QuorumWarning(q.voters, learners); w != "" {
+		p.Warnings = append(p.Warnings, w)
+	}
+	if learners > 0 && pb.Members.Learners != schema.LearnersAllow {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%d learner(s) mid-promotion: a run refuses to start until they are promoted or removed (or the playbook sets members.learners: allow)", learners))
+	}
 	// The order a run takes if leadership does not move: members to do,
 	// leader-last puts the current leader at the end; done members last.
 	var order []string

@@ -38,6 +38,12 @@ func WritePlanText(w io.Writer, p *Plan) error {
 			fmt.Fprintf(&b, "  %s %s healthy=%t%s\n", m.Name, orDash(m.Server), m.Healthy, note)
 		}
 	}
+	for _, w := range p.Warnings {
+		if p.AllowQuorumLoss && strings.Contains(w, "--allow-quorum-loss") {
+			w += ": allowed by --allow-quorum-loss"
+		}
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
 	if len(p.Vars) > 0 {
 		b.WriteString("vars:")
 		for _, k := range sortedKeys(p.Vars) {

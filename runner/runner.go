@@ -54,6 +54,11 @@ type Options struct {
 	// default 1s.
 	GateTimeout time.Duration
 	Poll        time.Duration
+	// AllowQuorumLoss is the operator's opt-in (--allow-quorum-loss) to
+	// upgrade a cluster whose voters cannot spare one: a 1- or 2-voter
+	// cluster, or one whose other voters are too few. Without it such a
+	// run is refused before anything stops (docs/safety.md).
+	AllowQuorumLoss bool
 	// Force lets resume go on with a playbook or inventory whose digest
 	// changed since the run started.
 	Force bool

@@ -27,12 +27,23 @@ type Playbook struct {
 type Members struct {
 	Order string  `yaml:"order" json:"order" jsonschema:"enum=leader-last|as-listed" doc:"leader-last (default) upgrades the leader last; as-listed keeps inventory order"`
 	Steps []*Step `yaml:"steps" json:"steps" jsonschema:"required,minItems=1" doc:"steps run for each member in turn"`
+	// Learners says what a run does when the cluster has a learner: a
+	// learner is a member being added, mid-promotion, and a rollout on top
+	// of a membership change is one change too many unless the author
+	// says so (docs/safety.md).
+	Learners string `yaml:"learners" json:"learners,omitempty" jsonschema:"enum=refuse|allow" doc:"refuse (default): no run while the cluster has a learner (promote or remove it first); allow: upgrade learners too (a learner never counts for quorum)"`
 }
 
 // Member orders.
 const (
 	OrderLeaderLast = "leader-last"
 	OrderAsListed   = "as-listed"
+)
+
+// What a run does with learners (Members.Learners).
+const (
+	LearnersRefuse = "refuse"
+	LearnersAllow  = "allow"
 )
 
 // Phases returns the playbook's phases with their steps, in run order.
@@ -89,13 +100,15 @@ func (d *Decoder) decodePlaybook(n *yaml.Node) *Playbook {
 }
 
 func (d *Decoder) decodeMembers(n *yaml.Node) Members {
-	m := Members{Order: OrderLeaderLast}
+	m := Members{Order: OrderLeaderLast, Learners: LearnersRefuse}
 	set := map[string]bool{}
 	d.Fields(n, "members", &m, func(key string, v *yaml.Node) {
 		set[key] = true
 		switch key {
 		case "order":
 			m.Order = d.Enum(v, "members.order", OrderLeaderLast, OrderAsListed)
+		case "learners":
+			m.Learners = d.Enum(v, "members.learners", LearnersRefuse, LearnersAllow)
 		case "steps":
 			m.Steps = d.decodeSteps(v, "members.steps")
 			if len(resolve(v).Content) == 0 && !d.lastWasAt(v) {

@@ -12,7 +12,7 @@ import (
 
 func newPlanCmd(opts *options) *cobra.Command {
 	var inventory string
-	var offline bool
+	var offline, allowQuorumLoss bool
 	cmd := &cobra.Command{
 		Use:   "plan PLAYBOOK -i INVENTORY [--offline]",
 		Short: "Show the exact steps, member order and guards; change nothing",
@@ -61,6 +61,7 @@ With --offline nothing is contacted: members are listed in inventory order
 					return err
 				}
 			}
+			p.AllowQuorumLoss = allowQuorumLoss
 			out := cmd.OutOrStdout()
 			switch opts.output {
 			case "json":
@@ -73,5 +74,6 @@ With --offline nothing is contacted: members are listed in inventory order
 	}
 	cmd.Flags().StringVarP(&inventory, "inventory", "i", "", "inventory file (required)")
 	cmd.Flags().BoolVar(&offline, "offline", false, "plan without contacting the cluster")
+	cmd.Flags().BoolVar(&allowQuorumLoss, "allow-quorum-loss", false, "review a run given --allow-quorum-loss (1- or 2-voter clusters)")
 	return cmd
 }

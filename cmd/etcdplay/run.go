@@ -115,6 +115,8 @@ type runFlags struct {
 	gateTimeout time.Duration
 	force       bool
 	pause       string
+	// allowQuorumLoss is the opt-in of docs/safety.md invariant 1.
+	allowQuorumLoss bool
 }
 
 // registerPause adds --pause (run and resume).
@@ -130,6 +132,7 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	fl.BoolVarP(&f.yes, "yes", "y", false, "answer yes to every question (confirm steps, --break-lock)")
 	fl.StringVar(&f.backupDir, "backup-dir", "", "local folder for snapshots (default backups/<cluster>/<run id>)")
 	fl.BoolVar(&f.acceptNew, "accept-new-host-keys", false, "record the SSH host key of a host known_hosts does not list (a changed key is still refused)")
+	fl.BoolVar(&f.allowQuorumLoss, "allow-quorum-loss", false, "upgrade a cluster whose voters cannot spare one (1 or 2 voters): it takes no writes while each member is stopped")
 	fl.DurationVar(&f.gateTimeout, "gate-timeout", 2*time.Minute, "how long a member may take to be healthy, caught up and on the target after its steps")
 }
 
@@ -217,6 +220,7 @@ func openSession(cmd *cobra.Command, opts *options, f *runFlags, playbookArg str
 		StateDir: dir, StateRoot: root,
 		BreakLock: f.breakLock, Confirm: confirmer(f.yes, cmd.InOrStdin(), stderr),
 		BackupDir: f.backupDir, GateTimeout: f.gateTimeout, Force: f.force,
+		AllowQuorumLoss: f.allowQuorumLoss,
 	}
 	if pauseAt != runner.PauseNever {
 		s.o.Pause = pauseAt
