@@ -93,7 +93,7 @@ func samePIDs(t *testing.T, bed *testbed.Cluster, before []int) {
 }
 
 // TestBedLearnerIsNotAVoter: a 3.5 cluster of 2 voters and 1 learner
-// (host3 removed, then added back with `member add --learner` and started
+// (a follower removed, then added back with `member add --learner` and started
 // on a fresh data dir). The old gate counted the learner and would stop a
 // voter, leaving 1 of 2 voters: no quorum. The run is refused before any
 // stop, first because a learner is mid-promotion, then, with the playbook
@@ -105,14 +105,19 @@ func TestBedLearnerIsNotAVoter(t *testing.T) {
 	bed := testbed.StartT(t, testbed.Options{Version: "3.5"})
 	ctx, cancel := context.WithTimeout(context.Background(), bedTimeout)
 	defer cancel()
-	makeLearner(t, ctx, bed, 2)
+	leader, err := bed.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := (leader + 1) % len(bed.Hosts) // a follower becomes the learner
+	makeLearner(t, ctx, bed, l)
 
 	br := newBedRun(t, ctx, bed, "3.5-to-3.6", nil, nil)
-	waitLearner(t, ctx, br.o.Cluster, "host3")
+	waitLearner(t, ctx, br.o.Cluster, bed.Hosts[l].Name)
 	before := pids(bed)
 	t.Log("run 3.5-to-3.6 on 2 voters + 1 learner: refused, the learner is mid-promotion")
-	_, err := Apply(ctx, br.o)
-	if exit.Code(err) != exit.Refused || !strings.Contains(err.Error(), "learner(s) mid-promotion: host3") {
+	_, err = Apply(ctx, br.o)
+	if exit.Code(err) != exit.Refused || !strings.Contains(err.Error(), "learner(s) mid-promotion: "+bed.Hosts[l].Name) {
 		t.Fatalf("exit %d (%v), want 5 naming the learner", exit.Code(err), err)
 	}
 	samePIDs(t, bed, before)
@@ -153,12 +158,13 @@ func makeLearner(t *testing.T, ctx context.Context, bed *testbed.Cluster, i int)
 	// etcd refuses membership changes ("unhealthy cluster") until every
 	// peer has been connected for a few seconds.
 	retry := func(f func() error) {
+		deadline := time.Now().Add(30 * time.Second)
 		for {
 			err := f()
 			if err == nil {
 				return
 			}
-			if !strings.Contains(err.Error(), "unhealthy cluster") || ctx.Err() != nil {
+			if !strings.Contains(err.Error(), "unhealthy cluster") || time.Now().After(deadline) {
 				t.Fatal(err)
 			}
 			time.Sleep(500 * time.Millisecond)

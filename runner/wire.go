@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -55,13 +56,50 @@ func V3Dialer(inv *schema.Inventory) (func(avoid string) (*clientv3.Client, erro
 		if len(eps) == 0 {
 			return nil, fmt.Errorf("etcd client for the lock: no member but %s to reach the cluster through", avoid)
 		}
-		cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), TLS: tc,
-			DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 5 * time.Second})
+		cfg := clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), TLS: tc,
+			DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 5 * time.Second}
+		cfg.Endpoints = votersOnly(cfg)
+		cli, err := clientv3.New(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("etcd client for the lock: %w", err)
 		}
 		return cli, nil
 	}, nil
+}
+
+// votersOnly returns cfg's endpoints without learners: a learner answers
+// the lock's lease and transaction calls with "rpc not supported for
+// learner", and a client balanced onto one fails the lock. When the member
+// list cannot be read the endpoints are kept as they are (the lock's own
+// errors then say what happened).
+func votersOnly(cfg clientv3.Config) []string {
+	cli, err := clientv3.New(cfg)
+	if err != nil {
+		return cfg.Endpoints
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	list, err := cli.MemberList(ctx)
+	if err != nil {
+		return cfg.Endpoints
+	}
+	learner := map[string]bool{}
+	for _, m := range list.Members {
+		for _, u := range m.ClientURLs {
+			learner[strings.TrimRight(u, "/")] = m.IsLearner
+		}
+	}
+	var keep []string
+	for _, ep := range cfg.Endpoints {
+		if !learner[strings.TrimRight(ep, "/")] {
+			keep = append(keep, ep)
+		}
+	}
+	if len(keep) == 0 {
+		return cfg.Endpoints
+	}
+	return keep
 }
 
 // localPath reads a path in an inventory as the target package does:
