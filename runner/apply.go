@@ -106,6 +106,11 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		res.Members = r.results()
 		return res, err
 	}
+	if err := r.reachCluster(ctx); err != nil {
+		res.Outcome = OutcomeRefused
+		res.Members = r.results()
+		return res, err
+	}
 	if err := r.acquire(ctx); err != nil {
 		res.Outcome = OutcomeLocked
 		res.Members = r.results()

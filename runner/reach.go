@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
@@ -36,4 +37,23 @@ func (r *run) reachHosts(ctx context.Context) error {
 	// No hint of our own: the transport's errors carry the next step (the
 	// ssh-keyscan line, ssh-keygen -R, ssh-add), and exit.Hint finds it.
 	return exit.New(exit.Unreachable, fmt.Errorf("nothing was run on any host: %w", err), "")
+}
+
+// reachCluster asks etcd once, before the lock: the lock's own calls
+// (grant a lease, then wait) would hide a refused TLS handshake behind
+// "context deadline exceeded" after their 10 s bound, while the probe
+// names the cause (x509, connection refused) at once.
+func (r *run) reachCluster(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := r.o.Cluster.Cluster(pctx)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	r.emit(events.Event{Kind: events.RunFailed, Message: err.Error()})
+	return exit.New(exit.Unreachable, fmt.Errorf("%w; nothing was run", err),
+		"check the client URLs and the tls section of the inventory; etcdplay status -i INV shows what answers")
 }

@@ -33,6 +33,7 @@ type Progress struct {
 	now  func() time.Time
 
 	mu       sync.Mutex
+	printed  bool // a line was written: a later failure is not the first thing read
 	runStart time.Time
 	mode     string
 	// the step whose line is live (live mode only)
@@ -215,6 +216,12 @@ func (p *Progress) Emit(e Event) {
 	case RunDone:
 		p.println(p.green("✓") + " " + orDefault(e.Message, "run done") + p.faint(" in "+shortDuration(e.Duration)))
 	case RunFailed:
+		if !p.printed && e.Message != "" {
+			// Refused before anything ran: the cause is the first thing
+			// the operator reads (x509, a refused key, a missing sudo rule).
+			p.println(p.red("✗") + " " + firstLine(e.Message))
+			break
+		}
 		p.println(p.red("✗") + " " + orDefault(p.mode, "run") + " failed after " + shortDuration(e.Duration))
 	case Interrupted:
 		p.println(p.yellow("■") + " " + orDefault(e.Message, "interrupted"))
@@ -299,6 +306,7 @@ func (p *Progress) finishStep(line string) {
 
 // println writes a whole line, keeping a live step line below it.
 func (p *Progress) println(line string) {
+	p.printed = true
 	p.clearLive()
 	fmt.Fprintln(p.w, line)
 	if p.running != nil {
@@ -394,4 +402,10 @@ func (p *Progress) yellow(s string) string {
 }
 func (p *Progress) cyan(s string) string {
 	return p.style(s, func(t termenv.Style) termenv.Style { return t.Foreground(p.out.Color("6")) })
+}
+
+// firstLine is s up to its first newline.
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }
