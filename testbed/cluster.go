@@ -80,6 +80,10 @@ type Host struct {
 	// ConfigFile is etcd's --config-file (Production; "" otherwise: flags
 	// in etcd.flags).
 	ConfigFile string
+	// StageDir is the login user's staging folder on this host
+	// (Production: the inventory's per-member ssh.stage_dir). All hosts
+	// share one home, so each gets its own folder in the run folder.
+	StageDir string
 
 	version    string       // the version installed in BinDir
 	stopSSH    func() error // the built-in server's stop (Options.SSHServer)
@@ -324,6 +328,7 @@ func (c *Cluster) start(ctx context.Context, o Options) error {
 		}
 		if c.Production {
 			h.ConfigFile = filepath.Join(dir, "etcd.yaml")
+			h.StageDir = filepath.Join(dir, "stage")
 		}
 		c.Hosts = append(c.Hosts, h)
 	}

@@ -69,7 +69,8 @@
 //     (etcdlogin), etcd runs as EtcdUser (etcdsvc), which owns the data
 //     folder (0700) and the member key. hostN/, its bin/ (the binary
 //     etcdplay swaps), the config and the service script are root's, 0755;
-//     the login user can write only its home and hostN/backup.
+//     the login user can write only its home, hostN/backup and
+//     hostN/stage.
 //   - service control through hostN/svc.sh, root-owned, to be run as root
 //     through sudo: it starts etcd as EtcdUser with setpriv, closes every
 //     inherited fd, and keeps the pid file; start|stop|status as above.
@@ -78,9 +79,14 @@
 //   - sudo limited to named commands: /etc/sudoers.d/etcdplay-bed-<slot>
 //     (0440, checked with visudo -cf, removed by Close or by the next owner
 //     of the slot) holds Options.SudoRules, or DefaultSudoRules (each
-//     host's service start/stop/status, install -m 0755 into its bin/,
-//     mv within its bin/). `sudo -n true` is refused. SudoRules and
-//     SetSudoRules read and replace them while the cluster runs.
+//     host's service start/stop/status, and the install, mv and rm of etcd
+//     and etcdctl in its bin/ that a swap runs, sources by wildcard).
+//     `sudo -n true` is refused. SudoRules and SetSudoRules read and
+//     replace them while the cluster runs; tests of etcdplay's exact
+//     commands install what `etcdplay sudoers` prints.
+//   - a staging folder per host, hostN/stage (the login user's, 0700), as
+//     the inventory's per-member ssh.stage_dir: the hosts share one home,
+//     so the default staging folder there would be one for all.
 //   - non-default ports: client 23790, peer 23800, sshd 2022, and a bastion
 //     (Cluster.Bastion, an sshd on 127.0.k.10:2022 that forwards TCP;
 //     the members' sshd do not) through which the inventory (ssh.jump) and

@@ -15,8 +15,10 @@ import (
 // docs/architecture.md "Inventory". The bed's hosts share one filesystem, so
 // service, binary, etcdctl, data_dir and backup_dir are set per member. A
 // production-shaped cluster's inventory adds tls (its CA and client
-// certificate), ssh.jump (the bastion) and ssh.sudo: true; its service
-// commands are the root-owned scripts, which etcdplay runs through sudo.
+// certificate), ssh.jump (the bastion) and ssh.sudo: true, and per member
+// ssh.stage_dir (the hosts share the login user's home, so the default
+// staging folder would be one for all); its service commands are the
+// root-owned scripts, which etcdplay runs through sudo.
 
 type invSSH struct {
 	User       string `yaml:"user"`
@@ -45,15 +47,20 @@ type invRelease struct {
 	Etcdutl string `yaml:"etcdutl,omitempty"`
 }
 
+type invMemberSSH struct {
+	StageDir string `yaml:"stage_dir,omitempty"`
+}
+
 type invMember struct {
-	Name      string     `yaml:"name"`
-	Host      string     `yaml:"host"`
-	Client    string     `yaml:"client"`
-	Service   invService `yaml:"service"`
-	Binary    string     `yaml:"binary"`
-	Etcdctl   string     `yaml:"etcdctl"`
-	DataDir   string     `yaml:"data_dir"`
-	BackupDir string     `yaml:"backup_dir"`
+	Name      string        `yaml:"name"`
+	Host      string        `yaml:"host"`
+	Client    string        `yaml:"client"`
+	SSH       *invMemberSSH `yaml:"ssh,omitempty"`
+	Service   invService    `yaml:"service"`
+	Binary    string        `yaml:"binary"`
+	Etcdctl   string        `yaml:"etcdctl"`
+	DataDir   string        `yaml:"data_dir"`
+	BackupDir string        `yaml:"backup_dir"`
 }
 
 type inventory struct {
@@ -112,10 +119,15 @@ func (c *Cluster) Inventory() ([]byte, error) {
 		inv.SSH.Sudo = true
 	}
 	for _, h := range c.Hosts {
+		var mssh *invMemberSSH
+		if h.StageDir != "" {
+			mssh = &invMemberSSH{StageDir: h.StageDir}
+		}
 		inv.Members = append(inv.Members, invMember{
 			Name:   h.Name,
 			Host:   h.Addr,
 			Client: h.ClientURL,
+			SSH:    mssh,
 			Service: invService{
 				Start:  shell.Join(h.Service, "start"),
 				Stop:   shell.Join(h.Service, "stop"),

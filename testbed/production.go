@@ -112,7 +112,7 @@ func (c *Cluster) configFile(h *Host, extra []string) ([]byte, error) {
 // layoutProductionHost lays out host h the production way. Owners and
 // modes are the point: hostN/, bin/, the service script, the config and
 // tls/ are root's; data/ is EtcdUser's 0700 and so is the member key;
-// backup/ belongs to LoginUser.
+// backup/ and stage/ are LoginUser's 0700.
 func (c *Cluster) layoutProductionHost(h *Host, o Options, ca *certAuthority) error {
 	for _, d := range []string{h.Dir, h.BinDir, filepath.Join(h.Dir, "tls")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -160,7 +160,7 @@ func (c *Cluster) layoutProductionHost(h *Host, o Options, ca *certAuthority) er
 	for _, d := range []struct {
 		path string
 		acc  account
-	}{{h.DataDir, c.svc}, {h.BackupDir, c.acc}} {
+	}{{h.DataDir, c.svc}, {h.BackupDir, c.acc}, {h.StageDir, c.acc}} {
 		if err := os.MkdirAll(d.path, 0o700); err != nil {
 			return err
 		}
@@ -251,25 +251,32 @@ func (c *Cluster) runService(ctx context.Context, h *Host, verb string) (string,
 }
 
 // DefaultSudoRules are the sudoers lines a production-shaped cluster
-// grants LoginUser when Options.SudoRules is nil: for every host, its
-// service script's start, stop and status; install -m 0755 of a file
-// staged in the login user's home or taken from the release cache
-// (Dir()/bin) into the host's binary folder; and mv within the binary
-// folder, to keep the old binary aside and to put it back. Nothing else:
-// `sudo -n true` is refused.
+// grants LoginUser when Options.SudoRules is nil, in the shape of the
+// commands etcdplay runs (docs/production.md): for every host, its
+// service script's start, stop and status, and for etcd and etcdctl in
+// its binary folder: install -o root -g root -m 0755 of a file from the
+// host's staging folder or the release cache (Dir()/bin) as
+// <file>.etcdplay-new, mv -f to keep, place and restore the file, rm -f
+// of an unplaced install. Unlike `etcdplay sudoers`, the sources are
+// wildcards, so the rules outlive a new release in versions.txt. Nothing
+// else: `sudo -n true` is refused. Tests of etcdplay's exact commands
+// install what `etcdplay sudoers` prints instead (SetSudoRules).
 func (c *Cluster) DefaultSudoRules() []string {
 	var cmnds []string
 	for _, h := range c.Hosts {
 		for _, verb := range []string{"start", "stop", "status"} {
 			cmnds = append(cmnds, h.Service+" "+verb)
 		}
-		bin := h.Binary()
-		cmnds = append(cmnds,
-			"/usr/bin/install -m 0755 "+filepath.Join(c.acc.home, "*")+" "+bin,
-			"/usr/bin/install -m 0755 "+filepath.Join(Dir(), "bin", "*")+" "+bin,
-			"/usr/bin/mv "+bin+" "+bin+".*",
-			"/usr/bin/mv "+bin+".* "+bin,
-		)
+		for _, f := range []string{h.Binary(), h.Etcdctl()} {
+			cmnds = append(cmnds,
+				"/usr/bin/install -o root -g root -m 0755 "+filepath.Join(h.StageDir, "*")+" "+f+".etcdplay-new",
+				"/usr/bin/install -o root -g root -m 0755 "+filepath.Join(Dir(), "bin", "*")+" "+f+".etcdplay-new",
+				"/usr/bin/mv -f "+f+" "+f+".etcdplay-prev",
+				"/usr/bin/mv -f "+f+".etcdplay-new "+f,
+				"/usr/bin/mv -f "+f+".etcdplay-prev "+f,
+				"/usr/bin/rm -f "+f+".etcdplay-new",
+			)
+		}
 	}
 	alias := fmt.Sprintf("ETCDPLAY_BED_%d", c.Slot)
 	return []string{

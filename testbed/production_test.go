@@ -41,9 +41,12 @@ func TestProductionBed(t *testing.T) {
 		if s == nil || s.User != LoginUser || s.Port != ProductionSSHPort || s.Jump != LoginUser+"@"+c.Bastion.Addr+":2022" || s.Sudo == nil || !*s.Sudo {
 			t.Errorf("ssh: %+v", s)
 		}
-		for _, m := range inv.Members {
+		for i, m := range inv.Members {
 			if !strings.HasPrefix(m.Client, "https://") || !strings.HasSuffix(m.Client, ":23790") {
 				t.Errorf("%s: client %s", m.Name, m.Client)
+			}
+			if r := inv.Resolve(m); r.SSH.StageDir != c.Hosts[i].StageDir || r.SSH.Jump != s.Jump {
+				t.Errorf("%s: resolved ssh %+v, want stage_dir %s", m.Name, r.SSH, c.Hosts[i].StageDir)
 			}
 		}
 		kh, _ := os.ReadFile(c.KnownHostsPath)
@@ -155,8 +158,8 @@ func TestProductionBed(t *testing.T) {
 		}
 		for _, allowed := range []string{
 			h.Service + " stop",
-			"/usr/bin/install -m 0755 " + filepath.Join(c.acc.home, "stage", "etcd-3.6.16") + " " + h.Binary(),
-			"/usr/bin/mv " + h.Binary() + " " + h.Binary() + ".etcdplay-old",
+			"/usr/bin/install -o root -g root -m 0755 " + filepath.Join(h.StageDir, "etcd-3.6.16") + " " + h.Binary() + ".etcdplay-new",
+			"/usr/bin/mv -f " + h.Binary() + " " + h.Binary() + ".etcdplay-prev",
 		} {
 			if _, err := c.SSH(ctx, 1, "sudo -n -l "+allowed); err != nil {
 				t.Errorf("sudo -n -l %s: %v", allowed, err)
@@ -202,8 +205,8 @@ func TestProductionBed(t *testing.T) {
 				t.Errorf("%s could: %s", LoginUser, cmd)
 			}
 		}
-		if _, err := c.SSH(ctx, 0, "touch "+h.BackupDir+"/x && rm "+h.BackupDir+"/x"); err != nil {
-			t.Errorf("%s cannot write its backup folder: %v", LoginUser, err)
+		if _, err := c.SSH(ctx, 0, "touch "+h.BackupDir+"/x "+h.StageDir+"/x && rm "+h.BackupDir+"/x "+h.StageDir+"/x"); err != nil {
+			t.Errorf("%s cannot write its backup and staging folders: %v", LoginUser, err)
 		}
 	})
 
