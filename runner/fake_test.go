@@ -82,6 +82,9 @@ func (f *fakeCluster) view(m *fakeMember) etcdprobe.Member {
 		if o == m {
 			v.ID = etcdprobe.ID(i + 1)
 		}
+		if o.name == f.leader {
+			v.LeaderID = etcdprobe.ID(i + 1)
+		}
 	}
 	if !m.running {
 		v.Error = "connection refused"

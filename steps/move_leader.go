@@ -106,6 +106,11 @@ func (m *MoveLeader) Run(ctx context.Context, env *Env) error {
 			me.Name, since(start), toName, last))
 	}
 	env.info("leadership moved", "from", me.Name, "to", toName, "now", last, "took", since(start))
+	if seen, ok := settleHandoff(ctx, env, me.Name, toName); ok {
+		env.info("hand-off settled", "member", me.Name, "observed", seen)
+	} else {
+		env.warn("hand-off did not settle; stopping anyway, quorum holds", "member", me.Name, "observed", seen)
+	}
 	return nil
 }
 

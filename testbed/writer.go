@@ -17,6 +17,11 @@ type WriterStats struct {
 	LongestStall time.Duration // longest time with no successful write (including the start and the end)
 	Duration     time.Duration
 	LastError    string
+	// StallStart is when the longest stall began (the last successful
+	// write before it); FailedAt is when each failed write was sent. Both
+	// let a test line a stall up with what the upgrade was doing.
+	StallStart time.Time
+	FailedAt   []time.Time
 }
 
 func (s WriterStats) String() string {
@@ -47,10 +52,21 @@ const (
 // with a WriterTimeout deadline and counts failures, the slowest write and
 // the longest stall. Stop it with Stop; Close stops it too.
 func (c *Cluster) StartWriter(ctx context.Context) (*Writer, error) {
+	return c.startWriter(ctx, c.Endpoints(), "w")
+}
+
+// StartWriterOn is StartWriter with a client that knows host i's endpoint
+// only, like an application pinned to one member: while that member is
+// down its writes fail (the leader-pinned writer of the benchmark).
+func (c *Cluster) StartWriterOn(ctx context.Context, i int) (*Writer, error) {
+	return c.startWriter(ctx, []string{c.Hosts[i].ClientURL}, fmt.Sprintf("p%d-", i))
+}
+
+func (c *Cluster) startWriter(ctx context.Context, eps []string, tag string) (*Writer, error) {
 	var put func(ctx context.Context, key, value string) error
 	var closeClient func()
 	if c.API == "v3" {
-		cli, err := c.newV3Client(c.Endpoints())
+		cli, err := c.newV3Client(eps)
 		if err != nil {
 			return nil, err
 		}
@@ -60,7 +76,6 @@ func (c *Cluster) StartWriter(ctx context.Context) (*Writer, error) {
 			return err
 		}
 	} else {
-		eps := c.Endpoints()
 		cur := 0
 		closeClient = func() {}
 		put = func(ctx context.Context, key, value string) error {
@@ -83,7 +98,7 @@ func (c *Cluster) StartWriter(ctx context.Context) (*Writer, error) {
 	go func() {
 		defer close(w.done)
 		defer closeClient()
-		w.run(wctx, c.Name, put)
+		w.run(wctx, c.Name, tag, put)
 	}()
 	c.mu.Lock()
 	c.writers = append(c.writers, w)
@@ -91,12 +106,12 @@ func (c *Cluster) StartWriter(ctx context.Context) (*Writer, error) {
 	return w, nil
 }
 
-func (w *Writer) run(ctx context.Context, cluster string, put func(context.Context, string, string) error) {
+func (w *Writer) run(ctx context.Context, cluster, tag string, put func(context.Context, string, string) error) {
 	start := time.Now()
 	lastOK := start
 	st := &w.stats
 	for seq := 0; ; seq++ {
-		key := fmt.Sprintf("%sw%07d", WriterPrefix, seq)
+		key := fmt.Sprintf("%s%s%07d", WriterPrefix, tag, seq)
 		t0 := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, WriterTimeout)
 		err := put(pctx, key, keyValue(cluster, key, seq))
@@ -109,10 +124,13 @@ func (w *Writer) run(ctx context.Context, cluster string, put func(context.Conte
 		if err != nil {
 			st.Failed++
 			st.LastError = err.Error()
+			st.FailedAt = append(st.FailedAt, t0)
 		} else {
 			st.OK++
 			st.MaxLatency = max(st.MaxLatency, now.Sub(t0))
-			st.LongestStall = max(st.LongestStall, now.Sub(lastOK))
+			if now.Sub(lastOK) > st.LongestStall {
+				st.LongestStall, st.StallStart = now.Sub(lastOK), lastOK
+			}
 			lastOK = now
 		}
 		select {
@@ -124,7 +142,9 @@ func (w *Writer) run(ctx context.Context, cluster string, put func(context.Conte
 		}
 	}
 	end := time.Now()
-	st.LongestStall = max(st.LongestStall, end.Sub(lastOK))
+	if end.Sub(lastOK) > st.LongestStall {
+		st.LongestStall, st.StallStart = end.Sub(lastOK), lastOK
+	}
 	st.Duration = end.Sub(start)
 }
 
