@@ -170,4 +170,3 @@ func bedOptions(t *testing.T, ctx context.Context, bed *testbed.Cluster, playboo
 	o.Locker = locker
 	return o, func() { closeLocker(); tg.Close() }
 }
-
