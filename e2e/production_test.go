@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"context"
+	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -56,7 +58,13 @@ func startProductionBed(ctx context.Context, t *testing.T, version string, n int
 		t.Fatalf("etcdplay sudoers: exit %d\n%s", code, lastLines(stderr, 20))
 	}
 	rules := sudoLines(out)
-	t.Logf("etcdplay sudoers printed %d lines; they are the login user's only sudo rules:\n%s", len(rules), out)
+	for _, l := range rules {
+		if broad := grantsShell(l); broad != "" {
+			t.Errorf("etcdplay sudoers grants %s: %q", broad, l)
+		}
+	}
+	first, _, _ := strings.Cut(out, "\n\n")
+	t.Logf("etcdplay sudoers printed %d lines, the login user's only sudo rules; the first host's:\n%s", len(rules), first)
 	if err := c.SetSudoRules(ctx, rules); err != nil {
 		t.Fatalf("install what etcdplay sudoers printed: %v", err)
 	}
@@ -75,6 +83,25 @@ func startProductionDefaults(ctx context.Context, t *testing.T, version string, 
 	}
 	t.Logf("wrote %d checksummed keys over TLS to %s (etcd %s) in %v", n, c.Name, c.Version, time.Since(t0).Round(time.Millisecond))
 	return c
+}
+
+// grantsShell names what makes a sudoers line grant more than named
+// commands (a shell, ALL commands, a wildcard), or "".
+func grantsShell(line string) string {
+	if strings.HasPrefix(strings.TrimSpace(line), "#") {
+		return ""
+	}
+	for _, f := range strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == ',' || r == '=' || r == ':' }) {
+		switch {
+		case f == "ALL" && !strings.Contains(line, "ALL=(") || strings.HasSuffix(line, "NOPASSWD: ALL"):
+			return "every command"
+		case f == "/bin/sh" || f == "/usr/bin/sh" || f == "/bin/bash" || f == "/usr/bin/bash" || f == "sh" || f == "bash":
+			return "a shell"
+		case strings.Contains(f, "*"):
+			return "a wildcard"
+		}
+	}
+	return ""
 }
 
 // sudoLines is the sudoers text as lines, blank lines dropped (comments
@@ -155,7 +182,7 @@ func productionUpgrade(t *testing.T, playbook string) {
 	if code != exitOK {
 		t.Fatalf("plan: exit %d\n%s%s", code, out, lastLines(stderr, 20))
 	}
-	t.Logf("the live plan proves every host ready:\n%s", lastLines(out, 30))
+	t.Logf("the live plan:\n%s", lastLines(out, 30))
 
 	w, err := c.StartWriter(ctx)
 	if err != nil {
@@ -177,6 +204,7 @@ func productionUpgrade(t *testing.T, playbook string) {
 	requireKeys(ctx, t, c)
 	o.requireV3Backup(rep)
 	requireRootOwnedBinaries(t, c)
+	requireStagedInBed(t, c)
 	printSummary(t, "production "+playbook, rep, st, c.Keys())
 	requireQuorum(t, c, q)
 	requireWriter(t, c, st, stops(res))
@@ -201,6 +229,23 @@ func requireRootOwnedBinaries(t *testing.T, c *testbed.Cluster) {
 			}
 		}
 	}
+}
+
+// requireStagedInBed: the run staged in each member's ssh.stage_dir (in
+// the run folder, which Close removes), nothing under the login user's
+// home names this cluster.
+func requireStagedInBed(t *testing.T, c *testbed.Cluster) {
+	t.Helper()
+	u, err := user.Lookup(testbed.LoginUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = filepath.WalkDir(u.HomeDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.Contains(p, c.Name) {
+			t.Errorf("the run left %s in %s's home", p, testbed.LoginUser)
+		}
+		return nil
+	})
 }
 
 // TestProduction_MissingSudoLine: the admin pasted all but one of the
