@@ -30,6 +30,9 @@ type Plan struct {
 	// Digests and Live are set by PlanLive only.
 	Digests *Digests  `json:"digests,omitempty"`
 	Live    *LiveView `json:"live,omitempty"`
+	// Ready is what plan proved about each member still to upgrade
+	// (ProveReady), live plans only.
+	Ready []HostReady `json:"ready,omitempty"`
 }
 
 // PlaybookRef names the playbook a plan comes from.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // WritePlanText renders a plan for people. The output depends only on the
@@ -36,6 +37,16 @@ func WritePlanText(w io.Writer, p *Plan) error {
 				note += "; " + m.Done + ": skipped"
 			}
 			fmt.Fprintf(&b, "  %s %s healthy=%t%s\n", m.Name, orDash(m.Server), m.Healthy, note)
+		}
+	}
+	for _, r := range p.Ready {
+		if r.Ready {
+			fmt.Fprintf(&b, "ready: %s (%s): ssh, sudo, binary, release and staging proven in %s\n", r.Member, r.Host, r.Took.Round(time.Millisecond))
+			continue
+		}
+		fmt.Fprintf(&b, "NOT READY: %s (%s): %s\n", r.Member, r.Host, r.Error)
+		if r.Hint != "" {
+			fmt.Fprintf(&b, "  fix: %s\n", r.Hint)
 		}
 	}
 	for _, w := range p.Warnings {

@@ -137,6 +137,9 @@ func stageRelease(ctx context.Context, env *Env, h Host, m *schema.MemberConfig,
 		}
 	}
 	for _, f := range files {
+		if f.local != "" && env.CheckOnly {
+			continue // plan: the local file is checked; nothing is sent
+		}
 		if f.local != "" {
 			if sum, err := hostSHA256(ctx, h, f.remote); err == nil && sum == f.sha256 {
 				env.info("release already staged", "member", m.Name, "file", f.remote)

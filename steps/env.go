@@ -63,6 +63,9 @@ type Env struct {
 	Record func(key string, value any)
 	// Now is the clock (tests fix it).
 	Now func() time.Time
+	// CheckOnly asks a Preflighter to prove without staging: `plan`
+	// checks what a run's preflight would, but uploads nothing.
+	CheckOnly bool
 }
 
 // Cluster is the etcd side of a run: *etcdprobe.Prober satisfies it.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/etcdplay/etcdplay/internal/shell"
 	"github.com/etcdplay/etcdplay/schema"
-	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 // Privileged commands are everything etcdplay runs as root on a member
@@ -279,16 +278,6 @@ func installable(inv *schema.Inventory) []*schema.Release {
 	return out
 }
 
-// sudoAllowed asks the host's sudo whether the login user may run argv
-// exactly, without running it (`sudo -n -l ARGV` exits 0 only then).
-func sudoAllowed(ctx context.Context, h Host, argv []string) (bool, error) {
-	res, err := h.Run(ctx, ssh.Command{Argv: append([]string{"sudo", "-n", "-l"}, argv...)})
-	if err != nil {
-		return false, err
-	}
-	return res.ExitStatus == 0, nil
-}
-
 // MissingSudoError names every exact command sudo refuses, as the sudoers
 // line that would allow it.
 type MissingSudoError struct {
@@ -297,10 +286,16 @@ type MissingSudoError struct {
 }
 
 func (e *MissingSudoError) Error() string {
+	line := func(c PrivilegedCommand) string {
+		return fmt.Sprintf("%s ALL=(root) NOPASSWD: %s", firstNonEmpty(e.User, "LOGIN_USER"), SudoersArgs(c.Argv))
+	}
+	if len(e.Missing) == 1 {
+		return fmt.Sprintf("missing sudo rule on %s (sudo -n -l refuses it): %s", e.Member, line(e.Missing[0]))
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "missing sudo rule on %s: sudo -n -l refuses %d command(s) etcdplay will run; add to sudoers:", e.Member, len(e.Missing))
+	fmt.Fprintf(&b, "missing sudo rules on %s: sudo -n -l refuses %d commands etcdplay will run; add to sudoers:", e.Member, len(e.Missing))
 	for _, c := range e.Missing {
-		fmt.Fprintf(&b, "\n  %s ALL=(root) NOPASSWD: %s", firstNonEmpty(e.User, "LOGIN_USER"), SudoersArgs(c.Argv))
+		b.WriteString("\n  " + line(c))
 	}
 	return b.String()
 }
@@ -327,16 +322,31 @@ func SudoersArgs(argv []string) string {
 	return strings.Join(words, " ")
 }
 
-// checkSudo proves every command in cmds is allowed on the host. It
-// asks for all of them and reports all that are missing at once.
+// sudoListScript asks sudo about each command, one per argument (each a
+// shell-quoted argv built here, never operator text), and prints each exit
+// status: one round trip for all of a step's commands. The script runs as
+// the login user; only sudo's own -l runs for each.
+const sudoListScript = `for c do eval "sudo -n -l $c" >/dev/null 2>&1; echo $?; done`
+
+// checkSudo proves every command in cmds is allowed on the host
+// (`sudo -n -l ARGV` exits 0 only then, and runs nothing), and reports all
+// that are missing at once.
 func checkSudo(ctx context.Context, h Host, m *schema.MemberConfig, cmds []PrivilegedCommand) error {
+	args := make([]string, len(cmds))
+	for i, c := range cmds {
+		args[i] = shell.Join(c.Argv...)
+	}
+	res, err := shScript(ctx, h, sudoListScript, args...)
+	if err != nil {
+		return fmt.Errorf("sudo -n -l on %s: %w", m.Name, err)
+	}
+	codes := strings.Fields(string(res.Stdout))
+	if res.ExitStatus != 0 || len(codes) != len(cmds) {
+		return fmt.Errorf("sudo -n -l on %s: exit %d, %d answers for %d commands%s", m.Name, res.ExitStatus, len(codes), len(cmds), outputTail(res))
+	}
 	var missing []PrivilegedCommand
-	for _, c := range cmds {
-		ok, err := sudoAllowed(ctx, h, c.Argv)
-		if err != nil {
-			return fmt.Errorf("sudo -n -l %s on %s: %w", shell.Join(c.Argv...), m.Name, err)
-		}
-		if !ok {
+	for i, c := range cmds {
+		if codes[i] != "0" {
 			missing = append(missing, c)
 		}
 	}

@@ -27,6 +27,17 @@ guard is evaluated with the facts of now and shows the facts it read, and
 the plan records the digests of the playbook and inventory, so that
 ` + "`run --plan plan.json`" + ` refuses to run if either file has changed since.
 
+A live plan also proves, for every member still to upgrade and before
+anything changes, what the run will need (in parallel, per host): SSH login
+through every jump host with strict host keys; with ssh.sudo, each exact
+sudo command (sudo -n -l, which runs nothing); the binary path exists and
+prints the version its member reports; every release file is readable,
+matches its sha256 and prints its version; the staging folder is writable
+with room for the release (uploads are checked locally, not sent: run's
+preflight stages them). A host that is not ready is printed as NOT READY
+with the fix, and plan exits 4 (SSH) or 5 (refused), naming the first cause
+in its first line.
+
 With --offline nothing is contacted: members are listed in inventory order
 (leader-last is applied at run time) and guards are shown as expressions.`,
 		Args: args(cobra.ExactArgs(1)),
@@ -50,6 +61,7 @@ With --offline nothing is contacted: members are listed in inventory order
 			if err != nil {
 				return invalid(stderr, err)
 			}
+			var readyErr error
 			if !offline {
 				tgt, err := target.Open(cmd.Context(), inv, target.Options{V2DataSize: true})
 				if err != nil {
@@ -60,20 +72,39 @@ With --offline nothing is contacted: members are listed in inventory order
 				if err != nil {
 					return err
 				}
+				p.Ready, readyErr = runner.ProveReady(cmd.Context(), pb, inv, tgt, tgt, todo(p))
 			}
 			p.AllowQuorumLoss = allowQuorumLoss
 			out := cmd.OutOrStdout()
+			var werr error
 			switch opts.output {
 			case "json":
-				return runner.WritePlanJSON(out, p)
+				werr = runner.WritePlanJSON(out, p)
 			case "markdown":
-				return runner.WritePlanMarkdown(out, p)
+				werr = runner.WritePlanMarkdown(out, p)
+			default:
+				werr = runner.WritePlanText(out, p)
 			}
-			return runner.WritePlanText(out, p)
+			return errors.Join(readyErr, werr)
 		},
 	}
 	cmd.Flags().StringVarP(&inventory, "inventory", "i", "", "inventory file (required)")
 	cmd.Flags().BoolVar(&offline, "offline", false, "plan without contacting the cluster")
 	cmd.Flags().BoolVar(&allowQuorumLoss, "allow-quorum-loss", false, "review a run given --allow-quorum-loss (1- or 2-voter clusters)")
 	return cmd
+}
+
+// todo are the members a run would upgrade: those the live probe did not
+// find on the target already.
+func todo(p *runner.Plan) []string {
+	if p.Live == nil {
+		return p.Members
+	}
+	var out []string
+	for _, m := range p.Live.Members {
+		if m.Done == "" {
+			out = append(out, m.Name)
+		}
+	}
+	return out
 }

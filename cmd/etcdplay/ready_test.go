@@ -66,6 +66,62 @@ func TestReadinessProduction(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	t.Run("plan proves every host ready", func(t *testing.T) {
+		start := time.Now()
+		out, stderr, code := runBin(t, bin, "plan", "3.5-to-3.6", "-i", c.InventoryPath)
+		t.Logf("plan: exit %d after %v\n%s%s", code, time.Since(start).Round(time.Millisecond), out, stderr)
+		if code != 0 {
+			t.Fatalf("plan with every rule installed: exit %d", code)
+		}
+		for _, h := range c.Hosts {
+			if !strings.Contains(out, "ready: "+h.Name+" ") {
+				t.Errorf("plan does not say %s is ready", h.Name)
+			}
+		}
+	})
+
+	t.Run("a missing sudo line", func(t *testing.T) {
+		missing := c.Hosts[1].Service + " stop"
+		var fewer []string
+		for _, l := range rules {
+			if strings.Contains(l, missing+",") {
+				l = strings.Replace(l, missing+",", "", 1)
+			}
+			fewer = append(fewer, l)
+		}
+		if err := c.SetSudoRules(ctx, fewer); err != nil {
+			t.Fatal(err)
+		}
+		defer c.SetSudoRules(ctx, rules)
+		start := time.Now()
+		out, stderr, code := runBin(t, bin, "plan", "3.5-to-3.6", "-i", c.InventoryPath)
+		took := time.Since(start)
+		t.Logf("plan: exit %d after %v\n%s", code, took.Round(time.Millisecond), stderr)
+		if code != 5 {
+			t.Errorf("plan without %q: exit %d, want 5 (refused)", missing, code)
+		}
+		first := firstLineOf(stderr)
+		if !strings.Contains(first, "host2") || !strings.Contains(first, "missing sudo rule") || !strings.Contains(first, "NOPASSWD: "+missing) {
+			t.Errorf("the first line does not name host2's missing sudo rule: %q", first)
+		}
+		if !strings.Contains(stderr, "NOPASSWD: "+missing) || !strings.Contains(out, "NOT READY: host2") {
+			t.Errorf("the refusal does not print the missing line %q", missing)
+		}
+	})
+
+	t.Run("status --ssh", func(t *testing.T) {
+		out, stderr, code := runBin(t, bin, "status", "--ssh", "-i", c.InventoryPath)
+		t.Logf("status --ssh: exit %d\n%s%s", code, out, stderr)
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		for _, h := range c.Hosts {
+			if !strings.Contains(out, h.Name) {
+				t.Errorf("status --ssh does not list %s", h.Name)
+			}
+		}
+	})
+
 	t.Run("wrong CA", func(t *testing.T) {
 		stranger := filepath.Join(c.Dir, "stranger-ca.crt")
 		if err := testbed.NewCAFile(stranger); err != nil {

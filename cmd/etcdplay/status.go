@@ -20,13 +20,18 @@ import (
 func newStatusCmd(opts *options) *cobra.Command {
 	var inventory string
 	var timeout time.Duration
+	var sshOnly bool
 	cmd := &cobra.Command{
-		Use:   "status -i INVENTORY",
+		Use:   "status -i INVENTORY [--ssh]",
 		Short: "Show every member: versions, leader, health, db size, raft indexes",
 		Long: `status probes every member the inventory lists through etcd's client API
 (v3 gRPC plus /version, or the v2 HTTP API) and prints one line per member:
 server, cluster and storage versions, who leads, health, backend size, raft
 and applied index, and whether it is a learner. It uses no SSH.
+
+With --ssh it does the SSH part alone: it logs in to every member's host
+(through every jump host, host keys checked strictly), runs nothing, and
+prints one line per host; exit 4 when any login fails.
 
 Exit status: 0 healthy, 8 when any member is unhealthy, unreachable or there
 is no leader, 4 when no member answered, 3 when the inventory is invalid.`,
@@ -49,6 +54,9 @@ is no leader, 4 when no member answered, 3 when the inventory is invalid.`,
 			defer tgt.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
+			if sshOnly {
+				return statusSSH(ctx, cmd.OutOrStdout(), opts.output == "json", inv, tgt)
+			}
 			c, perr := tgt.Cluster(ctx)
 			if c == nil {
 				return exit.New(exit.Unreachable, perr, "")
@@ -76,6 +84,7 @@ is no leader, 4 when no member answered, 3 when the inventory is invalid.`,
 	}
 	cmd.Flags().StringVarP(&inventory, "inventory", "i", "", "inventory file (required)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Second, "bound for the whole probe")
+	cmd.Flags().BoolVar(&sshOnly, "ssh", false, "log in to every host over SSH instead of probing etcd")
 	return cmd
 }
 
