@@ -61,6 +61,10 @@ type Options struct {
 	// cluster's paths before it exists, so a test that derives them from
 	// the inventory starts with the defaults and calls SetSudoRules.
 	SudoRules []string
+	// Auth turns etcd's v3 authentication on once the cluster is up: user
+	// root (root role) with a random password in a 0600 file
+	// (Cluster.Auth). Every v3 client of the bed logs in with it. v3 only.
+	Auth bool
 }
 
 // Host is one bed "machine": an sshd on its own loopback address and an
@@ -128,6 +132,8 @@ type Cluster struct {
 	TLS         *TLSFiles
 	Bastion     *Host
 	SudoersPath string
+	// Auth is the etcd login when Options.Auth turned authentication on.
+	Auth *AuthInfo
 
 	acc        account // who SSH logs in as (and, not Production, runs etcd)
 	svc        account // Production: who runs etcd
@@ -185,6 +191,9 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, err
 	}
 	var acc, svc account
+	if o.Auth && apiOf(version) != "v3" {
+		return nil, fmt.Errorf("testbed: Options.Auth is etcd's v3 authentication; %s speaks %s", version, apiOf(version))
+	}
 	if o.Production {
 		if o.SSHServer != nil {
 			return nil, errors.New("testbed: a Production cluster runs real sshd and sudo: it cannot take Options.SSHServer")
@@ -382,6 +391,11 @@ func (c *Cluster) start(ctx context.Context, o Options) error {
 	}
 	if err := c.WaitHealthy(ctx); err != nil {
 		return err
+	}
+	if o.Auth {
+		if err := c.enableAuth(ctx); err != nil {
+			return err
+		}
 	}
 	return c.WaitSettled(ctx)
 }

@@ -96,6 +96,18 @@
 // true}, https client URLs, and the root-owned script as service commands.
 // It needs root and a 3.4+ version.
 //
+// # etcd authentication: Options.Auth
+//
+// Options.Auth (v3, plain or production-shaped) turns etcd's
+// authentication on once the members are up: user root with the root role
+// and a random password, kept in Cluster.Auth.PasswordFile
+// (<run folder>/auth/root.password, root's, 0600, no newline). The bed's
+// v3 clients (WriteKeys, VerifyKeys, StartWriter, Leader) log in with it;
+// /health and /version need no login. On a production-shaped cluster a
+// request without a password is refused even with the client
+// certificate (etcd takes the certificate's CN, etcdplay, as the user,
+// and there is no such user).
+//
 // # Slots and cleanup
 //
 // A cluster holds an flock on Dir()/slots/<k>.lock for its life, so

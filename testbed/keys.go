@@ -268,14 +268,20 @@ func (c *Cluster) Client() (*clientv3.Client, error) {
 }
 
 // newV3Client is a clientv3 for endpoints, with the cluster's TLS (CA and
-// client certificate) when it has one.
+// client certificate) and etcd login when it has them.
 func (c *Cluster) newV3Client(endpoints []string) (*clientv3.Client, error) {
 	var tc *tls.Config
 	if c.tlsConfig != nil {
 		tc = c.tlsConfig.Clone()
 	}
+	var user, password string
+	if c.Auth != nil {
+		user, password = c.Auth.User, c.Auth.Password
+	}
 	return clientv3.New(clientv3.Config{
 		TLS:                  tc,
+		Username:             user,
+		Password:             password,
 		Endpoints:            endpoints,
 		DialTimeout:          5 * time.Second,
 		DialKeepAliveTime:    5 * time.Second,
