@@ -53,6 +53,9 @@ type run struct {
 	// rollback: the member to put back.
 	rollbackMember string
 
+	// noBackupConfirmed: --no-backup was confirmed once for this run.
+	noBackupConfirmed bool
+
 	failedMember string
 
 	// upgraded are the members this run upgraded, in order; where says
@@ -458,6 +461,15 @@ func (r *run) upgradeMember(ctx context.Context, name string, c *etcdprobe.Clust
 	r.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: name, Steps: len(list), Message: msg, Fields: fields})
 	r.members[name].State = "in progress"
 	gated := false
+	// The backup gate stands before the first critical step after the
+	// members phase's last backup step: before the stop, or, in a playbook
+	// that backs up the stopped member (the 2.x guides), before the swap.
+	backupAt := -1
+	for i, s := range list {
+		if s.Action == "backup" {
+			backupAt = i
+		}
+	}
 	for i, s := range list {
 		if ctx.Err() != nil {
 			r.members[name].State = fmt.Sprintf("interrupted before step %d (%s)", i+1, s.Action)
@@ -471,6 +483,16 @@ func (r *run) upgradeMember(ctx context.Context, name string, c *etcdprobe.Clust
 		// From its first step on, this is the member a failure leaves
 		// mid-upgrade: the one the summary offers to roll back.
 		r.failedMember = name
+		if isCritical(s) && i > backupAt {
+			if err := r.backupGate(ctx); err != nil {
+				r.members[name].State = fmt.Sprintf("refused at step %d (%s)", i+1, s.Action)
+				if !gated {
+					r.members[name].State = "untouched"
+					r.failedMember = "" // nothing to roll back
+				}
+				return err
+			}
+		}
 		if isCritical(s) && !gated {
 			if err := r.stopGate(ctx, name); err != nil {
 				r.members[name].State = fmt.Sprintf("refused at step %d (%s)", i+1, s.Action)

@@ -202,7 +202,7 @@ func TestPreflightStepFailureIsRefusal(t *testing.T) {
 	pb := strings.Replace(fakePlaybook, "preflight:\n  - noop: {}", "preflight:\n  - fail: {msg: \"observed auth enabled; expected auth off\"}", 1)
 	h := newHarness(t, pb, fc)
 	_, err := Apply(context.Background(), h.o)
-	if exit.Code(err) != exit.Refused || !strings.Contains(err.Error(), "preflight, preflight step 1/1 fail: observed auth enabled; expected auth off") {
+	if exit.Code(err) != exit.Refused || !strings.Contains(err.Error(), "preflight, preflight step 1/2 fail: observed auth enabled; expected auth off") {
 		t.Fatalf("got %v", err)
 	}
 	if len(fc.stopped()) != 0 {

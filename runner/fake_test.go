@@ -2,10 +2,13 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -123,7 +126,7 @@ func (f *fakeCluster) clusterVersion() string {
 func (f *fakeCluster) Cluster(ctx context.Context) (*etcdprobe.Cluster, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := &etcdprobe.Cluster{API: "v3", Version: f.clusterVersion(), Leader: f.leader, Healthy: true}
+	c := &etcdprobe.Cluster{API: "v3", ID: fakeClusterID, Revision: 100, Version: f.clusterVersion(), Leader: f.leader, Healthy: true}
 	if f.noVersion {
 		c.Version = ""
 	}
@@ -289,6 +292,12 @@ func (a *fakeAction) Run(ctx context.Context, env *steps.Env) error {
 	switch a.kind {
 	case "noop":
 		return nil
+	case "backup": // a verified backup, as far as the runner can tell
+		m, err := fakeBackup(env.BackupDir)
+		if err == nil && env.Record != nil {
+			env.Record("backup", m)
+		}
+		return err
 	case "fail":
 		return errors.New(a.Msg)
 	case "move-leader":
@@ -332,9 +341,26 @@ func (a *fakeAction) Run(ctx context.Context, env *steps.Env) error {
 	return nil
 }
 
+// fakeClusterID is the fake cluster's id, which backups must name.
+const fakeClusterID = etcdprobe.ID(0xfeed)
+
+// fakeBackup writes a snapshot file into dir and returns its manifest, as
+// the backup step records it.
+func fakeBackup(dir string) (map[string]any, error) {
+	file := filepath.Join(dir, "snapshot.db")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(file, []byte("fake snapshot"), 0o600); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte("fake snapshot"))
+	return map[string]any{"kind": "fake", "file": file, "cluster_id": fakeClusterID.String(), "revision": 90, "sha256": hex.EncodeToString(sum[:])}, nil
+}
+
 func fakeRegistry() *steps.Registry {
 	var kinds []steps.Kind
-	for _, k := range []string{"noop", "fail", "move-leader", "stop", "swap", "start", "block", "slow", "flaky"} {
+	for _, k := range []string{"noop", "fail", "move-leader", "stop", "swap", "start", "block", "slow", "flaky", "backup"} {
 		k := k
 		kinds = append(kinds, steps.Kind{Name: k, New: func() steps.Action { return &fakeAction{kind: k} }})
 	}
@@ -346,6 +372,7 @@ from: "3.4"
 to: "3.5"
 preflight:
   - noop: {}
+  - backup: {}
 members:
   order: leader-last
   steps:

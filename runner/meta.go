@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/etcdplay/etcdplay/internal/atomicfile"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/report"
 )
@@ -50,6 +51,10 @@ func (r *run) runEvents() []events.Event {
 // to find the playbook and inventory the run started with.
 const MetaFile = "run.json"
 
+// BackupFile is the backup manifest of the run in the state folder, where
+// rollback and resume find it.
+const BackupFile = "backup.json"
+
 // Meta is run.json.
 type Meta struct {
 	RunID           string    `json:"run_id"`
@@ -73,11 +78,7 @@ func writeMeta(dir string, m Meta) error {
 		return err
 	}
 	b, _ := json.MarshalIndent(m, "", "  ")
-	tmp := filepath.Join(dir, "."+MetaFile+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, MetaFile))
+	return atomicfile.Write(filepath.Join(dir, MetaFile), append(b, '\n'), 0o600)
 }
 
 // ReadMeta reads run.json from a state folder.

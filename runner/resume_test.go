@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -43,6 +45,15 @@ func crashJournal(t *testing.T, h *harness, member string, stepIndex int, action
 		if err := j.Append(r); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The preflight that passed took the run's backup.
+	m, err := fakeBackup(h.o.BackupDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(m)
+	if err := os.WriteFile(filepath.Join(h.o.StateDir, BackupFile), b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	return id
 }

@@ -169,7 +169,7 @@ func (r *run) waysBack() string {
 
 // backupPath reads the path of the run's backup from backup.json.
 func backupPath(stateDir string) string {
-	b, err := os.ReadFile(filepath.Join(stateDir, "backup.json"))
+	b, err := os.ReadFile(filepath.Join(stateDir, BackupFile))
 	if err != nil {
 		return ""
 	}
@@ -182,5 +182,5 @@ func backupPath(stateDir string) string {
 			return s
 		}
 	}
-	return filepath.Join(stateDir, "backup.json")
+	return filepath.Join(stateDir, BackupFile)
 }

@@ -54,6 +54,12 @@ type Options struct {
 	// default 1s.
 	GateTimeout time.Duration
 	Poll        time.Duration
+	// BackupFile names a backup taken before this run (--backup: its
+	// manifest, checked against the cluster); NoBackup (--no-backup,
+	// confirmed through Confirm) lets members stop with none. Without
+	// either, a run that recorded no verified backup stops no member.
+	BackupFile string
+	NoBackup   bool
 	// AllowQuorumLoss is the operator's opt-in (--allow-quorum-loss) to
 	// upgrade a cluster whose voters cannot spare one: a 1- or 2-voter
 	// cluster, or one whose other voters are too few. Without it such a

@@ -312,3 +312,36 @@ func TestBedCrossedNames(t *testing.T) {
 		}
 	}
 }
+
+// TestBedNoBackupNoStop: the shipped 3.5-to-3.6 with its backup step
+// removed is refused before any stop on a real cluster; the 2.x guide's
+// order (stop, then etcdctl backup of the stopped member) still runs,
+// gated before the swap.
+func TestBedNoBackupNoStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real bed")
+	}
+	t.Run("3.5 without a backup step", func(t *testing.T) {
+		bed := testbed.StartT(t, testbed.Options{Version: "3.5"})
+		ctx, cancel := context.WithTimeout(context.Background(), bedTimeout)
+		defer cancel()
+		br := newBedRun(t, ctx, bed, "3.5-to-3.6", func(s string) string {
+			return strings.Replace(s, "    backup: {from: leader}\n", "    health: {}\n", 1)
+		}, nil)
+		before := pids(bed)
+		_, err := Apply(ctx, br.o)
+		if exit.Code(err) != exit.Refused || !strings.Contains(err.Error(), "holds no verified backup") {
+			t.Fatalf("exit %d (%v), want 5", exit.Code(err), err)
+		}
+		samePIDs(t, bed, before)
+	})
+	t.Run("2.0 backs up each stopped member", func(t *testing.T) {
+		bed := testbed.StartT(t, testbed.Options{Version: "2.0"})
+		ctx, cancel := context.WithTimeout(context.Background(), bedTimeout)
+		defer cancel()
+		br := newBedRun(t, ctx, bed, "2.0-to-2.1", nil, nil)
+		if _, err := Apply(ctx, br.o); err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+	})
+}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/etcdplay/etcdplay/internal/atomicfile"
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
@@ -222,8 +222,17 @@ func (r *run) record(ph events.Phase, member string, idx int, key string, value 
 		}
 	}
 	r.backup = m
-	if b, err := json.MarshalIndent(m, "", "  "); err == nil {
-		_ = os.WriteFile(filepath.Join(r.o.StateDir, "backup.json"), append(b, '\n'), 0o600)
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err == nil {
+		err = atomicfile.Write(filepath.Join(r.o.StateDir, BackupFile), append(b, '\n'), 0o600)
+	}
+	if err != nil {
+		// Rollback reads backup.json; without it this run holds no backup
+		// it can name, and the backup gate refuses the first stop.
+		r.backup = nil
+		r.emit(events.Event{Kind: events.Warn, Phase: ph, Member: member, StepIndex: idx,
+			Message: "backup manifest not written to " + BackupFile + ": " + err.Error() + "; this run counts as holding no backup"})
+		return
 	}
 	r.emit(events.Event{Kind: events.Record, Phase: ph, Member: member, StepIndex: idx, Message: "backup", Fields: m})
 }

@@ -117,6 +117,10 @@ type runFlags struct {
 	pause       string
 	// allowQuorumLoss is the opt-in of docs/safety.md invariant 1.
 	allowQuorumLoss bool
+	// backup names a backup taken before the run; noBackup opts out of
+	// one (docs/safety.md invariant 4).
+	backup   string
+	noBackup bool
 }
 
 // registerPause adds --pause (run and resume).
@@ -132,6 +136,8 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	fl.BoolVarP(&f.yes, "yes", "y", false, "answer yes to every question (confirm steps, --break-lock)")
 	fl.StringVar(&f.backupDir, "backup-dir", "", "local folder for snapshots (default backups/<cluster>/<run id>)")
 	fl.BoolVar(&f.acceptNew, "accept-new-host-keys", false, "record the SSH host key of a host known_hosts does not list (a changed key is still refused)")
+	fl.StringVar(&f.backup, "backup", "", "a backup taken before this run (the manifest*.json beside its snapshot), checked against the cluster, when the playbook takes none")
+	fl.BoolVar(&f.noBackup, "no-backup", false, "let members stop with no backup of this run (asks, or --yes)")
 	fl.BoolVar(&f.allowQuorumLoss, "allow-quorum-loss", false, "upgrade a cluster whose voters cannot spare one (1 or 2 voters): it takes no writes while each member is stopped")
 	fl.DurationVar(&f.gateTimeout, "gate-timeout", 2*time.Minute, "how long a member may take to be healthy, caught up and on the target after its steps")
 }
@@ -221,6 +227,7 @@ func openSession(cmd *cobra.Command, opts *options, f *runFlags, playbookArg str
 		BreakLock: f.breakLock, Confirm: confirmer(f.yes, cmd.InOrStdin(), stderr),
 		BackupDir: f.backupDir, GateTimeout: f.gateTimeout, Force: f.force,
 		AllowQuorumLoss: f.allowQuorumLoss,
+		BackupFile:      f.backup, NoBackup: f.noBackup,
 	}
 	if pauseAt != runner.PauseNever {
 		s.o.Pause = pauseAt

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/runner"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
 )
@@ -16,6 +17,8 @@ type validateResult struct {
 	Kind     string           `json:"kind"`
 	OK       bool             `json:"ok"`
 	Problems schema.ErrorList `json:"problems"`
+	// Warnings do not fail validation: they say what a run will ask for.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func newValidateCmd(opts *options) *cobra.Command {
@@ -52,6 +55,9 @@ playbook. It exits 0 only when every file is clean, 3 otherwise.`,
 				if r.OK {
 					fmt.Fprintf(out, "%s: ok\n", r.File)
 				}
+				for _, w := range r.Warnings {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: warning: %s\n", r.File, w)
+				}
 			}
 			if len(all) > 0 {
 				return invalid(cmd.ErrOrStderr(), all)
@@ -67,8 +73,13 @@ func validateOne(arg string) (validateResult, error) {
 		return validateResult{}, err
 	}
 	r := validateResult{File: name, Problems: schema.ErrorList{}}
-	kind, _, err := schema.LoadFile(name, src, steps.Default())
+	kind, v, err := schema.LoadFile(name, src, steps.Default())
 	r.Kind = string(kind)
+	if pb, ok := v.(*schema.Playbook); ok && pb != nil {
+		if w := runner.BackupWarning(pb); w != "" {
+			r.Warnings = append(r.Warnings, w)
+		}
+	}
 	var list schema.ErrorList
 	if errors.As(err, &list) {
 		r.Problems = list
