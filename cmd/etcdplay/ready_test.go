@@ -47,8 +47,8 @@ func firstLineOf(s string) string {
 // sudo line and a host whose sshd is down are each refused before
 // anything changes, with the cause in the first line, quickly.
 func TestReadinessProduction(t *testing.T) {
-	bin := buildEtcdplay(t)
 	c := testbed.StartT(t, testbed.Options{Version: "3.5", Production: true})
+	bin := buildEtcdplay(t) // after StartT: no build where the bed is missing
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 

@@ -52,6 +52,7 @@ func runBin(t *testing.T, bin string, args ...string) (string, string, int) {
 // is right against real 2.x, 3.4, 3.5, 3.6 and 3.7 clusters, and exits 8
 // when a member is down.
 func TestStatusOnRealClusters(t *testing.T) {
+	testbed.Require(t, testbed.Binaries("2.0", "2.3", "3.4", "3.5", "3.6", "3.7"), testbed.OpenSSH())
 	bin := buildEtcdplay(t)
 	// member is the cluster version each member reports: 2.0 reports none,
 	// and the cluster's is derived from the servers' versions.
