@@ -2,7 +2,8 @@
 # scripts/test.sh runs the whole test suite: the real test bed is provisioned
 # (or found in its cache), then vet, every package's tests against real etcd
 # behind real sshd, the end-to-end upgrades and fault scenarios (build tag
-# e2e), and a bounded fuzz run of the playbook and inventory loaders.
+# e2e), a snapshot release build, and a bounded fuzz run of the playbook
+# and inventory loaders.
 #
 # Every phase runs even when an earlier one fails (one flaky test must not
 # hide e2e and fuzz); a summary of the failed phases closes the output, and
@@ -69,6 +70,10 @@ phase "go test (unit, golden, CLI scripts, real clusters)" go test -p 2 -count=1
 # shellcheck disable=SC2086
 phase "end to end: every shipped playbook and the fault scenarios, with the built binary" \
   go test -tags e2e -count=1 -timeout 30m -v ${GOTESTFLAGS:-} ./e2e/
+# A snapshot release as scripts/release.sh builds it: both static
+# binaries, their archives and SHA256SUMS, the version stamped.
+phase "release snapshot (scripts/release.sh)" \
+  env ETCDPLAY_RELEASE_TEST=1 go test -count=1 -timeout 30m -run '^TestReleaseSnapshot$' ./cmd/etcdplay
 FUZZTIME=${FUZZTIME:-60s}
 if [ "$FUZZTIME" != 0 ]; then
   phase "fuzz the loaders" fuzz

@@ -40,7 +40,7 @@ func TestSandboxScripts(t *testing.T) {
 	// first build etcd from the module proxy for minutes.
 	testbed.Require(t, testbed.Binaries("3.5", "3.6"))
 	bed := testbed.Dir() // before any HOME changes
-	// The README's demo is `go run ./cmd/etcdplay demo`: keep the go
+	// The README builds with `go build` before the demo: keep the go
 	// command's caches where they are, or a new HOME means a cold build.
 	goenv, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
 	if err != nil {
