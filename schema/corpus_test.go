@@ -70,3 +70,13 @@ func TestShippedAndExamplesLoad(t *testing.T) {
 		}
 	}
 }
+
+// A file over MaxFileSize is refused at 1:1 before any parsing.
+func TestFileSizeLimit(t *testing.T) {
+	src := []byte("cluster: big\n# " + strings.Repeat("x", schema.MaxFileSize) + "\n")
+	err := load("big.yaml", src)
+	var list schema.ErrorList
+	if !errors.As(err, &list) || len(list) != 1 || list[0].Line != 1 || !strings.Contains(list[0].Msg, "over the 1048576-byte limit") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -307,6 +307,10 @@ func (d *Decoder) Duration(n *yaml.Node, what string) Duration {
 		d.Errorf(s, "%s must be positive, got %s", what, s.Value)
 		return 0
 	}
+	if v > MaxTimeout {
+		d.Errorf(s, "%s: %s is longer than the %s a step may take", what, s.Value, MaxTimeout)
+		return 0
+	}
 	return Duration(v)
 }
 

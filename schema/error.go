@@ -38,10 +38,11 @@ func (e *Error) Format() string {
 	b.WriteString(e.Error())
 	b.WriteByte('\n')
 	if e.Source != "" {
+		src, col := excerpt(e.Source, e.Col)
 		b.WriteString("    ")
-		b.WriteString(e.Source)
+		b.WriteString(src)
 		b.WriteString("\n    ")
-		b.WriteString(caretPad(e.Source, e.Col))
+		b.WriteString(caretPad(src, col))
 		b.WriteString("^\n")
 	}
 	if e.Hint != "" {
@@ -137,4 +138,31 @@ func (l ErrorList) Format() string {
 		b.WriteString(e.Format())
 	}
 	return b.String()
+}
+
+// excerpt cuts a long source line to maxShown runes around col, marking
+// the cuts with "...", and returns the column of the same rune in the cut
+// line. Control characters are shown as '?', so a hostile file cannot
+// drive the terminal.
+func excerpt(line string, col int) (string, int) {
+	r := []rune(line)
+	for i, c := range r {
+		if (c < 0x20 && c != '\t') || c == 0x7f || (c >= 0x80 && c < 0xa0) {
+			r[i] = '?'
+		}
+	}
+	if len(r) <= maxShown {
+		return string(r), col
+	}
+	start := max(0, min(col-1-maxShown/2, len(r)-maxShown))
+	end := min(len(r), start+maxShown)
+	out := string(r[start:end])
+	if start > 0 {
+		out = "..." + out
+		col = col - start + 3
+	}
+	if end < len(r) {
+		out += "..."
+	}
+	return out, col
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -121,7 +122,7 @@ func (d *Decoder) decodeInventory(n *yaml.Node) *Inventory {
 		set[key] = true
 		switch key {
 		case "cluster":
-			inv.Cluster = d.NonEmpty(v, "cluster")
+			inv.Cluster = d.Name(v, "cluster")
 		case "api":
 			inv.API = d.Enum(v, "api", "v3", "v2")
 		case "tls":
@@ -131,13 +132,13 @@ func (d *Decoder) decodeInventory(n *yaml.Node) *Inventory {
 		case "service":
 			inv.Service = d.decodeService(v, "service")
 		case "binary":
-			inv.Binary = d.String(v, "binary")
+			inv.Binary = d.RemotePath(v, "binary")
 		case "etcdctl":
-			inv.Etcdctl = d.String(v, "etcdctl")
+			inv.Etcdctl = d.RemotePath(v, "etcdctl")
 		case "data_dir":
-			inv.DataDir = d.String(v, "data_dir")
+			inv.DataDir = d.RemotePath(v, "data_dir")
 		case "backup_dir":
-			inv.BackupDir = d.String(v, "backup_dir")
+			inv.BackupDir = d.RemotePath(v, "backup_dir")
 		case "releases":
 			inv.Releases = d.decodeReleases(v)
 		case "vars":
@@ -246,7 +247,7 @@ func (d *Decoder) decodeReleases(n *yaml.Node) map[string]*Release {
 		if !d.Fields(v, what, r, func(key string, v *yaml.Node) {
 			switch key {
 			case "remote":
-				r.Remote = d.String(v, what+".remote")
+				r.Remote = d.RemotePath(v, what+".remote")
 			case "upload":
 				r.Upload = d.String(v, what+".upload")
 			case "sha256":
@@ -309,7 +310,7 @@ func (d *Decoder) decodeMember(n *yaml.Node, i int) *Member {
 		set[key] = true
 		switch key {
 		case "name":
-			m.Name = d.NonEmpty(v, what+".name")
+			m.Name = d.Name(v, what+".name")
 		case "host":
 			m.Host = d.NonEmpty(v, what+".host")
 		case "client":
@@ -324,13 +325,13 @@ func (d *Decoder) decodeMember(n *yaml.Node, i int) *Member {
 		case "service":
 			m.Service = d.decodeService(v, what+".service")
 		case "binary":
-			m.Binary = d.String(v, what+".binary")
+			m.Binary = d.RemotePath(v, what+".binary")
 		case "etcdctl":
-			m.Etcdctl = d.String(v, what+".etcdctl")
+			m.Etcdctl = d.RemotePath(v, what+".etcdctl")
 		case "data_dir":
-			m.DataDir = d.String(v, what+".data_dir")
+			m.DataDir = d.RemotePath(v, what+".data_dir")
 		case "backup_dir":
-			m.BackupDir = d.String(v, what+".backup_dir")
+			m.BackupDir = d.RemotePath(v, what+".backup_dir")
 		}
 	})
 	d.Require(resolve(n), what, set, "name", "host", "client")
@@ -348,8 +349,15 @@ func checkClientURL(s string) error {
 	if u.Host == "" || u.Hostname() == "" {
 		return fmt.Errorf("%q has no host", s)
 	}
-	if p := u.Port(); p == "" {
+	if u.User != nil {
+		return fmt.Errorf("%q holds credentials: they would be shown wherever the URL is (use tls or the ETCDCTL_USER environment instead)", u.Redacted())
+	}
+	p := u.Port()
+	if p == "" {
 		return fmt.Errorf("%q has no port (etcd's client port is usually 2379)", s)
+	}
+	if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q: port %s is not between 1 and 65535", s, p)
 	}
 	return nil
 }
@@ -357,6 +365,7 @@ func checkClientURL(s string) error {
 // checkInventory checks what spans fields: unique names, and that every
 // member ends up with a binary and start/stop commands.
 func (d *Decoder) checkInventory(inv *Inventory) {
+	d.checkLimits(inv)
 	names := map[string]bool{}
 	seen := map[Pos]bool{}
 	for _, m := range inv.Members {

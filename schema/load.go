@@ -102,6 +102,10 @@ var yamlLineRe = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 // parse reads src as one YAML document whose top is a mapping, reporting
 // syntax errors at their line.
 func (d *Decoder) parse(src []byte, what string) *yaml.Node {
+	if len(src) > MaxFileSize {
+		d.ErrorAt(Pos{1, 1}, "a playbook or inventory is a few kilobytes; is this the right file?", "file is %d bytes, over the %d-byte limit", len(src), MaxFileSize)
+		return nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := safeDecode(dec, &doc); err != nil {

@@ -84,6 +84,9 @@ func (d *Decoder) decodeStep(n *yaml.Node, what string) *Step {
 			if s.Retries < 0 {
 				d.Errorf(v, "retries must be 0 or more, got %d", s.Retries)
 			}
+			if s.Retries > MaxRetries {
+				d.Errorf(v, "retries must be at most %d, got %d", MaxRetries, s.Retries)
+			}
 		default:
 			if !contains(kinds, k.Value) {
 				hint := didYouMean(k.Value, append(append([]string{}, kinds...), stepKeys...))

@@ -75,6 +75,9 @@ func validateOne(arg string) (validateResult, error) {
 	r := validateResult{File: name, Problems: schema.ErrorList{}}
 	kind, v, err := schema.LoadFile(name, src, steps.Default())
 	r.Kind = string(kind)
+	if inv, ok := v.(*schema.Inventory); ok && inv != nil {
+		r.Warnings = append(r.Warnings, schema.InventoryWarnings(inv)...)
+	}
 	if pb, ok := v.(*schema.Playbook); ok && pb != nil {
 		if w := runner.BackupWarning(pb); w != "" {
 			r.Warnings = append(r.Warnings, w)
