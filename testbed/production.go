@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -278,7 +279,7 @@ func (c *Cluster) DefaultSudoRules() []string {
 			)
 		}
 	}
-	alias := fmt.Sprintf("ETCDPLAY_BED_%d", c.Slot)
+	alias := "ETCDPLAY_BED" // writeSudoers makes it unique to the slot
 	return []string{
 		"Cmnd_Alias " + alias + " = " + strings.Join(cmnds, ", \\\n    "),
 		LoginUser + " ALL=(root) NOPASSWD: " + alias,
@@ -286,16 +287,16 @@ func (c *Cluster) DefaultSudoRules() []string {
 }
 
 // writeSudoers installs the cluster's sudo rules as sudoersPath(slot):
-// written beside it under a name sudo ignores, checked with visudo -cf
-// (a broken file in sudoers.d breaks sudo for everyone), 0440, then
-// renamed into place.
+// aliases made unique to the slot (slotAliases), written beside it under a
+// name sudo ignores, checked with visudo -cf (a broken file in sudoers.d
+// breaks sudo for everyone), 0440, then renamed into place.
 func (c *Cluster) writeSudoers(ctx context.Context, rules []string) error {
 	if rules == nil {
 		rules = c.DefaultSudoRules()
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# sudo rules of the etcdplay test bed cluster %s (slot %d, %s); removed when it closes\n", c.Name, c.Slot, c.Dir)
-	for _, r := range rules {
+	for _, r := range slotAliases(rules, c.Slot) {
 		b.WriteString(r + "\n")
 	}
 	path := sudoersPath(c.Slot)
@@ -315,6 +316,43 @@ func (c *Cluster) writeSudoers(ctx context.Context, rules []string) error {
 	}
 	c.SudoersPath = path
 	return nil
+}
+
+// aliasDef finds the names a sudoers line defines: "Cmnd_Alias NAME =",
+// also for User_, Host_ and Runas_Alias.
+var aliasDef = regexp.MustCompile(`^\s*(?:Cmnd|User|Host|Runas)_Alias\s+([A-Z][A-Z0-9_]*)\s*=`)
+
+// slotAliases makes the alias names in rules unique to slot k. Every
+// cluster's rules share the machine's one sudo, where an alias defined in
+// two files makes sudo refuse everything; the rules `etcdplay sudoers`
+// prints name their aliases after the hosts (ETCDPLAY_HOST1), the same in
+// every cluster, so each gets the suffix _BED<k>.
+func slotAliases(rules []string, k int) []string {
+	var names []string
+	for _, r := range rules {
+		if m := aliasDef.FindStringSubmatch(r); m != nil {
+			names = append(names, m[1])
+		}
+	}
+	if len(names) == 0 {
+		return rules
+	}
+	suffix := fmt.Sprintf("_BED%d", k)
+	re := regexp.MustCompile(`\b(` + strings.Join(names, "|") + `)\b`)
+	out := make([]string, len(rules))
+	for i, r := range rules {
+		if strings.HasPrefix(strings.TrimSpace(r), "#") {
+			out[i] = r
+			continue
+		}
+		out[i] = re.ReplaceAllStringFunc(r, func(n string) string {
+			if strings.HasSuffix(n, suffix) {
+				return n
+			}
+			return n + suffix
+		})
+	}
+	return out
 }
 
 // SudoRules returns the sudo rules the cluster's login user has now (the

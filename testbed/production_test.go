@@ -320,3 +320,29 @@ func TestProductionBedVersions(t *testing.T) {
 		})
 	}
 }
+
+func TestSlotAliases(t *testing.T) {
+	in := []string{
+		"# ETCDPLAY_HOST1 stays in a comment",
+		"Cmnd_Alias ETCDPLAY_HOST1 = \\",
+		"    /x/svc.sh stop, \\",
+		"    /x/svc.sh start",
+		"Cmnd_Alias ETCDPLAY_HOST10 = /y/svc.sh stop",
+		"etcdlogin ALL=(root) NOPASSWD: ETCDPLAY_HOST1, ETCDPLAY_HOST10",
+	}
+	got := slotAliases(in, 7)
+	want := []string{
+		"# ETCDPLAY_HOST1 stays in a comment",
+		"Cmnd_Alias ETCDPLAY_HOST1_BED7 = \\",
+		"    /x/svc.sh stop, \\",
+		"    /x/svc.sh start",
+		"Cmnd_Alias ETCDPLAY_HOST10_BED7 = /y/svc.sh stop",
+		"etcdlogin ALL=(root) NOPASSWD: ETCDPLAY_HOST1_BED7, ETCDPLAY_HOST10_BED7",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if again := slotAliases(got, 7); strings.Join(again, "\n") != strings.Join(want, "\n") {
+		t.Errorf("not idempotent:\n%s", strings.Join(again, "\n"))
+	}
+}
