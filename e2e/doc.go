@@ -7,6 +7,9 @@
 // the JSON-lines events, the exit codes of docs/architecture.md and the
 // run report, and check the cluster itself afterwards: versions, every
 // key and its checksum, the backup, and what a writer saw throughout.
+// production_test.go does the same on production-shaped clusters
+// (testbed.Options.Production: TLS with client certificates, a bastion,
+// etcd's own user, sudo for exactly the lines `etcdplay sudoers` prints).
 //
 // The tests carry the build tag e2e. Like every bed-backed test, they are
 // skipped with a line naming testbed/provision.sh where the bed is not
