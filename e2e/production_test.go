@@ -29,7 +29,6 @@ import (
 // main yet. A test that needs one skips, naming it; whoever lands the
 // feature deletes its entry here, and the tests run.
 var pending = map[string]string{
-	"hop-named": "an SSH failure behind a jump host naming the hop it went through (today: `ssh etcdlogin@HOST:2022: connect: ssh: rejected: connect failed (\"Connection refused\")`, no bastion)",
 }
 
 // needs skips the test while a product feature it proves is in pending.

@@ -192,41 +192,38 @@ func unstage(ctx context.Context, h Host, files []stagedFile) {
 	}
 }
 
-// syncRemoteDir makes a host folder's new files and renames durable (sync -f flushes
-// its filesystem; a plain sync where -f is unknown). It runs as the login
-// user: reading the folder is enough.
-func syncRemoteDir(ctx context.Context, h Host, dir string) error {
-	res, err := shScript(ctx, h, `sync -f "$1" 2>/dev/null || sync`, dir)
+// syncRemote makes files and folders durable on the host: `sync PATH...`
+// fsyncs each (a file's data, a folder's entries after a rename), falling
+// back to syncing their filesystem, then everything, where sync takes no
+// paths or a file is not readable. It runs as the login user.
+func syncRemote(ctx context.Context, h Host, paths ...string) error {
+	res, err := shScript(ctx, h, `sync "$@" 2>/dev/null || sync -f "$@" 2>/dev/null || sync`, paths...)
 	if err != nil {
 		return err
 	}
 	if res.ExitStatus != 0 {
-		return fmt.Errorf("sync %s: exit %d%s", dir, res.ExitStatus, outputTail(res))
+		return fmt.Errorf("sync %s: exit %d%s", strings.Join(paths, " "), res.ExitStatus, outputTail(res))
 	}
 	return nil
 }
 
-// binVersion runs `path --version` on the host and reads the version.
-// etcdctl 3.x has no --version flag but a version command, so that is
-// tried when --version says nothing readable.
+// binVersionScript prints a tool's version in one round trip: etcd and
+// 2.x etcdctl answer --version; 3.x etcdctl has no such flag but a version
+// command, tried only when --version fails.
+const binVersionScript = `"$1" --version 2>&1 || "$1" version 2>&1`
+
+// binVersion runs `path --version` (or `path version`) on the host, as the
+// login user, and reads the version.
 func binVersion(ctx context.Context, h Host, path string) (schema.Version, error) {
-	res, err := runArgs(ctx, h, path, "--version")
-	if err == nil {
-		if v, perr := parseBinVersion(append(res.Stdout, res.Stderr...)); perr == nil {
-			return v, nil
-		} else {
-			err = fmt.Errorf("%s --version: %w", path, perr)
-		}
+	res, err := shScript(ctx, h, binVersionScript, path)
+	if err != nil {
+		return schema.Version{}, fmt.Errorf("%s --version: %w", path, err)
 	}
-	if ctx.Err() != nil {
-		return schema.Version{}, err
+	v, perr := parseBinVersion(res.Stdout)
+	if perr != nil {
+		return schema.Version{}, fmt.Errorf("%s --version: exit %d: %w", path, res.ExitStatus, perr)
 	}
-	if res2, err2 := runArgs(ctx, h, path, "version"); err2 == nil {
-		if v, perr := parseBinVersion(append(res2.Stdout, res2.Stderr...)); perr == nil {
-			return v, nil
-		}
-	}
-	return schema.Version{}, err
+	return v, nil
 }
 
 // checkVersion requires the tool at path to print want (exact, or only

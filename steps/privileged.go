@@ -92,6 +92,9 @@ func hostPrograms(m *schema.MemberConfig) []string {
 const hostFactsScript = `printf 'home\t%s\n' "$HOME"
 for p do
   case $p in
+  "~/"*) p="$HOME/${p#??}" ;;
+  esac
+  case $p in
   /*) if s=$(stat -L -c '%U %G %a' "$p" 2>/dev/null); then printf 'file\t%s\t%s\n' "$p" "$s"; else printf 'nofile\t%s\n' "$p"; fi ;;
   *) if c=$(command -v "$p" 2>/dev/null); then printf 'cmd\t%s\t%s\n' "$p" "$c"; else printf 'nocmd\t%s\n' "$p"; fi ;;
   esac
@@ -99,8 +102,9 @@ done`
 
 // ReadHostFacts reads, as the login user, what the member's privileged
 // commands need: absolute paths of install, mv, rm and the service
-// programs, and the owner and mode of the binaries.
-func ReadHostFacts(ctx context.Context, h Host, m *schema.MemberConfig) (HostFacts, error) {
+// programs, and the owner and mode of the binaries (and of alsoStat, where
+// ~/ is the login user's home), in one round trip.
+func ReadHostFacts(ctx context.Context, h Host, m *schema.MemberConfig, alsoStat ...string) (HostFacts, error) {
 	args := append([]string(nil), privilegedTools...)
 	if sudoOn(m) {
 		args = hostPrograms(m)
@@ -110,6 +114,7 @@ func ReadHostFacts(ctx context.Context, h Host, m *schema.MemberConfig) (HostFac
 			args = append(args, b)
 		}
 	}
+	args = append(args, alsoStat...)
 	res, err := shScript(ctx, h, hostFactsScript, args...)
 	if err != nil {
 		return HostFacts{}, fmt.Errorf("read tool paths on %s: %w", m.Name, err)
@@ -377,7 +382,9 @@ func RenderSudoers(user, alias string, cmds []PrivilegedCommand) string {
 	return b.String()
 }
 
-// SudoersAlias turns a member or host name into a Cmnd_Alias name.
+// SudoersAlias turns a name into a Cmnd_Alias name. Callers pass cluster
+// and member: an alias defined twice across sudoers.d files (two clusters
+// managed from one host) is silently replaced, not merged.
 func SudoersAlias(name string) string {
 	var b strings.Builder
 	b.WriteString("ETCDPLAY_")

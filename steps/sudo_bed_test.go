@@ -2,6 +2,7 @@ package steps_test
 
 import (
 	"context"
+	"io/fs"
 	"errors"
 	"os"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/etcdplay/etcdplay/steps"
 	"github.com/etcdplay/etcdplay/target"
 	"github.com/etcdplay/etcdplay/testbed"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 // startProductionBed is startBed on a production-shaped cluster: the
@@ -62,7 +64,7 @@ func sudoRules(ctx context.Context, t *testing.T, b *bed, drop func(steps.Privil
 				keep = append(keep, c)
 			}
 		}
-		lines = append(lines, strings.Split(strings.TrimSpace(steps.RenderSudoers(testbed.LoginUser, steps.SudoersAlias(m.Name), keep)), "\n")...)
+		lines = append(lines, strings.Split(strings.TrimSpace(steps.RenderSudoers(testbed.LoginUser, steps.SudoersAlias(b.inv.Cluster+"_"+m.Name), keep)), "\n")...)
 	}
 	return lines
 }
@@ -102,9 +104,26 @@ func TestExactSudoProduction(t *testing.T) {
 	}
 	t.Logf("preflight (sudo -n -l of every command, release checked) took %v", time.Since(start).Round(time.Millisecond))
 
+	rec2 := &recordingHosts{Hosts: env.Hosts, t: t}
 	for _, r := range []steps.Action{&steps.SSHStop{}, swap, &steps.SSHStart{}, &steps.Wait{For: "healthy"}} {
+		start := time.Now()
+		if r == swap {
+			env.Hosts = rec2
+		}
 		if err := r.Run(ctx, env); err != nil {
 			t.Fatalf("%T: %v", r, err)
+		}
+		env.Hosts = b.tg
+		t.Logf("%s took %v", r.Kind(), time.Since(start).Round(time.Millisecond))
+	}
+	// While the member was down nothing crossed the network but commands:
+	// no upload, and nothing under sudo was a shell.
+	if rec2.uploads > 0 {
+		t.Errorf("the swap uploaded %d files while the member was down", rec2.uploads)
+	}
+	for _, c := range rec2.privileged {
+		if strings.Contains(c, "sh -c") || strings.HasPrefix(c, "sh ") || strings.HasPrefix(c, "bash ") {
+			t.Errorf("a shell under sudo: %s", c)
 		}
 	}
 	if v := version(t, fh.Binary()); !strings.Contains(v, "3.6.") {
@@ -145,4 +164,41 @@ func TestExactSudoProduction(t *testing.T) {
 	if b.MemberPID(oi) == 0 {
 		t.Error("a refused preflight stopped the member")
 	}
+}
+
+// recordingHosts logs every command an action sends, with its time, and
+// counts uploads and privileged commands.
+type recordingHosts struct {
+	steps.Hosts
+	t          *testing.T
+	uploads    int
+	privileged []string
+}
+
+func (r *recordingHosts) Host(ctx context.Context, member string) (steps.Host, error) {
+	h, err := r.Hosts.Host(ctx, member)
+	if err != nil {
+		return nil, err
+	}
+	return &recordingHost{Host: h, r: r}, nil
+}
+
+type recordingHost struct {
+	steps.Host
+	r *recordingHosts
+}
+
+func (h *recordingHost) Run(ctx context.Context, cmd ssh.Command) (ssh.Result, error) {
+	start := time.Now()
+	res, err := h.Host.Run(ctx, cmd)
+	if cmd.Privileged {
+		h.r.privileged = append(h.r.privileged, cmd.String())
+	}
+	h.r.t.Logf("  %6v sudo=%t %s", time.Since(start).Round(time.Millisecond), cmd.Privileged, cmd)
+	return res, err
+}
+
+func (h *recordingHost) Upload(ctx context.Context, local, remote string, mode fs.FileMode) error {
+	h.r.uploads++
+	return h.Host.Upload(ctx, local, remote, mode)
 }

@@ -268,11 +268,11 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	facts, err := ReadHostFacts(ctx, h, m)
+	r := env.Inventory.ReleaseFor(s.To)
+	facts, err := ReadHostFacts(ctx, h, m, stagedSources(env, m, r)...)
 	if err != nil {
 		return err
 	}
-	r := env.Inventory.ReleaseFor(s.To)
 	before, beforeErr := binVersion(ctx, h, m.Binary)
 	if beforeErr == nil {
 		env.record("version-before", before.String())
@@ -287,6 +287,7 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 	}
 	want := r.Version
 	files := releaseFiles(env, m, r, StageDir(env.Inventory, m, facts.Home))
+
 	if beforeErr == nil && before == want {
 		env.info("binary already on the target release; nothing to swap", "member", m.Name, "version", before.String())
 		env.record("version-after", before.String())
@@ -295,7 +296,10 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 	if len(files) == 0 {
 		return fmt.Errorf("swap to %s: release %s names no etcd binary", s.To, want)
 	}
-	if err := verifyOnHost(ctx, h, m, files[0], want); err != nil {
+	// Preflight proved the file's sum and version; while the member is
+	// down only its presence is checked again, with the release's version
+	// when the preflight did not run in this process (a resume).
+	if err := checkStaged(ctx, h, m, files[0], want, facts); err != nil {
 		if files[0].local == "" {
 			return fmt.Errorf("%w; nothing was changed", err)
 		}
@@ -333,6 +337,33 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 	return nil
 }
 
+// stagedSources are the files a swap to r installs, for ReadHostFacts to
+// stat in its one round trip; staged uploads as ~/ paths (the script knows
+// $HOME).
+func stagedSources(env *Env, m *schema.MemberConfig, r *schema.Release) []string {
+	if r == nil {
+		return nil
+	}
+	var out []string
+	for _, f := range releaseFiles(env, m, r, StageDir(env.Inventory, m, "~")) {
+		out = append(out, f.remote)
+	}
+	return out
+}
+
+// checkStaged: the release file swap is about to install is on the host
+// (ReadHostFacts stat'ed it, no extra round trip); a file it does not know
+// is checked in full (sha256 and version).
+func checkStaged(ctx context.Context, h Host, m *schema.MemberConfig, sf stagedFile, want schema.Version, f HostFacts) error {
+	if o, ok := f.Files[sf.remote]; ok {
+		if o.Missing {
+			return fmt.Errorf("release %s: %s is not on %s", want, sf.remote, m.Name)
+		}
+		return nil
+	}
+	return verifyOnHost(ctx, h, m, sf, want)
+}
+
 // restoreKept is a rollback's swap: rename the kept binary (and etcdctl)
 // back when it is on the minor rolled back to. done is false when there
 // is no such kept binary, and the release is installed instead.
@@ -345,7 +376,7 @@ func (s *Swap) restoreKept(ctx context.Context, env *Env, h Host, m *schema.Memb
 	if err := privileged(ctx, h, m, restoreArgv(f, m.Binary)); err != nil {
 		return true, fmt.Errorf("put %s back on %s: %w", kept, m.Name, err)
 	}
-	if err := syncRemoteDir(ctx, h, path.Dir(m.Binary)); err != nil {
+	if err := syncRemote(ctx, h, path.Dir(m.Binary)); err != nil {
 		return true, err
 	}
 	if err := checkVersion(ctx, h, m.Name, m.Binary, "etcd", v, true); err != nil {
@@ -364,8 +395,9 @@ func (s *Swap) restoreKept(ctx context.Context, env *Env, h Host, m *schema.Memb
 }
 
 // replaceFile installs src as dst's new version: install beside dst with
-// dst's owner and mode, sync, keep dst (when it exists) as
-// dst.etcdplay-prev, rename the new file over dst, sync. A failure before
+// dst's owner and mode, sync that file, keep dst (when it exists) as
+// dst.etcdplay-prev, rename the new file over dst, sync the folder (the
+// renames). A failure before
 // the last rename leaves dst as it was and removes the install.
 func replaceFile(ctx context.Context, h Host, m *schema.MemberConfig, f HostFacts, src, dst string, exists bool) error {
 	dir := path.Dir(dst)
@@ -373,7 +405,7 @@ func replaceFile(ctx context.Context, h Host, m *schema.MemberConfig, f HostFact
 		privileged(ctx, h, m, discardArgv(f, dst))
 		return fmt.Errorf("install %s at %s on %s: %w", src, dst+newSuffix, m.Name, err)
 	}
-	if err := syncRemoteDir(ctx, h, dir); err != nil {
+	if err := syncRemote(ctx, h, dst+newSuffix); err != nil {
 		privileged(ctx, h, m, discardArgv(f, dst))
 		return fmt.Errorf("on %s: %w", m.Name, err)
 	}
@@ -389,7 +421,7 @@ func replaceFile(ctx context.Context, h Host, m *schema.MemberConfig, f HostFact
 		}
 		return fmt.Errorf("rename %s over %s on %s: %w", dst+newSuffix, dst, m.Name, err)
 	}
-	if err := syncRemoteDir(ctx, h, dir); err != nil {
+	if err := syncRemote(ctx, h, dir); err != nil {
 		return fmt.Errorf("on %s: %w", m.Name, err)
 	}
 	return nil
@@ -434,7 +466,7 @@ func (s *Swap) swapEtcdctl(ctx context.Context, env *Env, h Host, m *schema.Memb
 	if beforeErr == nil && before.MinorLine() == want.MinorLine() {
 		return nil
 	}
-	if err := verifyOnHost(ctx, h, m, *sf, want); err != nil {
+	if err := checkStaged(ctx, h, m, *sf, want, f); err != nil {
 		return err
 	}
 	if err := replaceFile(ctx, h, m, f, sf.remote, m.Etcdctl, beforeErr == nil); err != nil {

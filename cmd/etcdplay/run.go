@@ -250,6 +250,12 @@ func (s *session) finish(res *runner.Result, err error) error {
 	if s.progress != nil {
 		s.progress.Close() // end the live line before the summary
 	}
+	if s.progress == nil && err != nil && res != nil && res.Outcome == runner.OutcomeRefused {
+		// -o json: events go to stdout, so stderr's first line is the
+		// cause (x509, a refused key, a missing sudo rule), as in text mode.
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		fmt.Fprintln(s.stderr, "refused: "+first)
+	}
 	if res != nil && res.Outcome != runner.OutcomeLocked {
 		_ = runner.WriteSummary(s.stderr, res)
 	}

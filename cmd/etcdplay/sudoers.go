@@ -131,7 +131,7 @@ func sudoersOf(ctx context.Context, inv *schema.Inventory, offline bool) ([]host
 			user = "LOGIN_USER"
 		}
 		out = append(out, hostSudoers{Member: m.Name, Host: m.Host, User: user, Commands: cmds, Facts: facts,
-			Sudoers: steps.RenderSudoers(user, steps.SudoersAlias(m.Name), cmds)})
+			Sudoers: steps.RenderSudoers(user, steps.SudoersAlias(inv.Cluster+"_"+m.Name), cmds)})
 	}
 	return out, nil
 }

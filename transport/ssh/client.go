@@ -70,6 +70,7 @@ func (c *Client) Close() error {
 func connect(ctx context.Context, t *target) (*conn, error) {
 	cn := &conn{dead: make(chan struct{})}
 	var via *xssh.Client
+	var prev *target
 	for _, hop := range append(append([]*target{}, t.jumps...), t) {
 		hctx, cancel := context.WithTimeout(ctx, hop.connectTimeout)
 		xc, au, err := dialOne(hctx, hop, via)
@@ -79,8 +80,14 @@ func connect(ctx context.Context, t *target) (*conn, error) {
 			if hop != t {
 				return nil, fmt.Errorf("ssh %s: jump host: %w", t, err)
 			}
+			if prev != nil {
+				// The last hop opened the forward; say which, since the
+				// refusal may be the jump host's view of the network.
+				return nil, fmt.Errorf("%w (reached through jump host %s)", err, prev)
+			}
 			return nil, err
 		}
+		prev = hop
 		cn.auths = append(cn.auths, au)
 		if hop != t {
 			cn.hops = append(cn.hops, xc)
