@@ -28,8 +28,7 @@ import (
 // pending lists the product features these tests need that are not on
 // main yet. A test that needs one skips, naming it; whoever lands the
 // feature deletes its entry here, and the tests run.
-var pending = map[string]string{
-}
+var pending = map[string]string{}
 
 // needs skips the test while a product feature it proves is in pending.
 func needs(t *testing.T, features ...string) {

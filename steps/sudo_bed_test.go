@@ -2,8 +2,8 @@ package steps_test
 
 import (
 	"context"
-	"io/fs"
 	"errors"
+	"io/fs"
 	"os"
 	"strings"
 	"syscall"
