@@ -11,6 +11,7 @@ import (
 	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/runner/events/redact"
 	"github.com/etcdplay/etcdplay/runner/journal"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
@@ -87,6 +88,9 @@ func newRun(o Options, m mode) (*run, error) {
 	if r.vars == nil {
 		r.vars = map[string]any{}
 	}
+	// The values of secret-named vars are masked wherever they show up
+	// (guard facts, step names, command output).
+	redact.KnownFrom(r.vars)
 	if r.id == "" {
 		r.id = newRunID(o.now())
 	}

@@ -7,6 +7,7 @@ package runner
 import (
 	"fmt"
 
+	"github.com/etcdplay/etcdplay/runner/events/redact"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
 )
@@ -100,6 +101,7 @@ func PlanOffline(pb *schema.Playbook, inv *schema.Inventory) (*Plan, error) {
 		Order:    pb.Members.Order,
 		Vars:     mergeVars(pb.Vars, inv.Vars),
 	}
+	redact.KnownFrom(p.Vars)
 	if want := apiFor(pb.From); want != inv.API {
 		fail(pb.Pos, fmt.Sprintf("use an inventory with api: %s for etcd %s", want, pb.From),
 			"playbook upgrades etcd %s, which speaks the %s API, but inventory %s says api: %s", pb.From, want, inv.File, inv.API)

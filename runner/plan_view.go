@@ -8,11 +8,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/etcdplay/etcdplay/runner/events/redact"
 )
 
 // WritePlanText renders a plan for people. The output depends only on the
 // plan (maps sorted, no clock), so the same inputs give byte-identical text.
 func WritePlanText(w io.Writer, p *Plan) error {
+	p = redactPlan(p)
 	var b strings.Builder
 	fmt.Fprintf(&b, "plan: %s (%s -> %s)\n", p.Playbook.Name, p.Playbook.From, p.Playbook.To)
 	fmt.Fprintf(&b, "file: %s\n", p.Playbook.File)
@@ -153,8 +156,61 @@ func sortedKeys[V any](m map[string]V) []string {
 // WritePlanJSON renders a plan for machines: indented, keys in a fixed
 // order, and guards kept readable (no HTML escaping of < and >).
 func WritePlanJSON(w io.Writer, p *Plan) error {
+	p = redactPlan(p)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(p)
+}
+
+// redactPlan is the plan as it may be shown: vars and arguments named like
+// secrets masked, and every text through the one redaction the other
+// outputs use (docs/safety.md). The plan itself is not changed.
+func redactPlan(p *Plan) *Plan {
+	q := *p
+	q.Vars = redact.Fields(p.Vars)
+	q.Warnings = redactStrings(p.Warnings)
+	q.Phases = make([]PhasePlan, len(p.Phases))
+	for i, ph := range p.Phases {
+		ph.Steps = redactSteps(ph.Steps)
+		ms := make([]MemberPlan, len(ph.Members))
+		for j, m := range ph.Members {
+			m.Steps = redactSteps(m.Steps)
+			m.Done = redact.String(m.Done)
+			ms[j] = m
+		}
+		if ph.Members == nil {
+			ms = nil
+		}
+		ph.Members = ms
+		q.Phases[i] = ph
+	}
+	return &q
+}
+
+func redactSteps(list []StepPlan) []StepPlan {
+	if list == nil {
+		return nil
+	}
+	out := make([]StepPlan, len(list))
+	for i, s := range list {
+		s.Name, s.Text, s.When, s.Guard = redact.String(s.Name), redact.String(s.Text), redact.String(s.When), redact.String(s.Guard)
+		if s.Args != nil {
+			s.Args = redact.Value("args", s.Args).(map[string]string)
+		}
+		s.Facts = redact.Fields(s.Facts)
+		out[i] = s
+	}
+	return out
+}
+
+func redactStrings(list []string) []string {
+	if list == nil {
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = redact.String(s)
+	}
+	return out
 }

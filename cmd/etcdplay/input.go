@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/runner/events/redact"
 	"github.com/etcdplay/etcdplay/playbooks"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
@@ -54,7 +55,9 @@ func invalid(w io.Writer, err error) error {
 	if !errors.As(err, &list) {
 		return exit.New(exit.Invalid, err, "")
 	}
-	io.WriteString(w, list.Format())
+	// The excerpts quote the operator's file, which may hold a secret
+	// (a password in a URL): the same redaction as every other output.
+	io.WriteString(w, redact.String(list.Format()))
 	return &exit.Error{Code: exit.Invalid, Err: fmt.Errorf("%s", countProblems(list))}
 }
 

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/runner/events/redact"
 )
 
 func main() {
@@ -24,9 +25,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "etcdplay: %v\n", err)
+		fmt.Fprintf(stderr, "etcdplay: %s\n", redact.String(err.Error()))
 		if h := exit.Hint(err); h != "" {
-			fmt.Fprintf(stderr, "hint: %s\n", h)
+			fmt.Fprintf(stderr, "hint: %s\n", redact.String(h))
 		}
 	}
 	return exit.Code(err)

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -14,7 +15,7 @@ const Mask = "[redacted]"
 // secretWords are the key fragments that mark a value as secret. They are
 // matched case-insensitively anywhere in the key, so "tls.key", "KeyFile",
 // "etcd_password" and "private_key_pem" all match.
-var secretWords = []string{"password", "passwd", "token", "secret", "private", "credential"}
+var secretWords = []string{"password", "passwd", "passphrase", "token", "secret", "private", "credential", "apikey", "api_key", "accesskey", "access_key"}
 
 // IsSecretKey reports whether a field with this key must never be written.
 // "key" counts only as a word of its own ("tls.key", "KeyFile", "ssh_key"),
@@ -64,26 +65,93 @@ func words(s string) []string {
 	return out
 }
 
+// secretName is a name that marks what follows it as secret, in flags,
+// assignments, headers and JSON/YAML keys: DB_PASSWORD, etcd-token,
+// apiKey, X-Auth-Token, client_secret, private_key.
+const secretName = `[A-Za-z0-9_.-]*(?i:password|passwd|pwd|passphrase|token|secret|credential|api_?key|private_?key|access_?key)[A-Za-z0-9_.-]*`
+
+// value is a secret value as written: quoted (with spaces), or a run of
+// characters up to a space, quote or separator.
+const value = `(?:"[^"]*"|'[^']*'|[^\s"',;&|)]+)`
+
 var (
 	// pemBlock matches a whole PEM block, or a BEGIN line and everything
 	// after it when the END line is missing (output cut short).
 	pemBlock = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*-----(?s:.*?)(?:-----END [A-Z0-9 ]*-----|\z)`)
-	// secretFlag matches a command-line flag whose name holds a secret word,
-	// with its value after '=' or a space: --password=x, -token x,
-	// --client-key-pass 'x'. The value is a run of non-space characters.
-	secretFlag = regexp.MustCompile(`(?i)((?:^|\s)--?[a-z0-9_-]*(?:password|passwd|token|secret|credential)[a-z0-9_-]*[= ]+)([^\s]+)`)
-	// userFlag matches etcdctl's --user name:password and keeps the name.
-	userFlag = regexp.MustCompile(`(?i)((?:^|\s)--user[= ]+[^\s:]+:)([^\s]+)`)
+	patterns = []struct {
+		re   *regexp.Regexp
+		repl string
+	}{
+		// URL userinfo: scheme://user:secret@host keeps the user.
+		{regexp.MustCompile(`(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@'"]*:)([^/\s@'"]+)@`), "${1}" + Mask + "@"},
+		// Authorization headers, with or without a scheme word.
+		{regexp.MustCompile(`(?i)(\bauthorization"?\s*[:=]\s*"?(?:bearer|basic|token|digest|negotiate)?\s*)` + value), "${1}" + Mask},
+		{regexp.MustCompile(`(?i)(\bbearer\s+)([A-Za-z0-9._~+/=-]{4,})`), "${1}" + Mask},
+		// user:password after -u / --user (curl, etcdctl) keeps the user.
+		{regexp.MustCompile(`((?:^|\s)(?:-u|--user)(?:=|\s+)["']?[^\s:"']+:)([^\s"']+)`), "${1}" + Mask},
+		// A flag named like a secret: --password=x, -token x, --client-secret "a b".
+		{regexp.MustCompile(`((?:^|\s)--?` + secretName + `(?:=|\s+))` + value), "${1}" + Mask},
+		// An assignment or key named like a secret: DB_PASSWORD=x,
+		// db_password="x", "api_token": "x", secret: x, vars.db_password == "x".
+		{regexp.MustCompile(`(\b` + secretName + `"?\s*(?:[:=]=?|!=)\s*)` + value), "${1}" + Mask},
+	}
 )
 
-// String removes PEM blocks and the values of secret-looking flags from s.
-func String(s string) string {
-	if !strings.Contains(s, "-") {
-		return s // every pattern below starts with a dash
+// known holds secret values met while loading (the values of secret-named
+// vars); String masks them wherever they appear, whatever surrounds them.
+var known struct {
+	sync.RWMutex
+	values map[string]bool
+}
+
+// Known registers values as secrets: every later String masks them. Values
+// shorter than 4 characters are ignored (masking "1" everywhere would make
+// output unreadable without protecting anything).
+func Known(values ...string) {
+	known.Lock()
+	defer known.Unlock()
+	if known.values == nil {
+		known.values = map[string]bool{}
 	}
+	for _, v := range values {
+		if len(v) >= 4 {
+			known.values[v] = true
+		}
+	}
+}
+
+// KnownFrom registers the values of every secret-named key in m (vars),
+// nested maps included.
+func KnownFrom(m map[string]any) {
+	for k, v := range m {
+		switch x := v.(type) {
+		case map[string]any:
+			KnownFrom(x)
+		case string:
+			if IsSecretKey(k) {
+				Known(x)
+			}
+		default:
+			if IsSecretKey(k) && x != nil {
+				Known(fmt.Sprint(x))
+			}
+		}
+	}
+}
+
+// String removes PEM blocks, the values of secret-looking flags,
+// assignments, headers and URL userinfo, and every known secret value from
+// s. It is the one redaction every output goes through.
+func String(s string) string {
 	s = pemBlock.ReplaceAllString(s, Mask)
-	s = secretFlag.ReplaceAllString(s, "${1}"+Mask)
-	s = userFlag.ReplaceAllString(s, "${1}"+Mask)
+	for _, p := range patterns {
+		s = p.re.ReplaceAllString(s, p.repl)
+	}
+	known.RLock()
+	defer known.RUnlock()
+	for v := range known.values {
+		s = strings.ReplaceAll(s, v, Mask)
+	}
 	return s
 }
 
