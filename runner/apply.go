@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/events/redact"
@@ -35,10 +34,10 @@ type run struct {
 	mode mode
 	hard context.Context
 
-	j    *journal.Journal
-	rec  events.Recorder
-	file *events.JSON // events.jsonl in the state folder
-	lock Lock
+	j      *journal.Journal
+	rec    events.Recorder
+	file   *events.JSON // events.jsonl in the state folder
+	locked bool         // the Locker's Acquire succeeded
 
 	vars    map[string]any
 	names   []string // inventory order
@@ -318,7 +317,7 @@ func (r *run) body(ctx context.Context) error {
 // preflight runs the playbook's preflight steps, then every action's
 // Preflighter for each member still to upgrade. Any failure is a refusal:
 // nothing has changed yet.
-func (r *run) preflight(ctx context.Context, c *etcdprobe.Cluster) error {
+func (r *run) preflight(ctx context.Context, c *steps.ClusterStatus) error {
 	if err := r.phase(ctx, schema.PhasePreflight, r.pb.Preflight); err != nil {
 		if exit.Code(err) == exit.StepFailed {
 			return refused(err, "nothing was changed; fix what the step observed, then run again")
@@ -434,7 +433,7 @@ func (r *run) membersPhase(ctx context.Context) error {
 }
 
 // pickNext chooses the next member to upgrade, see membersPhase.
-func pickNext(order string, remaining []string, c *etcdprobe.Cluster) string {
+func pickNext(order string, remaining []string, c *steps.ClusterStatus) string {
 	if order == schema.OrderAsListed {
 		return remaining[0]
 	}
@@ -450,7 +449,7 @@ func pickNext(order string, remaining []string, c *etcdprobe.Cluster) string {
 // gates: before its first critical step every other member must be healthy
 // (invariant 1); after its steps it must be healthy, caught up and on the
 // target version before the next member is touched (invariant 2).
-func (r *run) upgradeMember(ctx context.Context, name string, c *etcdprobe.Cluster) error {
+func (r *run) upgradeMember(ctx context.Context, name string, c *steps.ClusterStatus) error {
 	cfg := r.inv.Resolve(r.inv.Member(name))
 	list := r.pb.Members.Steps
 	msg := "upgrading " + name
@@ -543,12 +542,12 @@ func (r *run) memberDone(name, state string) {
 
 // onTo reports whether the member answers with a server on the target
 // minor.
-func (r *run) onTo(c *etcdprobe.Cluster, name string) bool {
+func (r *run) onTo(c *steps.ClusterStatus, name string) bool {
 	m := c.MemberByName(name)
 	return m != nil && m.Reachable && matchMinor(r.pb.To, m.Server)
 }
 
-func memberServer(c *etcdprobe.Cluster, name string) string {
+func memberServer(c *steps.ClusterStatus, name string) string {
 	if m := c.MemberByName(name); m != nil {
 		return m.Server
 	}
@@ -561,7 +560,7 @@ func matchMinor(m schema.Minor, version string) bool {
 }
 
 // probe reads the whole cluster; no member answering is exit 4.
-func (r *run) probe(ctx context.Context) (*etcdprobe.Cluster, error) {
+func (r *run) probe(ctx context.Context) (*steps.ClusterStatus, error) {
 	c, err := r.o.Cluster.Cluster(ctx)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -50,8 +50,8 @@ func (r *run) attempts(ctx context.Context, s *schema.Step, crit bool, run func(
 		case <-sctx.Done():
 			return err
 		}
-		if crit && r.lock != nil {
-			if lerr := r.lock.Check(ctx); lerr != nil {
+		if crit {
+			if lerr := r.checkLock(ctx); lerr != nil {
 				return fmt.Errorf("%w; not retrying a critical step without the lock: %v", err, lerr)
 			}
 		}

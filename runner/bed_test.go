@@ -63,12 +63,7 @@ func TestBedUpgrade34To35(t *testing.T) {
 		Cluster: tg, Hosts: tg, Sink: events.Multi(rec, logSink{t}),
 		StateDir: filepath.Join(t.TempDir(), inv.Cluster), BackupDir: t.TempDir(),
 	}
-	locker, closeLocker, err := NewLocker(&o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeLocker()
-	o.Locker = locker
+	o.Locker = tg.Locker()
 
 	t.Log("run the shipped playbook: followers first, the leader last")
 	res, err := Apply(ctx, o)

@@ -9,8 +9,9 @@
 //
 // Apply, Resume and Rollback take interfaces only (steps.Cluster,
 // steps.Hosts, a Locker, an events.Sink, a clock), so every safety rule is
-// tested against a fake cluster; the CLI wires target and the real
-// locks. A run goes:
+// tested against a fake cluster; the CLI wires target (the prober, the
+// SSH hosts and the lock from one target.Open). The runner imports no
+// transport, no etcd client and not target. A run goes:
 //
 //	lock -> journal run-start -> probe -> preflight gate -> preflight steps
 //	-> each member's Preflighter -> per member: [stop gate] steps [post gate]

@@ -422,14 +422,31 @@ type fakeLocker struct {
 	broken   int
 }
 
-func (l *fakeLocker) Acquire(ctx context.Context, runID string) (Lock, error) {
+// The real lock and its refusal satisfy the runner's interfaces.
+var (
+	_ Locker    = (*lock.V3Locker)(nil)
+	_ Avoider   = (*lock.V3Locker)(nil)
+	_ Locker    = (*lock.V2Locker)(nil)
+	_ HeldError = (*lock.HeldError)(nil)
+)
+
+func (l *fakeLocker) Acquire(ctx context.Context, runID string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.held != nil {
-		return nil, &lock.HeldError{Cluster: "fake", Holder: l.held, Key: lock.Key("fake"), Expires: true}
+		return &lock.HeldError{Cluster: "fake", Holder: l.held, Key: lock.Key("fake"), Expires: true}
 	}
 	l.acquired++
-	return fakeLock{l}, nil
+	return nil
+}
+
+func (l *fakeLocker) Check(context.Context) error { return nil }
+
+func (l *fakeLocker) Release(context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.released++
+	return nil
 }
 
 func (l *fakeLocker) Break(ctx context.Context) (string, error) {
@@ -439,16 +456,6 @@ func (l *fakeLocker) Break(ctx context.Context) (string, error) {
 	who := l.held.String()
 	l.held = nil
 	return who, nil
-}
-
-type fakeLock struct{ l *fakeLocker }
-
-func (fakeLock) Check(context.Context) error { return nil }
-func (f fakeLock) Release(context.Context) error {
-	f.l.mu.Lock()
-	defer f.l.mu.Unlock()
-	f.l.released++
-	return nil
 }
 
 // harness is one test's runner wiring.

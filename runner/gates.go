@@ -6,11 +6,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
 )
 
 // GateError is a safety gate of design.md refusing to go on, whatever the
@@ -35,7 +35,7 @@ func (e *GateError) Error() string {
 // member reachable and healthy, a leader, and every server on the
 // playbook's `from` minor or already on `to`. On resume the member that was
 // mid-upgrade may be down or between versions.
-func (r *run) preflightGate(c *etcdprobe.Cluster) error {
+func (r *run) preflightGate(c *steps.ClusterStatus) error {
 	var bad, versions []string
 	for _, n := range r.names {
 		m := c.MemberByName(n)
@@ -93,7 +93,7 @@ func (r *run) preflightGate(c *etcdprobe.Cluster) error {
 // members.learners: allow. A learner is a member being added: etcd
 // promotes it only once it has caught up, and a rolling restart on top of
 // that is a second membership-affecting change at once.
-func (r *run) learnerGate(c *etcdprobe.Cluster) error {
+func (r *run) learnerGate(c *steps.ClusterStatus) error {
 	var learners []string
 	for _, m := range c.Members {
 		if m.IsLearner {
@@ -115,7 +115,7 @@ type quorum struct {
 	healthy int // voters reachable and healthy
 }
 
-func quorumOf(c *etcdprobe.Cluster) quorum {
+func quorumOf(c *steps.ClusterStatus) quorum {
 	var q quorum
 	for _, m := range c.Members {
 		if m.IsLearner {
@@ -287,7 +287,7 @@ func (r *run) gateFailed(g *GateError) error {
 // again; any other member runs its steps again from the first, under the
 // same gates (stopping a stopped member and swapping in the binary already
 // in place are no-ops that re-verify).
-func (r *run) reconcile(c *etcdprobe.Cluster) {
+func (r *run) reconcile(c *steps.ClusterStatus) {
 	st := r.journalState
 	if st == nil {
 		return

@@ -166,11 +166,7 @@ func bedOptions(t *testing.T, ctx context.Context, bed *testbed.Cluster, playboo
 		PlaybookDigest: journal.Digest(src), InventoryDigest: journal.Digest(isrc),
 		Cluster: tg, Hosts: tg, Sink: timedSink{t},
 		StateDir: filepath.Join(t.TempDir(), inv.Cluster), BackupDir: t.TempDir(),
+		Locker: tg.Locker(),
 	}
-	locker, closeLocker, err := NewLocker(&o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Locker = locker
-	return o, func() { closeLocker(); tg.Close() }
+	return o, func() { tg.Close() }
 }

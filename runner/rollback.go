@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
 )
 
 // Rollback puts one member back on the old binary with the playbook's
@@ -140,7 +140,7 @@ func (r *run) rollbackBody(ctx context.Context) error {
 // minor, which proves the cluster version has not moved to `to` (it moves
 // only once every member runs `to`). Without that proof an old binary
 // might refuse to start and leave the member down (docs/safety.md).
-func (r *run) clusterStillOld(c *etcdprobe.Cluster) error {
+func (r *run) clusterStillOld(c *steps.ClusterStatus) error {
 	if _, err := schema.ParseVersion(c.Version); err == nil {
 		return nil
 	}

@@ -76,24 +76,6 @@ type Options struct {
 	Ask   func(ctx context.Context, at PausePoint) (Answer, error)
 }
 
-// Locker takes a cluster's lock. The real ones live in lock.go (v3 in the
-// cluster, v2 on the hosts); tests use a fake.
-type Locker interface {
-	// Acquire takes the lock for this run, or returns a *lock.HeldError
-	// naming the holder.
-	Acquire(ctx context.Context, runID string) (Lock, error)
-	// Break removes the lock whoever holds it and says whose it was.
-	Break(ctx context.Context) (string, error)
-}
-
-// Lock is a held lock.
-type Lock interface {
-	// Check says whether the lock is still ours; the runner calls it before
-	// every critical step.
-	Check(ctx context.Context) error
-	Release(ctx context.Context) error
-}
-
 func (o *Options) now() time.Time {
 	if o.Now != nil {
 		return o.Now()

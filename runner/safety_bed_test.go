@@ -66,13 +66,8 @@ func newBedRun(t *testing.T, ctx context.Context, bed *testbed.Cluster, playbook
 		PlaybookDigest: journal.Digest(src), InventoryDigest: journal.Digest(isrc),
 		Cluster: tg, Hosts: tg, Sink: events.Multi(br.rec, logSink{t}),
 		StateDir: filepath.Join(t.TempDir(), inv.Cluster), BackupDir: t.TempDir(),
+		Locker: tg.Locker(),
 	}
-	locker, closeLocker, err := NewLocker(&br.o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(closeLocker)
-	br.o.Locker = locker
 	return br
 }
 

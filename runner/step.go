@@ -110,8 +110,8 @@ func (r *run) step(ctx context.Context, ph schema.Phase, cfg *schema.MemberConfi
 	if !ok {
 		return fail(fmt.Errorf("action %s cannot run in this build", s.Action), 0)
 	}
-	if crit && r.lock != nil {
-		if err := r.lock.Check(ctx); err != nil {
+	if crit {
+		if err := r.checkLock(ctx); err != nil {
 			return fail(fmt.Errorf("refusing a critical step without the lock: %w", err), 0)
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"github.com/etcdplay/etcdplay/runner/events"
 )
 
-// Avoider is a Lock that holds a connection to the cluster and can keep it
-// off one member (safety invariant 10: a member's downtime is etcd's own).
+// Avoider is a Locker that holds a connection to the cluster and can keep
+// it off one member (safety invariant 10: a member's downtime is etcd's own).
 // etcd's graceful stop waits, up to its request timeout (about 7 s), for
 // open client streams to end, and the v3 lock keeps a lease keep-alive
 // stream open for the whole run (docs/performance.md). The prober needs no
@@ -32,8 +32,8 @@ func (r *run) rejoin(ctx context.Context, ph events.Phase, member string) {
 }
 
 func (r *run) avoid(ctx context.Context, ph events.Phase, member, avoid string) {
-	a, ok := r.lock.(Avoider)
-	if !ok {
+	a, ok := r.o.Locker.(Avoider)
+	if !ok || !r.locked {
 		return
 	}
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)

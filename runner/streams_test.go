@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/target"
 	"github.com/etcdplay/etcdplay/testbed"
 )
 
@@ -20,26 +21,14 @@ type avoidingLocker struct {
 	calls []string
 }
 
-func (l *avoidingLocker) Acquire(ctx context.Context, runID string) (Lock, error) {
-	if _, err := l.fakeLocker.Acquire(ctx, runID); err != nil {
-		return nil, err
-	}
-	return avoidingLock{fakeLock{l.fakeLocker}, l}, nil
-}
-
-type avoidingLock struct {
-	fakeLock
-	l *avoidingLocker
-}
-
-func (a avoidingLock) Avoid(_ context.Context, member string) error {
+func (l *avoidingLocker) Avoid(_ context.Context, member string) error {
 	state := "all"
 	if member != "" {
-		a.l.fc.mu.Lock()
-		state = member + map[bool]string{true: " running", false: " STOPPED"}[a.l.fc.m(member).running]
-		a.l.fc.mu.Unlock()
+		l.fc.mu.Lock()
+		state = member + map[bool]string{true: " running", false: " STOPPED"}[l.fc.m(member).running]
+		l.fc.mu.Unlock()
 	}
-	a.l.calls = append(a.l.calls, state)
+	l.calls = append(l.calls, state)
 	return nil
 }
 
@@ -83,11 +72,16 @@ func TestBedStopTimeWithLockOpen(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), bedTimeout)
 			defer cancel()
 			inv := loadBedInventory(t, bed)
-			locker, closeLocker, err := NewLocker(&Options{Inventory: inv})
+			tg, err := target.Open(ctx, inv, target.Options{SSHConfigFile: "none", AgentSocket: "none", HomeDir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer closeLocker()
+			defer tg.Close()
+			locker := tg.Locker()
+			l, ok := locker.(Avoider)
+			if !ok {
+				t.Fatalf("the v3 lock %T cannot avoid a member", locker)
+			}
 
 			stop := func(i int) time.Duration {
 				t0 := time.Now()
@@ -106,23 +100,22 @@ func TestBedStopTimeWithLockOpen(t *testing.T) {
 				for i := range bed.Hosts {
 					alone = append(alone, stop(i))
 				}
-				l, err := locker.Acquire(ctx, "stop-time-test")
-				if err != nil {
+				if err := locker.Acquire(ctx, "stop-time-test"); err != nil {
 					t.Fatal(err)
 				}
 				for i, host := range bed.Hosts {
-					if err := l.(Avoider).Avoid(ctx, host.Name); err != nil {
+					if err := l.Avoid(ctx, host.Name); err != nil {
 						t.Fatal(err)
 					}
 					held = append(held, stop(i))
-					if err := l.(Avoider).Avoid(ctx, ""); err != nil {
+					if err := l.Avoid(ctx, ""); err != nil {
 						t.Fatal(err)
 					}
 				}
-				if err := l.Check(ctx); err != nil {
+				if err := locker.Check(ctx); err != nil {
 					t.Fatalf("the lock did not survive its moves: %v", err)
 				}
-				if err := l.Release(ctx); err != nil {
+				if err := locker.Release(ctx); err != nil {
 					t.Fatal(err)
 				}
 				diff = slices.Max(held) - slices.Max(alone)

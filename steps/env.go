@@ -68,6 +68,12 @@ type Env struct {
 	CheckOnly bool
 }
 
+// ClusterStatus is what one probe of the cluster saw. steps speaks the
+// probe's data types (etcdprobe) in its interfaces, and the transport's
+// (transport/ssh) in Host; the runner names them through steps so that it
+// imports neither (docs/architecture.md).
+type ClusterStatus = etcdprobe.Cluster
+
 // Cluster is the etcd side of a run: *etcdprobe.Prober satisfies it.
 type Cluster interface {
 	Cluster(ctx context.Context) (*etcdprobe.Cluster, error)

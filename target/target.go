@@ -2,14 +2,17 @@ package target
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
+	"github.com/etcdplay/etcdplay/target/lock"
 	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
@@ -52,6 +55,12 @@ type Target struct {
 	opts    Options
 	pool    *ssh.Pool
 	members map[string]schema.MemberConfig
+	// tls is the inventory's client TLS, read once by Open: the prober and
+	// the lock's client use this one config.
+	tls *tls.Config
+
+	lockOnce sync.Once
+	locker   lock.Locker
 }
 
 var (
@@ -76,6 +85,7 @@ func Open(ctx context.Context, inv *schema.Inventory, opts Options) (*Target, er
 	if err != nil {
 		return nil, fmt.Errorf("open target %s: %w", inv.Cluster, err)
 	}
+	t.tls = tc
 	p, err := etcdprobe.New(eps, etcdprobe.Options{
 		API:            inv.API,
 		TLS:            tc,
@@ -153,6 +163,7 @@ func (t *Target) SSHConfig(member string) (ssh.Config, error) {
 }
 
 // Close closes every SSH connection and the prober's idle connections.
+// Release the lock first.
 func (t *Target) Close() error {
 	return errors.Join(t.pool.Close(), t.Prober.Close())
 }

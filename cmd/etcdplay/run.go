@@ -228,18 +228,12 @@ func openSession(cmd *cobra.Command, opts *options, f *runFlags, playbookArg str
 		BackupDir: f.backupDir, GateTimeout: f.gateTimeout, Force: f.force,
 		AllowQuorumLoss: f.allowQuorumLoss,
 		BackupFile:      f.backup, NoBackup: f.noBackup,
+		Locker:          tgt.Locker(),
 	}
 	if pauseAt != runner.PauseNever {
 		s.o.Pause = pauseAt
 		s.o.Ask = (&pauseAsker{cluster: tgt, hosts: hosts, in: cmd.InOrStdin(), out: stderr, yes: f.yes}).Ask
 	}
-	locker, closeLocker, err := runner.NewLocker(&s.o)
-	if err != nil {
-		s.close()
-		return nil, exit.New(exit.Invalid, err, "")
-	}
-	s.o.Locker = locker
-	s.cleanup = append(s.cleanup, closeLocker)
 	s.ctx, s.o.Hard = twoStageInterrupt(cmd.Context())
 	return s, nil
 }

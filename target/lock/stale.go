@@ -2,6 +2,7 @@ package lock
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
 )
@@ -21,4 +22,14 @@ func (e *HeldError) HolderDeadHere() bool {
 		return false
 	}
 	return errors.Is(syscall.Kill(e.Holder.PID, 0), syscall.ESRCH)
+}
+
+// LockHint says what the refused operator can do next: wait for the
+// holder, or break a lock whose run is dead. The runner shows it under
+// the refusal (exit 7).
+func (e *HeldError) LockHint() string {
+	if e.Expires && e.HolderDeadHere() {
+		return fmt.Sprintf("its process (pid %d) is gone from this host; the lease lapses within %s, or add --break-lock", e.Holder.PID, DefaultTTL)
+	}
+	return "wait for that run to finish; if it is dead, add --break-lock"
 }

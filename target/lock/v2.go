@@ -12,7 +12,7 @@ import (
 
 // Runner runs one command on a member host. argv is already split; the
 // transport quotes every word (transport/ssh's client is adapted to this by
-// the runner). exit is the command's exit status; err is for failures to
+// target). exit is the command's exit status; err is for failures to
 // run it at all.
 type Runner interface {
 	Run(ctx context.Context, argv []string) (stdout, stderr []byte, exit int, err error)

@@ -15,7 +15,7 @@ import (
 
 // localRunner runs argv the way an SSH server would: as one command line
 // handed to a POSIX shell, so quoting is exercised for real. It is a unit
-// test stand-in; the runner's tests take the lock over real SSH.
+// test stand-in; target's TestLockerBed takes the lock over real SSH.
 type localRunner struct{ calls int }
 
 func (r *localRunner) Run(ctx context.Context, argv []string) ([]byte, []byte, int, error) {
