@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/testbed"
 )
 
@@ -287,7 +288,7 @@ func (r *result) membersTouched() []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, e := range r.events {
-		if e.Kind == events.StepStart && e.Phase == events.PhaseMembers && !seen[e.Member] {
+		if e.Kind == events.StepStart && e.Phase == schema.PhaseMembers && !seen[e.Member] {
 			seen[e.Member] = true
 			out = append(out, e.Member)
 		}

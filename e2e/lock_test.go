@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // TestLock_SecondRunRefused_3_4_to_3_5 is fault (e): two operators start
@@ -35,7 +36,7 @@ func TestLock_SecondRunRefused_3_4_to_3_5(t *testing.T) {
 	var aliceRun string
 	t.Log("alice runs the upgrade; when her run reaches its first member, bob starts the same upgrade")
 	res := alice.watch(ctx, func(e events.Event, _ *os.Process) {
-		if e.Kind != events.StepStart || e.Phase != events.PhaseMembers {
+		if e.Kind != events.StepStart || e.Phase != schema.PhaseMembers {
 			return
 		}
 		once.Do(func() {

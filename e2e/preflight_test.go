@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/testbed"
 )
 
@@ -127,7 +128,7 @@ func belowFloor(t *testing.T, version, playbook, floor, clusterVersion string, k
 		}
 	}
 	t.Logf("refused: %s", clip(res.failure(), 400))
-	if fails := res.steps(events.StepFailed, "", "assert-version"); len(fails) == 0 || fails[0].Phase != events.PhasePreflight {
+	if fails := res.steps(events.StepFailed, "", "assert-version"); len(fails) == 0 || fails[0].Phase != schema.PhasePreflight {
 		t.Errorf("want the preflight assert-version step to fail, got %+v", fails)
 	}
 	requireNothingStopped(t, o, res, before)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/testbed"
 )
 
@@ -151,7 +152,7 @@ func TestRecovery_RunnerKilled_Resume_3_4_to_3_5(t *testing.T) {
 	firstPID := 0
 	killed := false
 	res := o.watch(ctx, func(e events.Event, p *os.Process) {
-		if killed || e.Phase != events.PhaseMembers {
+		if killed || e.Phase != schema.PhaseMembers {
 			return
 		}
 		if e.Kind == events.MemberStart {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/testbed"
 )
 
@@ -50,7 +51,7 @@ func TestSSHDrop_MidStop_3_4_to_3_5(t *testing.T) {
 	var dropped sync.WaitGroup
 	var victim string
 	res := o.watch(ctx, func(e events.Event, _ *os.Process) {
-		if e.Kind != events.StepStart || e.Action != "ssh-stop" || e.Phase != events.PhaseMembers {
+		if e.Kind != events.StepStart || e.Action != "ssh-stop" || e.Phase != schema.PhaseMembers {
 			return
 		}
 		once.Do(func() {

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,7 +35,7 @@ type run struct {
 	mode mode
 	hard context.Context
 
-	j      *journal.Journal
+	j      journalWriter
 	rec    events.Recorder
 	file   *events.JSON // events.jsonl in the state folder
 	locked bool         // the Locker's Acquire succeeded
@@ -124,7 +125,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	}
 	defer r.release()
 
-	j, err := journal.Open(r.o.StateDir)
+	j, err := r.o.openJournal(r.o.StateDir)
 	if err != nil {
 		return res, exit.New(exit.Internal, err, "")
 	}
@@ -136,22 +137,19 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	if f, err := os.OpenFile(filepath.Join(r.o.StateDir, EventsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
 		r.file = events.NewJSON(f)
 		defer f.Close()
+	} else {
+		r.emit(events.Event{Kind: events.Warn, Message: "events file not written, the report covers this process only: " + err.Error()})
 	}
-	// A rollback adds its steps and rollback-done to the run it repairs,
-	// but no run-start or run-failed: a refused rollback must not turn a
-	// finished run into one that resume would pick up again.
+	if err := r.happen(transition{kind: events.RunStart,
+		message: fmt.Sprintf("%s %s (%s) with inventory %s", r.modeName(), r.o.PlaybookPath, r.pb.Name, r.o.InventoryPath),
+		fields:  map[string]any{"cluster": r.inv.Cluster, "playbook": r.pb.Name, "mode": r.modeName()}}); err != nil {
+		return res, err
+	}
 	if r.mode != modeRollback {
-		if err := r.journal(journal.Record{Kind: journal.RunStart,
-			PlaybookDigest: r.o.PlaybookDigest, InventoryDigest: r.o.InventoryDigest,
-			Detail: fmt.Sprintf("%s %s (%s) with inventory %s", r.modeName(), r.o.PlaybookPath, r.pb.Name, r.o.InventoryPath)}); err != nil {
-			return res, err
-		}
 		if err := writeMeta(r.o.StateDir, r.meta()); err != nil {
 			return res, exit.New(exit.Internal, err, "")
 		}
 	}
-	r.emit(events.Event{Kind: events.RunStart, Message: r.modeName() + " " + r.pb.Name,
-		Fields: map[string]any{"cluster": r.inv.Cluster, "playbook": r.pb.Name, "mode": r.modeName()}})
 
 	start := r.o.now()
 	var bodyErr error
@@ -169,16 +167,20 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 // report; it returns the error the CLI turns into an exit code.
 func (r *run) finish(ctx context.Context, err error, start time.Time, res *Result) error {
 	took := r.o.now().Sub(start)
-	switch {
-	case err == nil:
-		res.Outcome = OutcomeSucceeded
+	if err == nil {
 		msg := "run done"
 		if r.mode == modeRollback {
 			msg = "rollback of " + r.rollbackMember + " done"
-		} else {
-			_ = r.journal(journal.Record{Kind: journal.RunDone})
 		}
-		r.emit(events.Event{Kind: events.RunDone, Message: msg, Duration: took})
+		// A run is done only once the journal says so; if it cannot, the
+		// run ends failed with the journal's error.
+		err = r.happen(transition{kind: events.RunDone, message: msg, took: took})
+		if err == nil {
+			res.Outcome = OutcomeSucceeded
+		}
+	}
+	switch {
+	case err == nil:
 	case isInterrupted(ctx, err) || errors.Is(err, errStopped):
 		res.Outcome = OutcomeInterrupted
 		where := r.where
@@ -193,19 +195,13 @@ func (r *run) finish(ctx context.Context, err error, start time.Time, res *Resul
 			what += "; resume with: " + resume
 		}
 		err = exit.New(exit.Interrupted, errors.New(what), "")
-		if r.mode != modeRollback {
-			_ = r.journal(journal.Record{Kind: journal.Interrupted, Detail: err.Error()})
-		}
-		r.emit(events.Event{Kind: events.Interrupted, Message: err.Error(), Duration: took})
+		err = alsoJournal(err, r.happen(transition{kind: events.Interrupted, message: err.Error(), took: took}))
 	default:
 		res.Outcome = OutcomeFailed
 		if exit.Code(err) == exit.Refused {
 			res.Outcome = OutcomeRefused
 		}
-		if r.mode != modeRollback {
-			_ = r.journal(journal.Record{Kind: journal.RunFailed, Detail: err.Error()})
-		}
-		r.emit(events.Event{Kind: events.RunFailed, Message: err.Error(), Duration: took})
+		err = alsoJournal(err, r.happen(transition{kind: events.RunFailed, message: err.Error(), took: took}))
 	}
 	if res.Outcome == OutcomeFailed || res.Outcome == OutcomeInterrupted {
 		res.Resume, res.Rollback = r.o.commands(r.failedMember)
@@ -288,10 +284,10 @@ func (r *run) body(ctx context.Context) error {
 		// describe the old cluster (assert it is on `from`, back it up), so
 		// they are skipped; every member is done; finish's read-only checks
 		// still run and prove it.
-		r.emit(events.Event{Kind: events.Info, Phase: events.PhasePreflight,
+		r.emit(events.Event{Kind: events.Info, Phase: schema.PhasePreflight,
 			Message: "every member already runs " + r.pb.To.String() + ": preflight skipped, nothing to upgrade"})
 	case r.preflightDone:
-		r.emit(events.Event{Kind: events.Info, Phase: events.PhasePreflight,
+		r.emit(events.Event{Kind: events.Info, Phase: schema.PhasePreflight,
 			Message: "preflight passed before the run stopped (run " + r.id + "): not repeated"})
 	default:
 		if err := r.preflight(ctx, c); err != nil {
@@ -356,7 +352,7 @@ func (r *run) phase(ctx context.Context, ph schema.Phase, list []*schema.Step) e
 	if len(list) == 0 {
 		return nil
 	}
-	r.emit(events.Event{Kind: events.PhaseStart, Phase: events.Phase(ph), Steps: len(list)})
+	r.emit(events.Event{Kind: events.PhaseStart, Phase: ph, Steps: len(list)})
 	for i, s := range list {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -399,7 +395,9 @@ func (r *run) membersPhase(ctx context.Context) error {
 					return err
 				}
 				done[n] = true
-				r.memberDone(n, "already on "+memberServer(c, n))
+				if err := r.memberDone(schema.PhaseMembers, n, "already on "+memberServer(c, n), ""); err != nil {
+					return err
+				}
 				continue
 			}
 			remaining = append(remaining, n)
@@ -408,7 +406,7 @@ func (r *run) membersPhase(ctx context.Context) error {
 			return nil
 		}
 		if !started {
-			r.emit(events.Event{Kind: events.PhaseStart, Phase: events.PhaseMembers,
+			r.emit(events.Event{Kind: events.PhaseStart, Phase: schema.PhaseMembers,
 				Message: fmt.Sprintf("order %s: %d to upgrade", r.pb.Members.Order, len(remaining))})
 			started = true
 		}
@@ -461,7 +459,7 @@ func (r *run) upgradeMember(ctx context.Context, name string, c *steps.ClusterSt
 	} else {
 		msg = fmt.Sprintf("upgrading %s (down: left mid-upgrade)", name)
 	}
-	r.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: name, Steps: len(list), Message: msg, Fields: fields})
+	r.emit(events.Event{Kind: events.MemberStart, Phase: schema.PhaseMembers, Member: name, Steps: len(list), Message: msg, Fields: fields})
 	r.members[name].State = "in progress"
 	gated := false
 	// The backup gate stands before the first critical step after the
@@ -502,7 +500,7 @@ func (r *run) upgradeMember(ctx context.Context, name string, c *steps.ClusterSt
 				return err
 			}
 			gated = true
-			r.leave(ctx, events.PhaseMembers, name)
+			r.leave(ctx, schema.PhaseMembers, name)
 		}
 		if err := r.step(ctx, schema.PhaseMembers, &cfg, s, i+1, len(list)); err != nil {
 			if isInterrupted(ctx, err) {
@@ -525,19 +523,22 @@ func (r *run) upgradeMember(ctx context.Context, name string, c *steps.ClusterSt
 		return err
 	}
 	if gated {
-		r.rejoin(ctx, events.PhaseMembers, name)
+		r.rejoin(ctx, schema.PhaseMembers, name)
 	}
-	r.memberDone(name, "upgraded")
+	if err := r.memberDone(schema.PhaseMembers, name, "upgraded", ""); err != nil {
+		return err
+	}
 	r.failedMember = ""
 	r.upgraded = append(r.upgraded, name)
 	r.where = "the member boundary after " + name + " was upgraded"
 	return nil
 }
 
-func (r *run) memberDone(name, state string) {
-	_ = r.journal(journal.Record{Kind: journal.MemberDone, Phase: journal.PhaseMembers, Member: name, Detail: state})
+// memberDone sets the member's state and journals it done (member-done,
+// or rollback-done in the rollback phase) with msg, the state when "".
+func (r *run) memberDone(ph schema.Phase, name, state, msg string) error {
 	r.members[name].State = state
-	r.emit(events.Event{Kind: events.MemberDone, Phase: events.PhaseMembers, Member: name, Message: state})
+	return r.happen(transition{kind: events.MemberDone, phase: ph, member: name, message: cmp.Or(msg, state)})
 }
 
 // onTo reports whether the member answers with a server on the target
@@ -588,20 +589,6 @@ func (r *run) modeName() string {
 		return "rollback"
 	}
 	return "run"
-}
-
-// journal appends a record; a journal that cannot be written stops the
-// run, since resume could no longer trust it.
-func (r *run) journal(rec journal.Record) error {
-	if r.j == nil {
-		return nil
-	}
-	rec.Time = r.o.now()
-	rec.RunID = r.id
-	if err := r.j.Append(rec); err != nil {
-		return exit.New(exit.Internal, fmt.Errorf("journal: %w", err), "the state folder must be writable: "+r.o.StateDir)
-	}
-	return nil
 }
 
 func (r *run) emit(e events.Event) {

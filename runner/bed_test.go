@@ -90,7 +90,7 @@ func TestBedUpgrade34To35(t *testing.T) {
 		t.Fatalf("second Apply: %v", err)
 	}
 	for _, e := range rec.Events()[before:] {
-		if e.Kind == events.StepStart && e.Phase == events.PhaseMembers {
+		if e.Kind == events.StepStart && e.Phase == schema.PhaseMembers {
 			t.Errorf("second run started a member step: %+v", e)
 		}
 	}

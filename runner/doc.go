@@ -63,6 +63,11 @@
 //	report.md, .json    the last run's report (a resumed run: all of it)
 //	rollback/report.*   the last rollback's report
 //
+// Journal records and events come from one call per transition
+// (transition.go, run.happen); every failed journal write stops the run,
+// and a step whose step-start is not on disk never runs
+// (docs/architecture.md, "Journal and events").
+//
 // The runner never prints: it emits events (see events.Kind: besides
 // progress, Info and Record from actions, Gate when a safety gate passes,
 // Reconcile when resume compares the journal with the cluster).

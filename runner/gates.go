@@ -8,7 +8,6 @@ import (
 
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
-	"github.com/etcdplay/etcdplay/runner/journal"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
 )
@@ -179,7 +178,7 @@ func (r *run) stopGate(ctx context.Context, name string) error {
 		}
 	}
 	if self != nil && self.IsLearner {
-		r.emit(events.Event{Kind: events.Gate, Phase: events.PhaseMembers, Member: name,
+		r.emit(events.Event{Kind: events.Gate, Phase: r.memberPhase(), Member: name,
 			Message: fmt.Sprintf("safety gate: %s is a learner (not a voter), stopping it cannot cost quorum", name)})
 		return nil
 	}
@@ -193,10 +192,10 @@ func (r *run) stopGate(ctx context.Context, name string) error {
 			return r.gateFailed(&GateError{Gate: "before stopping " + name, Member: name, Observed: msg,
 				Expected: "the voters left after the stop hold quorum (or --allow-quorum-loss)"})
 		}
-		r.emit(events.Event{Kind: events.Warn, Phase: events.PhaseMembers, Member: name, Message: msg + " (allowed by --allow-quorum-loss)"})
+		r.emit(events.Event{Kind: events.Warn, Phase: r.memberPhase(), Member: name, Message: msg + " (allowed by --allow-quorum-loss)"})
 		return nil
 	}
-	r.emit(events.Event{Kind: events.Gate, Phase: events.PhaseMembers, Member: name,
+	r.emit(events.Event{Kind: events.Gate, Phase: r.memberPhase(), Member: name,
 		Message:  fmt.Sprintf("safety gate: the %d other voters are healthy (quorum %d of %d), %s may stop", left, voters/2+1, voters, name),
 		Duration: r.o.now().Sub(start), Spent: events.SpentCheck})
 	return nil
@@ -241,7 +240,7 @@ func (r *run) postGate(ctx context.Context, name string) error {
 		default:
 			if target > 0 {
 				if m.RaftAppliedIndex >= target {
-					r.emit(events.Event{Kind: events.Gate, Phase: events.Phase(map[bool]string{true: "rollback", false: "members"}[r.mode == modeRollback]), Member: name,
+					r.emit(events.Event{Kind: events.Gate, Phase: r.memberPhase(), Member: name,
 						Message:  fmt.Sprintf("safety gate: healthy, on %s, applied index %d >= leader's %d", m.Server, m.RaftAppliedIndex, target),
 						Fields:   map[string]any{"server": m.Server},
 						Duration: r.o.now().Sub(start), Spent: events.SpentCatchUp})
@@ -268,16 +267,21 @@ func (r *run) postGate(ctx context.Context, name string) error {
 	}
 }
 
+// gateFailed journals and emits a gate's refusal as a failed step of the
+// member's phase, in one transition.
 func (r *run) gateFailed(g *GateError) error {
-	ph := journal.PhaseMembers
+	jerr := r.happen(transition{kind: events.StepFailed, phase: r.memberPhase(), member: g.Member,
+		step: &stepRef{action: "safety-gate", name: g.Gate}, message: g.Error()})
+	return exit.New(exit.StepFailed, alsoJournal(g, jerr), "")
+}
+
+// memberPhase is the phase a member's steps and gates belong to: rollback
+// in a rollback, members otherwise.
+func (r *run) memberPhase() schema.Phase {
 	if r.mode == modeRollback {
-		ph = journal.PhaseRollback
+		return schema.PhaseRollback
 	}
-	if err := r.journal(journal.Record{Kind: journal.StepFailed, Phase: ph, Member: g.Member, Action: "safety-gate", Detail: g.Error()}); err != nil {
-		return err
-	}
-	r.emit(events.Event{Kind: events.StepFailed, Phase: events.PhaseMembers, Member: g.Member, Action: "safety-gate", StepName: g.Gate, Message: g.Error()})
-	return exit.New(exit.StepFailed, g, "")
+	return schema.PhaseMembers
 }
 
 // reconcile is resume's look at reality before anything runs: for each
@@ -310,6 +314,6 @@ func (r *run) reconcile(c *steps.ClusterStatus) {
 		if ms.InFlight != nil {
 			what = fmt.Sprintf("step %d (%s) was in flight; %s", ms.InFlight.StepIndex, ms.InFlight.Action, what)
 		}
-		r.emit(events.Event{Kind: events.Reconcile, Phase: events.PhaseMembers, Member: n, Message: what})
+		r.emit(events.Event{Kind: events.Reconcile, Phase: schema.PhaseMembers, Member: n, Message: what})
 	}
 }

@@ -85,7 +85,7 @@ func (r *run) pause(ctx context.Context, at PauseAt, pt PausePoint) error {
 		pt.Rollback = r.upgraded[n-1]
 	}
 	r.where = "the pause before " + pt.Next
-	ph := events.Phase(pt.Phase)
+	ph := pt.Phase
 	r.emit(events.Event{Kind: events.Pause, Phase: ph, Member: pt.Member, Message: "paused before " + pt.Next})
 	ans, err := r.o.Ask(ctx, pt)
 	if err != nil {

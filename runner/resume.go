@@ -9,6 +9,7 @@ import (
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // ErrNothingToResume is returned (exit 0 by the CLI) when the journal's
@@ -61,7 +62,7 @@ func Resume(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	for _, rec := range recs {
-		if rec.RunID == st.RunID && rec.Phase == journal.PhaseMembers {
+		if rec.RunID == st.RunID && rec.Phase == schema.PhaseMembers {
 			r.preflightDone = true
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // crashJournal writes the journal a runner leaves when it dies in the
@@ -81,7 +82,7 @@ func TestResumeAfterCrashDoesNotStopUpgradedMemberAgain(t *testing.T) {
 		t.Errorf("reconcile events %q", got)
 	}
 	for _, e := range h.rec.Events() {
-		if e.Kind == events.StepStart && e.Phase == events.PhasePreflight {
+		if e.Kind == events.StepStart && e.Phase == schema.PhasePreflight {
 			t.Errorf("preflight repeated: %+v", e)
 		}
 	}

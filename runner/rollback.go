@@ -87,16 +87,13 @@ func (r *run) rollbackBody(ctx context.Context) error {
 	}
 	if m := c.MemberByName(name); m != nil && m.Reachable && m.Healthy && matchMinor(r.pb.From, m.Server) {
 		msg := fmt.Sprintf("already on %s and healthy: nothing to roll back", m.Server)
-		r.members[name].State = msg
-		_ = r.journal(journal.Record{Kind: journal.RollbackDone, Phase: journal.PhaseRollback, Member: name, Detail: msg})
-		r.emit(events.Event{Kind: events.MemberDone, Phase: events.PhaseRollback, Member: name, Message: msg})
-		return nil
+		return r.memberDone(schema.PhaseRollback, name, msg, "")
 	}
 	cfg := r.inv.Resolve(r.inv.Member(name))
 	list := r.pb.Rollback
 	r.failedMember = name
 	r.members[name].State = "rolling back"
-	r.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseRollback, Member: name, Steps: len(list),
+	r.emit(events.Event{Kind: events.MemberStart, Phase: schema.PhaseRollback, Member: name, Steps: len(list),
 		Message: fmt.Sprintf("rolling %s back to %s (cluster version %s)", name, r.pb.From, orDash(c.Version))})
 	gated := false
 	for i, s := range list {
@@ -108,7 +105,7 @@ func (r *run) rollbackBody(ctx context.Context) error {
 				return err
 			}
 			gated = true
-			r.leave(ctx, events.PhaseRollback, name)
+			r.leave(ctx, schema.PhaseRollback, name)
 		}
 		if err := r.step(ctx, schema.PhaseRollback, &cfg, s, i+1, len(list)); err != nil {
 			r.members[name].State = fmt.Sprintf("rollback failed at step %d (%s)", i+1, s.Action)
@@ -123,15 +120,12 @@ func (r *run) rollbackBody(ctx context.Context) error {
 		return err
 	}
 	if gated {
-		r.rejoin(ctx, events.PhaseRollback, name)
+		r.rejoin(ctx, schema.PhaseRollback, name)
 	}
-	r.members[name].State = "rolled back"
-	r.failedMember = ""
-	if err := r.journal(journal.Record{Kind: journal.RollbackDone, Phase: journal.PhaseRollback, Member: name,
-		Detail: "rolled back to " + r.pb.From.String()}); err != nil {
+	if err := r.memberDone(schema.PhaseRollback, name, "rolled back", "rolled back to "+r.pb.From.String()); err != nil {
 		return err
 	}
-	r.emit(events.Event{Kind: events.MemberDone, Phase: events.PhaseRollback, Member: name, Message: "rolled back to " + r.pb.From.String()})
+	r.failedMember = ""
 	return nil
 }
 

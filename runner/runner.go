@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/runner/journal"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
 )
@@ -74,6 +75,17 @@ type Options struct {
 	// (run --pause); Ask nil never pauses.
 	Pause PauseAt
 	Ask   func(ctx context.Context, at PausePoint) (Answer, error)
+
+	// journalOpener opens the state folder's journal; nil is journal.Open.
+	// Tests put a failing journal here.
+	journalOpener func(dir string) (journalWriter, error)
+}
+
+func (o *Options) openJournal(dir string) (journalWriter, error) {
+	if o.journalOpener != nil {
+		return o.journalOpener(dir)
+	}
+	return journal.Open(dir)
 }
 
 func (o *Options) now() time.Time {

@@ -11,7 +11,6 @@ import (
 	"github.com/etcdplay/etcdplay/internal/atomicfile"
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
-	"github.com/etcdplay/etcdplay/runner/journal"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
 )
@@ -53,34 +52,31 @@ func isCritical(s *schema.Step) bool {
 }
 
 // step runs one step: guard with fresh facts, lock check before a critical
-// step, journal before and after, its attempts (attempts.go). A critical step runs
-// under the hard context, so the first Ctrl-C lets it finish.
+// step, journal before and after (run.happen), its attempts (attempts.go).
+// A critical step runs under the hard context, so the first Ctrl-C lets it
+// finish.
 func (r *run) step(ctx context.Context, ph schema.Phase, cfg *schema.MemberConfig, s *schema.Step, idx, total int) error {
 	member := ""
 	if cfg != nil {
 		member = cfg.Name
 	}
-	rec := journal.Record{Phase: string(ph), Member: member, StepIndex: idx, Action: s.Action}
 	r.where = fmt.Sprintf("%s step %d/%d (%s)", ph, idx, total, s.Action)
 	if member != "" {
 		r.where = fmt.Sprintf("member %s, %s", member, r.where)
 	}
-	ev := events.Event{Phase: events.Phase(ph), Member: member, StepIndex: idx, Steps: total, StepName: s.Name, Action: s.Action,
-		Spent: spentOn(s)}
 	crit := isCritical(s)
+	at := &stepRef{index: idx, steps: total, name: s.Name, action: s.Action, critical: crit, spent: spentOn(s)}
+	mark := func(k events.Kind, msg string, took time.Duration) error {
+		return r.happen(transition{kind: k, phase: ph, member: member, step: at, message: msg, took: took})
+	}
 	fail := func(err error, took time.Duration) error {
 		se := &StepError{Phase: ph, Member: member, Index: idx, Steps: total, Name: s.Name, Action: s.Action, Critical: crit, Err: err}
-		rec.Kind, rec.Detail = journal.StepFailed, err.Error()
-		if jerr := r.journal(rec); jerr != nil {
-			return jerr
-		}
-		ev.Kind, ev.Message, ev.Duration = events.StepFailed, err.Error(), took
+		kind, msg := events.StepFailed, err.Error()
 		if isInterrupted(ctx, se) {
 			// the operator's Ctrl-C, not a failure of the step
-			ev.Kind, ev.Message = events.StepInterrupted, "interrupted by the operator"
+			kind, msg = events.StepInterrupted, "interrupted by the operator"
 		}
-		r.emit(ev)
-		return exit.New(exit.StepFailed, se, "")
+		return exit.New(exit.StepFailed, alsoJournal(se, mark(kind, msg, took)), "")
 	}
 
 	if s.When != nil {
@@ -97,13 +93,7 @@ func (r *run) step(ctx context.Context, ph schema.Phase, cfg *schema.MemberConfi
 			if d := formatFacts(decidingFacts(s.When.Source, f)); d != "" {
 				why += " (" + d + ")"
 			}
-			rec.Kind, rec.Detail = journal.StepDone, "skipped: "+why
-			if err := r.journal(rec); err != nil {
-				return err
-			}
-			ev.Kind, ev.Message = events.StepSkipped, why
-			r.emit(ev)
-			return nil
+			return mark(events.StepSkipped, why, 0)
 		}
 	}
 	a, ok := s.Args.(steps.Action)
@@ -115,32 +105,22 @@ func (r *run) step(ctx context.Context, ph schema.Phase, cfg *schema.MemberConfi
 			return fail(fmt.Errorf("refusing a critical step without the lock: %w", err), 0)
 		}
 	}
-	rec.Kind, rec.Critical = journal.StepStart, crit
-	if err := r.journal(rec); err != nil {
+	if err := mark(events.StepStart, "", 0); err != nil {
 		return err
 	}
-	rec.Critical = false
-	ev.Kind = events.StepStart
-	r.emit(ev)
 
 	env := r.env(ph, cfg, idx)
 	start := r.o.now()
 	err := r.attempts(ctx, s, crit, func(ctx context.Context) error { return a.Run(ctx, env) },
 		func(n int, err error) {
-			r.emit(events.Event{Kind: events.Warn, Phase: ev.Phase, Member: member, StepIndex: idx, Steps: total, Action: s.Action,
+			r.emit(events.Event{Kind: events.Warn, Phase: ph, Member: member, StepIndex: idx, Steps: total, Action: s.Action,
 				Message: fmt.Sprintf("attempt %d of %d failed, retrying: %v", n, s.Retries+1, err)})
 		})
 	took := r.o.now().Sub(start)
 	if err != nil {
 		return fail(err, took)
 	}
-	rec.Kind = journal.StepDone
-	if err := r.journal(rec); err != nil {
-		return err
-	}
-	ev.Kind, ev.Duration = events.StepDone, took
-	r.emit(ev)
-	return nil
+	return mark(events.StepDone, "", took)
 }
 
 // preflightMember runs every members step's Preflighter for one member:
@@ -159,14 +139,14 @@ func (r *run) preflightMember(ctx context.Context, name string) error {
 		if err == nil {
 			// Its time is accounted for in the report (staging a release
 			// is a transfer, not overhead).
-			r.emit(events.Event{Kind: events.Info, Phase: events.PhasePreflight, Member: name, StepIndex: i + 1,
+			r.emit(events.Event{Kind: events.Info, Phase: schema.PhasePreflight, Member: name, StepIndex: i + 1,
 				Action: s.Action, StepName: s.Name, Message: "preflight check of the members step passed",
 				Duration: r.o.now().Sub(start), Spent: spentPreflight(s)})
 		}
 		if err != nil {
 			se := &StepError{Phase: schema.PhasePreflight, Member: name, Index: i + 1, Steps: len(r.pb.Members.Steps),
 				Name: s.Name, Action: s.Action, Err: fmt.Errorf("preflight check of the members step: %w", err)}
-			r.emit(events.Event{Kind: events.StepFailed, Phase: events.PhasePreflight, Member: name, StepIndex: i + 1,
+			r.emit(events.Event{Kind: events.StepFailed, Phase: schema.PhasePreflight, Member: name, StepIndex: i + 1,
 				Action: s.Action, StepName: s.Name, Message: se.Err.Error()})
 			return se
 		}
@@ -187,11 +167,11 @@ func (r *run) env(ph schema.Phase, cfg *schema.MemberConfig, idx int) *steps.Env
 	return &steps.Env{
 		Playbook: r.pb, Inventory: r.inv, Phase: ph, Member: cfg,
 		Cluster: r.o.Cluster, Hosts: r.o.Hosts,
-		Log:       &eventLog{r: r, phase: events.Phase(ph), member: member, idx: idx},
+		Log:       &eventLog{r: r, phase: ph, member: member, idx: idx},
 		Facts:     func(ctx context.Context) (schema.Facts, error) { return r.facts(ctx, member) },
 		Confirm:   confirm,
 		BackupDir: r.backupDir(),
-		Record:    func(key string, value any) { r.record(events.Phase(ph), member, idx, key, value) },
+		Record:    func(key string, value any) { r.record(ph, member, idx, key, value) },
 		Now:       r.o.now,
 	}
 }
@@ -208,7 +188,7 @@ func (r *run) facts(ctx context.Context, member string) (schema.Facts, error) {
 
 // record keeps what an action wants in the report; the backup manifest is
 // also written to backup.json in the state folder, where rollback finds it.
-func (r *run) record(ph events.Phase, member string, idx int, key string, value any) {
+func (r *run) record(ph schema.Phase, member string, idx int, key string, value any) {
 	if key != "backup" {
 		r.emit(events.Event{Kind: events.Record, Phase: ph, Member: member, StepIndex: idx, Message: key, Fields: map[string]any{key: value}})
 		return
@@ -240,7 +220,7 @@ func (r *run) record(ph events.Phase, member string, idx int, key string, value 
 // eventLog turns an action's log lines into events.
 type eventLog struct {
 	r      *run
-	phase  events.Phase
+	phase  schema.Phase
 	member string
 	idx    int
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // Avoider is a Locker that holds a connection to the cluster and can keep
@@ -22,16 +23,16 @@ type Avoider interface {
 // leave takes etcdplay's own streams off a member that is about to stop.
 // It cannot fail the run: a stream left behind costs seconds of stop
 // time, never safety, so a failure is a warning naming the cost.
-func (r *run) leave(ctx context.Context, ph events.Phase, member string) {
+func (r *run) leave(ctx context.Context, ph schema.Phase, member string) {
 	r.avoid(ctx, ph, member, member)
 }
 
 // rejoin lets the lock use every member again once member is healthy.
-func (r *run) rejoin(ctx context.Context, ph events.Phase, member string) {
+func (r *run) rejoin(ctx context.Context, ph schema.Phase, member string) {
 	r.avoid(ctx, ph, member, "")
 }
 
-func (r *run) avoid(ctx context.Context, ph events.Phase, member, avoid string) {
+func (r *run) avoid(ctx context.Context, ph schema.Phase, member, avoid string) {
 	a, ok := r.o.Locker.(Avoider)
 	if !ok || !r.locked {
 		return

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/etcdplay/etcdplay/runner/events/redact"
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // Kind says what happened.
@@ -46,24 +47,16 @@ const (
 	Pause Kind = "pause"
 )
 
-// Phase is the part of a playbook an event belongs to.
-type Phase string
-
-// The phases of a playbook.
-const (
-	PhasePreflight Phase = "preflight"
-	PhaseMembers   Phase = "members"
-	PhaseFinish    Phase = "finish"
-	PhaseRollback  Phase = "rollback"
-)
-
 // Event is one thing the runner did or saw. It is plain data: sinks decide
 // how it looks.
 type Event struct {
 	Time  time.Time
 	RunID string
 	Kind  Kind
-	Phase Phase
+	// Phase is the playbook section the event belongs to (schema.Phase,
+	// the one phase type of the runner, the journal and the report); empty
+	// for run-wide events.
+	Phase schema.Phase
 	// Member is the member a per-member event is about; empty for
 	// cluster-wide events (preflight, finish, run-*).
 	Member string
@@ -113,7 +106,7 @@ type wire struct {
 	Time       string         `json:"time"`
 	RunID      string         `json:"run_id,omitempty"`
 	Kind       Kind           `json:"kind"`
-	Phase      Phase          `json:"phase,omitempty"`
+	Phase      schema.Phase   `json:"phase,omitempty"`
 	Member     string         `json:"member,omitempty"`
 	StepIndex  int            `json:"step_index,omitempty"`
 	Steps      int            `json:"steps,omitempty"`

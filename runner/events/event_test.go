@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 var t0 = time.Date(2026, 11, 21, 6, 12, 0, 0, time.UTC)
@@ -18,7 +20,7 @@ func TestJSONLineIsStableAndOrdered(t *testing.T) {
 	var buf bytes.Buffer
 	s := NewJSON(&buf)
 	s.Emit(Event{
-		Time: t0.Add(1500 * time.Millisecond), RunID: "r1", Kind: StepDone, Phase: PhaseMembers,
+		Time: t0.Add(1500 * time.Millisecond), RunID: "r1", Kind: StepDone, Phase: schema.PhaseMembers,
 		Member: "infra0", StepIndex: 2, Steps: 8, StepName: "ssh-stop", Action: "ssh-stop",
 		Duration: 1234 * time.Millisecond,
 		Fields:   map[string]any{"z": 1, "a": "x", "password": "hunter2"},
@@ -37,7 +39,7 @@ func TestJSONLineIsStableAndOrdered(t *testing.T) {
 
 func TestJSONRoundTrip(t *testing.T) {
 	in := Event{
-		Time: t0, RunID: "r1", Kind: StepFailed, Phase: PhaseRollback, Member: "infra2",
+		Time: t0, RunID: "r1", Kind: StepFailed, Phase: schema.PhaseRollback, Member: "infra2",
 		StepIndex: 3, Steps: 4, StepName: "start", Action: "ssh-start", Message: "exit 1",
 		Duration: 2 * time.Second, Fields: map[string]any{"exit": 1.0},
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/log"
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // quietLogger is a logger with no timestamp, so lines are comparable.
@@ -22,12 +23,12 @@ func TestHumanShowsPerMemberProgress(t *testing.T) {
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	for _, e := range []Event{
 		{Time: at(0), Kind: RunStart, RunID: "r1"},
-		{Time: at(0), Kind: PhaseStart, Phase: PhaseMembers},
-		{Time: at(1), Kind: MemberStart, Phase: PhaseMembers, Member: "infra1", Message: "upgrading 1/3"},
-		{Time: at(1), Kind: StepStart, Phase: PhaseMembers, Member: "infra1", StepIndex: 2, Steps: 8, Action: "ssh-stop", StepName: "ssh-stop"},
-		{Time: at(2.25), Kind: StepDone, Phase: PhaseMembers, Member: "infra1", StepIndex: 2, Steps: 8, Action: "ssh-stop", StepName: "ssh-stop", Duration: 1250 * time.Millisecond},
-		{Time: at(2.25), Kind: StepSkipped, Phase: PhaseMembers, Member: "infra1", StepIndex: 7, Steps: 8, Action: "wait", StepName: "settle", Message: "guard false"},
-		{Time: at(3), Kind: StepFailed, Phase: PhaseMembers, Member: "infra1", StepIndex: 8, Steps: 8, Action: "assert-version", Message: "server is 3.4.23", Fields: map[string]any{"want": "3.5.*"}},
+		{Time: at(0), Kind: PhaseStart, Phase: schema.PhaseMembers},
+		{Time: at(1), Kind: MemberStart, Phase: schema.PhaseMembers, Member: "infra1", Message: "upgrading 1/3"},
+		{Time: at(1), Kind: StepStart, Phase: schema.PhaseMembers, Member: "infra1", StepIndex: 2, Steps: 8, Action: "ssh-stop", StepName: "ssh-stop"},
+		{Time: at(2.25), Kind: StepDone, Phase: schema.PhaseMembers, Member: "infra1", StepIndex: 2, Steps: 8, Action: "ssh-stop", StepName: "ssh-stop", Duration: 1250 * time.Millisecond},
+		{Time: at(2.25), Kind: StepSkipped, Phase: schema.PhaseMembers, Member: "infra1", StepIndex: 7, Steps: 8, Action: "wait", StepName: "settle", Message: "guard false"},
+		{Time: at(3), Kind: StepFailed, Phase: schema.PhaseMembers, Member: "infra1", StepIndex: 8, Steps: 8, Action: "assert-version", Message: "server is 3.4.23", Fields: map[string]any{"want": "3.5.*"}},
 		{Time: at(4), Kind: RunFailed, Message: "step failed", Duration: 4 * time.Second},
 	} {
 		h.Emit(e)

@@ -10,6 +10,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/etcdplay/etcdplay/internal/golden"
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // sampleRun is a run as the runner emits it: preflight, a member that is
@@ -25,7 +26,7 @@ func sampleRun() []Event {
 		e.RunID = "20261121T061200Z-abc123"
 		evs = append(evs, e)
 	}
-	step := func(ph Phase, member string, idx, n int, action, name string, took float64, end Kind, msg string) {
+	step := func(ph schema.Phase, member string, idx, n int, action, name string, took float64, end Kind, msg string) {
 		add(0, Event{Kind: StepStart, Phase: ph, Member: member, StepIndex: idx, Steps: n, Action: action, StepName: name})
 		e := Event{Kind: end, Phase: ph, Member: member, StepIndex: idx, Steps: n, Action: action, StepName: name, Message: msg}
 		if end != StepSkipped {
@@ -34,32 +35,32 @@ func sampleRun() []Event {
 		add(took, e)
 	}
 	add(0, Event{Kind: RunStart, Message: "run etcd 3.5 to 3.6", Fields: map[string]any{"cluster": "prod-etcd", "playbook": "etcd 3.5 to 3.6", "mode": "run"}})
-	add(0, Event{Kind: PhaseStart, Phase: PhasePreflight, Steps: 3})
-	step(PhasePreflight, "", 1, 3, "health", "health", 0.012, StepDone, "")
-	step(PhasePreflight, "", 2, 3, "assert-version", "assert-version", 0.004, StepDone, "")
-	step(PhasePreflight, "", 3, 3, "backup", "backup", 0.31, StepDone, "")
-	add(0, Event{Kind: PhaseStart, Phase: PhaseMembers, Message: "order leader-last: 2 to upgrade"})
-	add(0, Event{Kind: MemberStart, Phase: PhaseMembers, Member: "infra1", Steps: 6, Message: "upgrading infra1 (3.5.35)",
+	add(0, Event{Kind: PhaseStart, Phase: schema.PhasePreflight, Steps: 3})
+	step(schema.PhasePreflight, "", 1, 3, "health", "health", 0.012, StepDone, "")
+	step(schema.PhasePreflight, "", 2, 3, "assert-version", "assert-version", 0.004, StepDone, "")
+	step(schema.PhasePreflight, "", 3, 3, "backup", "backup", 0.31, StepDone, "")
+	add(0, Event{Kind: PhaseStart, Phase: schema.PhaseMembers, Message: "order leader-last: 2 to upgrade"})
+	add(0, Event{Kind: MemberStart, Phase: schema.PhaseMembers, Member: "infra1", Steps: 6, Message: "upgrading infra1 (3.5.35)",
 		Fields: map[string]any{"server": "3.5.35", "target": "3.6", "leader": false}})
-	add(0, Event{Kind: Gate, Phase: PhaseMembers, Member: "infra1", Message: "safety gate: the 2 other members are healthy, infra1 may stop"})
-	add(0, Event{Kind: StepStart, Phase: PhaseMembers, Member: "infra1", StepIndex: 1, Steps: 6, Action: "ssh-stop", StepName: "ssh-stop"})
-	add(0.6, Event{Kind: Info, Phase: PhaseMembers, Member: "infra1", StepIndex: 1, Message: "member stopped", Fields: map[string]any{"pid": 4242}})
-	add(0.6, Event{Kind: StepDone, Phase: PhaseMembers, Member: "infra1", StepIndex: 1, Steps: 6, Action: "ssh-stop", StepName: "ssh-stop", Duration: 1200 * time.Millisecond})
-	step(PhaseMembers, "infra1", 2, 6, "swap", "Restart with the same configuration but the 3.6 binary (3.6 rejects --enable-v2 and --proxy flags)", 0.42, StepDone, "")
-	step(PhaseMembers, "infra1", 3, 6, "ssh-start", "ssh-start", 0.05, StepDone, "")
-	add(0, Event{Kind: Warn, Phase: PhaseMembers, Member: "infra1", StepIndex: 4, Message: "attempt 1 of 2 failed, retrying: connection refused"})
-	step(PhaseMembers, "infra1", 4, 6, "wait", "wait", 2.3, StepDone, "")
-	step(PhaseMembers, "infra1", 5, 6, "wait", "settle", 0, StepSkipped, "guard false: cluster.dbSize > 50 * MB (cluster.dbSize=1048576)")
-	step(PhaseMembers, "infra1", 6, 6, "assert-version", "assert-version", 0.003, StepDone, "")
-	add(0.5, Event{Kind: Gate, Phase: PhaseMembers, Member: "infra1", Message: "safety gate: healthy, on 3.6.16, applied index 120 >= leader's 118",
+	add(0, Event{Kind: Gate, Phase: schema.PhaseMembers, Member: "infra1", Message: "safety gate: the 2 other members are healthy, infra1 may stop"})
+	add(0, Event{Kind: StepStart, Phase: schema.PhaseMembers, Member: "infra1", StepIndex: 1, Steps: 6, Action: "ssh-stop", StepName: "ssh-stop"})
+	add(0.6, Event{Kind: Info, Phase: schema.PhaseMembers, Member: "infra1", StepIndex: 1, Message: "member stopped", Fields: map[string]any{"pid": 4242}})
+	add(0.6, Event{Kind: StepDone, Phase: schema.PhaseMembers, Member: "infra1", StepIndex: 1, Steps: 6, Action: "ssh-stop", StepName: "ssh-stop", Duration: 1200 * time.Millisecond})
+	step(schema.PhaseMembers, "infra1", 2, 6, "swap", "Restart with the same configuration but the 3.6 binary (3.6 rejects --enable-v2 and --proxy flags)", 0.42, StepDone, "")
+	step(schema.PhaseMembers, "infra1", 3, 6, "ssh-start", "ssh-start", 0.05, StepDone, "")
+	add(0, Event{Kind: Warn, Phase: schema.PhaseMembers, Member: "infra1", StepIndex: 4, Message: "attempt 1 of 2 failed, retrying: connection refused"})
+	step(schema.PhaseMembers, "infra1", 4, 6, "wait", "wait", 2.3, StepDone, "")
+	step(schema.PhaseMembers, "infra1", 5, 6, "wait", "settle", 0, StepSkipped, "guard false: cluster.dbSize > 50 * MB (cluster.dbSize=1048576)")
+	step(schema.PhaseMembers, "infra1", 6, 6, "assert-version", "assert-version", 0.003, StepDone, "")
+	add(0.5, Event{Kind: Gate, Phase: schema.PhaseMembers, Member: "infra1", Message: "safety gate: healthy, on 3.6.16, applied index 120 >= leader's 118",
 		Fields: map[string]any{"server": "3.6.16"}})
-	add(0, Event{Kind: MemberDone, Phase: PhaseMembers, Member: "infra1", Message: "upgraded"})
-	add(0, Event{Kind: MemberStart, Phase: PhaseMembers, Member: "infra2", Steps: 6, Message: "upgrading infra2 (3.5.35, leader)",
+	add(0, Event{Kind: MemberDone, Phase: schema.PhaseMembers, Member: "infra1", Message: "upgraded"})
+	add(0, Event{Kind: MemberStart, Phase: schema.PhaseMembers, Member: "infra2", Steps: 6, Message: "upgrading infra2 (3.5.35, leader)",
 		Fields: map[string]any{"server": "3.5.35", "target": "3.6", "leader": true}})
-	step(PhaseMembers, "infra2", 1, 6, "ssh-stop", "ssh-stop", 0.9, StepDone, "")
-	step(PhaseMembers, "infra2", 2, 6, "swap", "put etcd 3.6 in place", 0.4, StepDone, "")
-	step(PhaseMembers, "infra2", 3, 6, "ssh-start", "ssh-start", 0.05, StepDone, "")
-	step(PhaseMembers, "infra2", 4, 6, "wait", "wait", 120, StepFailed, "member infra2 not healthy after 2m0s: connection refused")
+	step(schema.PhaseMembers, "infra2", 1, 6, "ssh-stop", "ssh-stop", 0.9, StepDone, "")
+	step(schema.PhaseMembers, "infra2", 2, 6, "swap", "put etcd 3.6 in place", 0.4, StepDone, "")
+	step(schema.PhaseMembers, "infra2", 3, 6, "ssh-start", "ssh-start", 0.05, StepDone, "")
+	step(schema.PhaseMembers, "infra2", 4, 6, "wait", "wait", 120, StepFailed, "member infra2 not healthy after 2m0s: connection refused")
 	add(0, Event{Kind: RunFailed, Message: "member infra2, members step 4/6 wait: not healthy", Duration: 127 * time.Second})
 	return evs
 }
@@ -69,8 +70,8 @@ func interruptedRun() []Event {
 	evs := sampleRun()[:4]
 	end := evs[len(evs)-1].Time
 	return append(evs,
-		Event{Time: end, Kind: StepStart, Phase: PhasePreflight, StepIndex: 2, Steps: 3, Action: "assert-version", StepName: "assert-version"},
-		Event{Time: end.Add(time.Second), Kind: StepInterrupted, Phase: PhasePreflight, StepIndex: 2, Steps: 3, Action: "assert-version", StepName: "assert-version", Duration: time.Second},
+		Event{Time: end, Kind: StepStart, Phase: schema.PhasePreflight, StepIndex: 2, Steps: 3, Action: "assert-version", StepName: "assert-version"},
+		Event{Time: end.Add(time.Second), Kind: StepInterrupted, Phase: schema.PhasePreflight, StepIndex: 2, Steps: 3, Action: "assert-version", StepName: "assert-version", Duration: time.Second},
 		Event{Time: end.Add(time.Second), Kind: Interrupted, Message: "interrupted at preflight step 2/3 (assert-version); resume with: etcdplay resume -i prod.yaml", Duration: time.Second},
 	)
 }

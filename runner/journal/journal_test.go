@@ -9,12 +9,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 var t0 = time.Date(2026, 11, 21, 6, 12, 0, 0, time.UTC)
 
 func rec(kind Kind, member string, step int) Record {
-	return Record{Time: t0.Add(time.Duration(step) * time.Second), RunID: "r1", Kind: kind, Phase: PhaseMembers, Member: member, StepIndex: step}
+	return Record{Time: t0.Add(time.Duration(step) * time.Second), RunID: "r1", Kind: kind, Phase: schema.PhaseMembers, Member: member, StepIndex: step}
 }
 
 func mustOpen(t *testing.T, dir string) *Journal {
@@ -50,8 +52,8 @@ func TestAppendThenRead(t *testing.T) {
 	j := mustOpen(t, dir)
 	want := []Record{
 		{Time: t0, RunID: "r1", Kind: RunStart, PlaybookDigest: "sha256:aa", InventoryDigest: "sha256:bb"},
-		{Time: t0, RunID: "r1", Kind: StepStart, Phase: PhaseMembers, Member: "infra0", StepIndex: 2, Action: "ssh-stop", Critical: true},
-		{Time: t0, RunID: "r1", Kind: StepDone, Phase: PhaseMembers, Member: "infra0", StepIndex: 2, Action: "ssh-stop", Detail: "stopped"},
+		{Time: t0, RunID: "r1", Kind: StepStart, Phase: schema.PhaseMembers, Member: "infra0", StepIndex: 2, Action: "ssh-stop", Critical: true},
+		{Time: t0, RunID: "r1", Kind: StepDone, Phase: schema.PhaseMembers, Member: "infra0", StepIndex: 2, Action: "ssh-stop", Detail: "stopped"},
 	}
 	mustAppend(t, j, want...)
 	got, warn := mustRead(t, dir)

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/etcdplay/etcdplay/runner/events/redact"
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // Kind says what a record marks.
@@ -22,21 +23,12 @@ const (
 	RollbackDone Kind = "rollback-done"
 )
 
-// The phases a record can belong to; the same names as the playbook's
-// sections and as events.Phase.
-const (
-	PhasePreflight = "preflight"
-	PhaseMembers   = "members"
-	PhaseFinish    = "finish"
-	PhaseRollback  = "rollback"
-)
-
 // Record is one line of the journal.
 type Record struct {
-	Time  time.Time `json:"time"`
-	RunID string    `json:"run_id"`
-	Kind  Kind      `json:"kind"`
-	Phase string    `json:"phase,omitempty"`
+	Time  time.Time    `json:"time"`
+	RunID string       `json:"run_id"`
+	Kind  Kind         `json:"kind"`
+	Phase schema.Phase `json:"phase,omitempty"`
 	// Member is empty for cluster-wide records (run-*, preflight, finish).
 	Member string `json:"member,omitempty"`
 	// StepIndex is the 1-based position of the step in its phase (in the

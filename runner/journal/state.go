@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"time"
+
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // MemberState is what the journal knows about one member in the last run.
@@ -131,7 +133,7 @@ func (s *State) apply(r *Record) {
 		if m.InFlight != nil && sameStep(m.InFlight, r) {
 			m.InFlight = nil
 		}
-		if r.Phase == PhaseMembers || r.Phase == "" {
+		if r.Phase == schema.PhaseMembers || r.Phase == "" {
 			m.LastStep = r.StepIndex
 		}
 		m.Failed = nil

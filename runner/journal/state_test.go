@@ -3,6 +3,8 @@ package journal
 import (
 	"strings"
 	"testing"
+
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 func TestReconcileUsesTheLastRun(t *testing.T) {
@@ -10,7 +12,7 @@ func TestReconcileUsesTheLastRun(t *testing.T) {
 	j := mustOpen(t, dir)
 	old := []Record{
 		{Time: t0, RunID: "r0", Kind: RunStart, PlaybookDigest: "sha256:old"},
-		{Time: t0, RunID: "r0", Kind: MemberDone, Phase: PhaseMembers, Member: "infra0"},
+		{Time: t0, RunID: "r0", Kind: MemberDone, Phase: schema.PhaseMembers, Member: "infra0"},
 		{Time: t0, RunID: "r0", Kind: RunDone},
 	}
 	mustAppend(t, j, old...)
@@ -51,8 +53,8 @@ func TestReconcileFindsTheStepInFlight(t *testing.T) {
 	stop.Action, stop.Critical = "ssh-stop", true
 	recs := []Record{
 		{Time: t0, RunID: "r1", Kind: RunStart},
-		{Time: t0, RunID: "r1", Kind: StepStart, Phase: PhasePreflight, StepIndex: 1, Action: "health"},
-		{Time: t0, RunID: "r1", Kind: StepDone, Phase: PhasePreflight, StepIndex: 1, Action: "health"},
+		{Time: t0, RunID: "r1", Kind: StepStart, Phase: schema.PhasePreflight, StepIndex: 1, Action: "health"},
+		{Time: t0, RunID: "r1", Kind: StepDone, Phase: schema.PhasePreflight, StepIndex: 1, Action: "health"},
 		rec(StepStart, "infra0", 1), rec(StepDone, "infra0", 1),
 		rec(StepStart, "infra0", 2), rec(StepDone, "infra0", 2),
 		rec(MemberDone, "infra0", 0),
@@ -98,15 +100,15 @@ func TestReconcileFindsTheStepInFlight(t *testing.T) {
 	}
 
 	// the operator rolls infra1 back: it starts from the first step again
-	rb := Record{Time: t0, RunID: "r1", Kind: StepStart, Phase: PhaseRollback, Member: "infra1", StepIndex: 1, Action: "ssh-stop", Critical: true}
+	rb := Record{Time: t0, RunID: "r1", Kind: StepStart, Phase: schema.PhaseRollback, Member: "infra1", StepIndex: 1, Action: "ssh-stop", Critical: true}
 	s = Reconcile(append(recs, rb))
-	if m := s.Member("infra1"); m.InFlight == nil || m.InFlight.Phase != PhaseRollback {
+	if m := s.Member("infra1"); m.InFlight == nil || m.InFlight.Phase != schema.PhaseRollback {
 		t.Errorf("rollback step in flight not seen: %+v", m)
 	}
 	rbDone := rb
 	rbDone.Kind = StepDone
 	s = Reconcile(append(recs, rb, rbDone,
-		Record{Time: t0, RunID: "r1", Kind: RollbackDone, Phase: PhaseRollback, Member: "infra1"}))
+		Record{Time: t0, RunID: "r1", Kind: RollbackDone, Phase: schema.PhaseRollback, Member: "infra1"}))
 	if m := s.Member("infra1"); !m.RolledBack || m.LastStep != 0 || m.Failed != nil || m.InFlight != nil {
 		t.Errorf("after rollback: %+v", m)
 	}
@@ -118,15 +120,15 @@ func TestReconcileFindsTheStepInFlight(t *testing.T) {
 func TestReconcileClusterWideInFlightAndFinish(t *testing.T) {
 	s := Reconcile([]Record{
 		{RunID: "r1", Kind: RunStart},
-		{RunID: "r1", Kind: StepStart, Phase: PhaseFinish, StepIndex: 1, Action: "assert-version"},
+		{RunID: "r1", Kind: StepStart, Phase: schema.PhaseFinish, StepIndex: 1, Action: "assert-version"},
 	})
-	if s.InFlight == nil || s.InFlight.Phase != PhaseFinish {
+	if s.InFlight == nil || s.InFlight.Phase != schema.PhaseFinish {
 		t.Errorf("finish step in flight: %+v", s.InFlight)
 	}
 	s = Reconcile([]Record{
 		{RunID: "r1", Kind: RunStart},
-		{RunID: "r1", Kind: StepStart, Phase: PhaseFinish, StepIndex: 1},
-		{RunID: "r1", Kind: StepDone, Phase: PhaseFinish, StepIndex: 1},
+		{RunID: "r1", Kind: StepStart, Phase: schema.PhaseFinish, StepIndex: 1},
+		{RunID: "r1", Kind: StepDone, Phase: schema.PhaseFinish, StepIndex: 1},
 		{RunID: "r1", Kind: RunDone},
 	})
 	if s.InFlight != nil || !s.Finished() {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // The JSON view: times in UTC with milliseconds, durations in whole
@@ -55,7 +56,7 @@ type jsonMember struct {
 }
 
 type jsonEntry struct {
-	Phase      events.Phase `json:"phase,omitempty"`
+	Phase      schema.Phase `json:"phase,omitempty"`
 	Index      int          `json:"index,omitempty"`
 	Steps      int          `json:"steps,omitempty"`
 	Name       string       `json:"name,omitempty"`

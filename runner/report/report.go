@@ -6,6 +6,7 @@ import (
 
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/events/redact"
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // Results of a run.
@@ -59,7 +60,7 @@ type Member struct {
 
 // Entry is one step in a timeline.
 type Entry struct {
-	Phase    events.Phase
+	Phase    schema.Phase
 	Index    int
 	Steps    int
 	Name     string
@@ -276,7 +277,7 @@ func memberState(tl []Entry, evs []events.Event, name string) string {
 		return fmt.Sprintf("failed at step %d (%s)", last.Index, last.Action)
 	case last.Outcome == OutcomeRunning:
 		return fmt.Sprintf("interrupted at step %d (%s)", last.Index, last.Action)
-	case last.Phase == events.PhaseRollback:
+	case last.Phase == schema.PhaseRollback:
 		return "rolled back"
 	case done && allSkipped(tl):
 		return "skipped"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/etcdplay/etcdplay/internal/golden"
 	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // script builds a run's events on a fake clock, the way the runner emits
@@ -40,7 +41,7 @@ var spentBy = map[string]events.Spent{
 }
 
 // step runs one step taking d: start, then done/skipped/failed.
-func (s *script) step(phase events.Phase, member string, i, n int, action string, d time.Duration, end events.Kind, msg string) {
+func (s *script) step(phase schema.Phase, member string, i, n int, action string, d time.Duration, end events.Kind, msg string) {
 	sp := spentBy[action]
 	s.emit(events.Event{Kind: events.StepStart, Phase: phase, Member: member, StepIndex: i, Steps: n, StepName: action, Action: action, Spent: sp})
 	s.now = s.now.Add(d)
@@ -51,39 +52,39 @@ func (s *script) step(phase events.Phase, member string, i, n int, action string
 // gate passes a safety gate taking d.
 func (s *script) gate(member string, d time.Duration, sp events.Spent) {
 	s.now = s.now.Add(d)
-	s.emit(events.Event{Kind: events.Gate, Phase: events.PhaseMembers, Member: member, Message: "safety gate passed", Duration: d, Spent: sp})
+	s.emit(events.Event{Kind: events.Gate, Phase: schema.PhaseMembers, Member: member, Message: "safety gate passed", Duration: d, Spent: sp})
 }
 
 func (s *script) preflight() {
 	s.run(events.RunStart, "", map[string]any{"playbook": "etcd 3.4 to 3.5"})
-	s.emit(events.Event{Kind: events.PhaseStart, Phase: events.PhasePreflight})
-	s.step(events.PhasePreflight, "", 1, 2, "health", 120*time.Millisecond, events.StepDone, "")
-	s.step(events.PhasePreflight, "", 2, 2, "backup", 3200*time.Millisecond, events.StepDone, "snapshot 12 MB, sha256 verified")
+	s.emit(events.Event{Kind: events.PhaseStart, Phase: schema.PhasePreflight})
+	s.step(schema.PhasePreflight, "", 1, 2, "health", 120*time.Millisecond, events.StepDone, "")
+	s.step(schema.PhasePreflight, "", 2, 2, "backup", 3200*time.Millisecond, events.StepDone, "snapshot 12 MB, sha256 verified")
 	for _, m := range members {
 		s.now = s.now.Add(300 * time.Millisecond)
-		s.emit(events.Event{Kind: events.Info, Phase: events.PhasePreflight, Member: m, StepIndex: 3, Action: "swap",
+		s.emit(events.Event{Kind: events.Info, Phase: schema.PhasePreflight, Member: m, StepIndex: 3, Action: "swap",
 			Message: "preflight check of the members step passed", Duration: 300 * time.Millisecond, Spent: events.SpentStaging})
 	}
-	s.emit(events.Event{Kind: events.PhaseStart, Phase: events.PhaseMembers})
+	s.emit(events.Event{Kind: events.PhaseStart, Phase: schema.PhaseMembers})
 }
 
 // upgrade runs a member's whole step list, all steps done.
 func (s *script) upgrade(member string, leader bool) {
-	s.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: member})
+	s.emit(events.Event{Kind: events.MemberStart, Phase: schema.PhaseMembers, Member: member})
 	if leader {
-		s.step(events.PhaseMembers, member, 1, 7, "move-leader", 800*time.Millisecond, events.StepDone, "leader moved to infra1")
+		s.step(schema.PhaseMembers, member, 1, 7, "move-leader", 800*time.Millisecond, events.StepDone, "leader moved to infra1")
 	} else {
-		s.step(events.PhaseMembers, member, 1, 7, "move-leader", 0, events.StepSkipped, "not the leader")
+		s.step(schema.PhaseMembers, member, 1, 7, "move-leader", 0, events.StepSkipped, "not the leader")
 	}
 	s.gate(member, 20*time.Millisecond, events.SpentCheck)
-	s.step(events.PhaseMembers, member, 2, 7, "ssh-stop", 1300*time.Millisecond, events.StepDone, "")
-	s.step(events.PhaseMembers, member, 3, 7, "swap", 400*time.Millisecond, events.StepDone, "etcd 3.5.35 in place, 3.4.23 kept")
-	s.step(events.PhaseMembers, member, 4, 7, "ssh-start", 900*time.Millisecond, events.StepDone, "")
-	s.step(events.PhaseMembers, member, 5, 7, "wait", 2500*time.Millisecond, events.StepDone, "healthy")
-	s.step(events.PhaseMembers, member, 6, 7, "wait", 0, events.StepSkipped, "guard false: cluster.dbSize > 50 * MB")
-	s.step(events.PhaseMembers, member, 7, 7, "assert-version", 30*time.Millisecond, events.StepDone, "")
+	s.step(schema.PhaseMembers, member, 2, 7, "ssh-stop", 1300*time.Millisecond, events.StepDone, "")
+	s.step(schema.PhaseMembers, member, 3, 7, "swap", 400*time.Millisecond, events.StepDone, "etcd 3.5.35 in place, 3.4.23 kept")
+	s.step(schema.PhaseMembers, member, 4, 7, "ssh-start", 900*time.Millisecond, events.StepDone, "")
+	s.step(schema.PhaseMembers, member, 5, 7, "wait", 2500*time.Millisecond, events.StepDone, "healthy")
+	s.step(schema.PhaseMembers, member, 6, 7, "wait", 0, events.StepSkipped, "guard false: cluster.dbSize > 50 * MB")
+	s.step(schema.PhaseMembers, member, 7, 7, "assert-version", 30*time.Millisecond, events.StepDone, "")
 	s.gate(member, 60*time.Millisecond, events.SpentCatchUp)
-	s.emit(events.Event{Kind: events.MemberDone, Phase: events.PhaseMembers, Member: member})
+	s.emit(events.Event{Kind: events.MemberDone, Phase: schema.PhaseMembers, Member: member})
 }
 
 var (
@@ -105,9 +106,9 @@ func successRun() ([]events.Event, Extra) {
 	s.upgrade("infra1", false)
 	s.upgrade("infra2", false)
 	s.upgrade("infra0", true)
-	s.emit(events.Event{Kind: events.PhaseStart, Phase: events.PhaseFinish})
-	s.step(events.PhaseFinish, "", 1, 2, "assert-version", 20*time.Millisecond, events.StepDone, "cluster 3.5.0")
-	s.step(events.PhaseFinish, "", 2, 2, "health", 90*time.Millisecond, events.StepDone, "")
+	s.emit(events.Event{Kind: events.PhaseStart, Phase: schema.PhaseFinish})
+	s.step(schema.PhaseFinish, "", 1, 2, "assert-version", 20*time.Millisecond, events.StepDone, "cluster 3.5.0")
+	s.step(schema.PhaseFinish, "", 2, 2, "health", 90*time.Millisecond, events.StepDone, "")
 	s.run(events.RunDone, "3 members upgraded", nil)
 	after := map[string]string{"infra0": "3.5.35", "infra1": "3.5.35", "infra2": "3.5.35"}
 	return s.evs, Extra{Cluster: "prod-etcd", Members: members, VersionsBefore: before, VersionsAfter: after,
@@ -118,11 +119,11 @@ func failedRun() ([]events.Event, Extra) {
 	s := newScript()
 	s.preflight()
 	s.upgrade("infra1", false)
-	s.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: "infra2"})
-	s.step(events.PhaseMembers, "infra2", 1, 7, "move-leader", 0, events.StepSkipped, "not the leader")
-	s.step(events.PhaseMembers, "infra2", 2, 7, "ssh-stop", 1100*time.Millisecond, events.StepDone, "")
-	s.step(events.PhaseMembers, "infra2", 3, 7, "swap", 300*time.Millisecond, events.StepDone, "")
-	s.step(events.PhaseMembers, "infra2", 4, 7, "ssh-start", 2*time.Second, events.StepFailed,
+	s.emit(events.Event{Kind: events.MemberStart, Phase: schema.PhaseMembers, Member: "infra2"})
+	s.step(schema.PhaseMembers, "infra2", 1, 7, "move-leader", 0, events.StepSkipped, "not the leader")
+	s.step(schema.PhaseMembers, "infra2", 2, 7, "ssh-stop", 1100*time.Millisecond, events.StepDone, "")
+	s.step(schema.PhaseMembers, "infra2", 3, 7, "swap", 300*time.Millisecond, events.StepDone, "")
+	s.step(schema.PhaseMembers, "infra2", 4, 7, "ssh-start", 2*time.Second, events.StepFailed,
 		"systemctl start etcd: exit 1: etcd --password=hunter2: bind: address already in use")
 	s.run(events.RunFailed, "infra2 failed at step 4 (ssh-start); run `etcdplay rollback -i prod.yaml` to put it back on 3.4.23", nil)
 	after := map[string]string{"infra0": "3.4.23", "infra1": "3.5.35"}
@@ -134,14 +135,14 @@ func interruptedRun() ([]events.Event, Extra) {
 	s := newScript()
 	s.run(events.RunStart, "resumed", map[string]any{"playbook": "etcd 3.4 to 3.5"})
 	// infra1 was upgraded before the crash: resume finds it on the target
-	s.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: "infra1"})
+	s.emit(events.Event{Kind: events.MemberStart, Phase: schema.PhaseMembers, Member: "infra1"})
 	for i, a := range []string{"move-leader", "ssh-stop", "swap", "ssh-start", "wait", "wait", "assert-version"} {
-		s.emit(events.Event{Kind: events.StepSkipped, Phase: events.PhaseMembers, Member: "infra1", StepIndex: i + 1, Steps: 7, Action: a, StepName: a, Message: "already on 3.5.35"})
+		s.emit(events.Event{Kind: events.StepSkipped, Phase: schema.PhaseMembers, Member: "infra1", StepIndex: i + 1, Steps: 7, Action: a, StepName: a, Message: "already on 3.5.35"})
 	}
-	s.emit(events.Event{Kind: events.MemberDone, Phase: events.PhaseMembers, Member: "infra1"})
-	s.emit(events.Event{Kind: events.MemberStart, Phase: events.PhaseMembers, Member: "infra2"})
-	s.step(events.PhaseMembers, "infra2", 1, 7, "move-leader", 0, events.StepSkipped, "not the leader")
-	s.emit(events.Event{Kind: events.StepStart, Phase: events.PhaseMembers, Member: "infra2", StepIndex: 2, Steps: 7, StepName: "stop etcd", Action: "ssh-stop"})
+	s.emit(events.Event{Kind: events.MemberDone, Phase: schema.PhaseMembers, Member: "infra1"})
+	s.emit(events.Event{Kind: events.MemberStart, Phase: schema.PhaseMembers, Member: "infra2"})
+	s.step(schema.PhaseMembers, "infra2", 1, 7, "move-leader", 0, events.StepSkipped, "not the leader")
+	s.emit(events.Event{Kind: events.StepStart, Phase: schema.PhaseMembers, Member: "infra2", StepIndex: 2, Steps: 7, StepName: "stop etcd", Action: "ssh-stop"})
 	s.now = s.now.Add(700 * time.Millisecond)
 	s.run(events.Interrupted, "interrupted by SIGINT; `etcdplay resume -i prod.yaml` continues", nil)
 	return s.evs, Extra{Cluster: "prod-etcd", Members: members, VersionsBefore: map[string]string{"infra1": "3.5.35", "infra2": "3.4.23", "infra0": "3.4.23"}}
