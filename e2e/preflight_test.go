@@ -28,7 +28,7 @@ func requireNothingStopped(t *testing.T, o *operator, res *result, before []int)
 	// preflight); an ssh-stop that ran is journalled in phase members.
 	for _, line := range strings.Split(o.journalText(), "\n") {
 		var e struct{ Kind, Phase, Action, Member string }
-		if json.Unmarshal([]byte(line), &e) == nil && e.Phase == string(events.PhaseMembers) && e.Action == "ssh-stop" {
+		if json.Unmarshal([]byte(line), &e) == nil && e.Phase == string(schema.PhaseMembers) && e.Action == "ssh-stop" {
 			t.Errorf("the journal records an ssh-stop of %s (%s)", e.Member, e.Kind)
 		}
 	}

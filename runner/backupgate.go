@@ -12,9 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
 )
 
 // backupGate is invariant 4 of docs/safety.md: before the first member
@@ -43,7 +43,7 @@ func (r *run) backupGate(ctx context.Context) error {
 			return refused(fmt.Errorf("--backup %s: %w", r.o.BackupFile, err), "name the manifest of a backup of this cluster, taken before this run")
 		}
 		r.backup = m
-		r.emit(events.Event{Kind: events.Gate, Phase: events.PhaseMembers,
+		r.emit(events.Event{Kind: events.Gate, Phase: schema.PhaseMembers,
 			Message: fmt.Sprintf("safety gate: backup %s of cluster %v at revision %v (current %d) verified", m["file"], m["cluster_id"], m["revision"], c.Revision)})
 		return nil
 	}
@@ -67,7 +67,7 @@ func (r *run) backupGate(ctx context.Context) error {
 			return refused(errors.New("--no-backup was not confirmed"), "confirm on a terminal, or add --yes")
 		}
 		r.noBackupConfirmed = true
-		r.emit(events.Event{Kind: events.Warn, Phase: events.PhaseMembers, Message: "no backup: --no-backup given and confirmed"})
+		r.emit(events.Event{Kind: events.Warn, Phase: schema.PhaseMembers, Message: "no backup: --no-backup given and confirmed"})
 		return nil
 	}
 	return refused(errors.New("this run holds no verified backup (the playbook has no backup step, or its guard skipped it), and no member stops without one"), hint)
@@ -77,7 +77,7 @@ func (r *run) backupGate(ctx context.Context) error {
 // checks it belongs to c: the same cluster id, a revision c has reached,
 // and the file it names present with the recorded sha256. A v3 snapshot
 // file given instead is looked up beside its manifest.
-func checkBackup(path string, c *etcdprobe.Cluster) (map[string]any, error) {
+func checkBackup(path string, c *steps.ClusterStatus) (map[string]any, error) {
 	if !strings.HasSuffix(path, ".json") {
 		matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "manifest*.json"))
 		if len(matches) != 1 {

@@ -10,7 +10,6 @@ import (
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/steps"
-	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 // HostReady is what a live plan proved about one member's host before
@@ -84,7 +83,7 @@ func proveHost(ctx context.Context, pb *schema.Playbook, inv *schema.Inventory, 
 		}
 		if err := p.Preflight(ctx, env); err != nil {
 			code := exit.Refused
-			var lost *ssh.ConnectionLostError
+			var lost *steps.ConnectionLostError
 			if errors.As(err, &lost) {
 				code = exit.Unreachable
 			}

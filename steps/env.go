@@ -74,6 +74,10 @@ type Env struct {
 // imports neither (docs/architecture.md).
 type ClusterStatus = etcdprobe.Cluster
 
+// ConnectionLostError is the transport's "the connection dropped while a
+// command ran; it may or may not have run", named here for the runner.
+type ConnectionLostError = ssh.ConnectionLostError
+
 // Cluster is the etcd side of a run: *etcdprobe.Prober satisfies it.
 type Cluster interface {
 	Cluster(ctx context.Context) (*etcdprobe.Cluster, error)

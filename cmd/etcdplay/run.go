@@ -228,7 +228,7 @@ func openSession(cmd *cobra.Command, opts *options, f *runFlags, playbookArg str
 		BackupDir: f.backupDir, GateTimeout: f.gateTimeout, Force: f.force,
 		AllowQuorumLoss: f.allowQuorumLoss,
 		BackupFile:      f.backup, NoBackup: f.noBackup,
-		Locker:          tgt.Locker(),
+		Locker: tgt.Locker(),
 	}
 	if pauseAt != runner.PauseNever {
 		s.o.Pause = pauseAt
