@@ -25,25 +25,6 @@ import (
 // follows the README's production section: print the sudoers lines,
 // install them, plan, run.
 
-// pending lists the product features these tests need that are not on
-// main yet. A test that needs one skips, naming it; whoever lands the
-// feature deletes its entry here, and the tests run.
-var pending = map[string]string{}
-
-// needs skips the test while a product feature it proves is in pending.
-func needs(t *testing.T, features ...string) {
-	t.Helper()
-	var missing []string
-	for _, f := range features {
-		if what, ok := pending[f]; ok {
-			missing = append(missing, what)
-		}
-	}
-	if len(missing) > 0 {
-		t.Skipf("not on main yet: %s (e2e/production_test.go: delete its entry from pending when it lands)", strings.Join(missing, "; "))
-	}
-}
-
 // startProductionBed starts a production-shaped cluster of version,
 // installs exactly the sudo rules `etcdplay sudoers -i INVENTORY` prints
 // for its inventory (and nothing else) and writes n keys over TLS.
@@ -340,7 +321,6 @@ func TestProduction_HostRefusesSSH(t *testing.T) {
 	before := pids(c)
 
 	t.Run("member behind the bastion", func(t *testing.T) {
-		needs(t, "hop-named")
 		stopSSHD(t, c.Hosts[1])
 		out, stderr, code := o.command(ctx, "plan", "3.5-to-3.6", "-i", c.InventoryPath)
 		if code == exitOK {
