@@ -71,7 +71,10 @@ type StepPlan struct {
 	Args   map[string]string `json:"args,omitempty"`
 	When   string            `json:"when,omitempty"`
 	Guard  string            `json:"guard,omitempty"` // the guard's outcome; offline: "evaluated at run time"
-	Facts  map[string]any    `json:"facts,omitempty"` // live plans: the facts the guard read
+	// Check is a check step's outcome in a live plan ("holds as of plan
+	// time", or what the run would do); its facts join Facts.
+	Check string         `json:"check,omitempty"`
+	Facts map[string]any `json:"facts,omitempty"` // live plans: the facts the guard read
 	// Timeout bounds each attempt, exactly as the run applies it
 	// (schema.Step.Bound: the step's timeout, else the action's own); ""
 	// when only the run bounds the step. Retries is how many more

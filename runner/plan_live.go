@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
@@ -139,20 +140,53 @@ func PlanLive(ctx context.Context, pb *schema.Playbook, inv *schema.Inventory, c
 
 func evalGuards(plans []StepPlan, list []*schema.Step, f schema.Facts) {
 	for i := range plans {
-		if i >= len(list) || list[i].When == nil {
+		if i >= len(list) {
 			continue
 		}
-		ok, err := list[i].When.Eval(f)
-		switch {
-		case err != nil:
-			plans[i].Guard = "error as of plan time: " + err.Error()
-		case ok:
-			plans[i].Guard = GuardTrue
-		default:
-			plans[i].Guard = GuardFalse
+		if w := list[i].When; w != nil {
+			ok, err := w.Eval(f)
+			switch {
+			case err != nil:
+				plans[i].Guard = "error as of plan time: " + err.Error()
+			case ok:
+				plans[i].Guard = GuardTrue
+			default:
+				plans[i].Guard = GuardFalse
+			}
+			plans[i].Facts = decidingFacts(w.Source, f)
 		}
-		plans[i].Facts = decidingFacts(list[i].When.Source, f)
+		if plans[i].Guard != GuardFalse { // a skipped step's check does not matter
+			evalCheck(&plans[i], list[i], f)
+		}
 	}
+}
+
+// Check outcomes in a live plan.
+const (
+	CheckHolds = "holds as of plan time"
+)
+
+// evalCheck gives a check step its outcome as of plan time: what the run
+// would find if the cluster stays as it is.
+func evalCheck(sp *StepPlan, s *schema.Step, f schema.Facts) {
+	pc, ok := s.Args.(steps.PlanChecker)
+	if !ok {
+		return
+	}
+	v := pc.PlanCheck(f)
+	switch {
+	case v.Err != nil:
+		sp.Check = "error as of plan time: " + v.Err.Error()
+	case v.Holds:
+		sp.Check = CheckHolds
+	case v.Severity == "warn":
+		sp.Check = "fails as of plan time: the run would warn: " + v.Message
+	default:
+		sp.Check = "fails as of plan time: the run would stop here: " + v.Message
+	}
+	facts := decidingFacts(v.Expr, f)
+	maps.Copy(facts, sp.Facts)
+	sp.Facts = facts
 }
 
 func without(list []string, s string) []string {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/internal/golden"
 )
@@ -82,5 +83,50 @@ func TestCheckPlanRefusesChangedFiles(t *testing.T) {
 	off, _ := PlanOffline(pb, inv)
 	if err := CheckPlan(off, Digests{}); exit.Code(err) != exit.Invalid {
 		t.Errorf("offline plan: %v", err)
+	}
+}
+
+// authCluster is the fake cluster with authentication on.
+type authCluster struct{ *fakeCluster }
+
+func (a authCluster) Cluster(ctx context.Context) (*etcdprobe.Cluster, error) {
+	c, err := a.fakeCluster.Cluster(ctx)
+	if c != nil {
+		c.AuthEnabled = true
+	}
+	return c, err
+}
+
+// A live plan evaluates check steps, not only guards: with auth on, the
+// 3.4-to-3.5 plan says now that the run would stop at the auth check, and
+// which fact decided it; the other checks hold.
+func TestPlanLiveEvaluatesChecks(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	pb, inv := loadPair(t, "3.4-to-3.5", "../examples/inventory-v3.yaml")
+	p, err := PlanLive(context.Background(), pb, inv, authCluster{fc}, Digests{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range p.Phases[0].Steps {
+		if s.Action == "check" {
+			got[s.Args["that"]] = s.Check + " " + formatFacts(s.Facts)
+		}
+	}
+	for that, want := range map[string]string{
+		"!cluster.authEnabled":      "fails as of plan time: the run would stop here: auth is enabled; a rolling upgrade to 3.5 is not supported with auth on (etcd PR 11943) cluster.authEnabled=true",
+		"len(cluster.alarms) == 0":  CheckHolds + " cluster.alarms=[]",
+		"cluster.dbSize < 100 * MB": " vars.has_v2_data=false", // guard false: skipped, no outcome
+	} {
+		if got[that] != want {
+			t.Errorf("check %s: %q, want %q", that, got[that], want)
+		}
+	}
+	var text bytes.Buffer
+	if err := WritePlanText(&text, p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "check: fails as of plan time: the run would stop here: auth is enabled") {
+		t.Errorf("plan text does not show the check's outcome:\n%s", text.String())
 	}
 }

@@ -85,7 +85,7 @@ func WritePlanMarkdown(w io.Writer, p *Plan) error {
 }
 
 func writeStepTable(b *strings.Builder, list []StepPlan) {
-	b.WriteString("| # | step | action | guard | bound | at |\n|--:|---|---|---|---|---|\n")
+	b.WriteString("| # | step | action | guard / check | bound | at |\n|--:|---|---|---|---|---|\n")
 	for _, s := range list {
 		title := s.Name
 		if title == "" {
@@ -102,9 +102,15 @@ func writeStepTable(b *strings.Builder, list []StepPlan) {
 		guard := ""
 		if s.When != "" {
 			guard = markdown.Code(s.When) + " → " + markdown.Text(s.Guard)
-			if len(s.Facts) > 0 {
-				guard += " (" + markdown.Code(formatFacts(s.Facts)) + ")"
+		}
+		if s.Check != "" {
+			if guard != "" {
+				guard += "; "
 			}
+			guard += "check " + markdown.Text(s.Check)
+		}
+		if len(s.Facts) > 0 {
+			guard += " (" + markdown.Code(formatFacts(s.Facts)) + ")"
 		}
 		bound := s.Timeout
 		if s.Retries != 0 {

@@ -117,6 +117,9 @@ func writeSteps(b *strings.Builder, list []StepPlan, indent string) {
 		if s.When != "" {
 			fmt.Fprintf(b, "%swhen: %s (%s)\n", in, s.When, s.Guard)
 		}
+		if s.Check != "" {
+			fmt.Fprintf(b, "%scheck: %s\n", in, s.Check)
+		}
 		if len(s.Facts) > 0 {
 			fmt.Fprintf(b, "%sfacts: %s\n", in, formatFacts(s.Facts))
 		}

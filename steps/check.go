@@ -59,6 +59,13 @@ func (c *Check) Plan(*PlanContext) (Plan, error) {
 	}, nil
 }
 
+// PlanCheck evaluates the expression with the facts of plan time, so a
+// live plan shows each check's outcome, not only its text.
+func (c *Check) PlanCheck(f schema.Facts) PlanCheck {
+	ok, err := c.That.Eval(f)
+	return PlanCheck{Expr: c.That.String(), Holds: ok && err == nil, Severity: c.Severity, Message: c.Message, Err: err}
+}
+
 // Run evaluates the guard against facts probed now. warn reports and
 // succeeds; fail stops the run with the playbook's message and the facts
 // the expression read.

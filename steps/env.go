@@ -28,6 +28,25 @@ type Cleaner interface {
 	Cleanup(ctx context.Context, env *Env)
 }
 
+// PlanChecker is an optional capability found by type assertion: an
+// action whose outcome depends on the facts alone (check), so a live plan
+// can say now what the run would find: Holds, or the message the run would
+// warn or stop with. Expr is the expression, whose facts the plan shows.
+type PlanChecker interface {
+	PlanCheck(f schema.Facts) PlanCheck
+}
+
+// PlanCheck is a PlanChecker's verdict as of plan time.
+type PlanCheck struct {
+	Expr  string
+	Holds bool
+	// Severity is what a failure does at run time: fail (the run stops;
+	// in preflight it is refused) or warn.
+	Severity string
+	Message  string
+	Err      error // the expression could not be evaluated
+}
+
 // Critical marks actions whose interruption leaves a member in a state that
 // must be re-checked before anything else happens (stop, swap, start). The
 // runner journals them as critical and, on Ctrl-C, lets them finish.

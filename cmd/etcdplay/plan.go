@@ -23,7 +23,8 @@ and its guard. PLAYBOOK is a path or a shipped name such as 3.4-to-3.5.
 By default the cluster is probed (read-only): members are listed in the
 order a run would take (leader-last: followers in inventory order, then
 the current leader; members already on the target are skipped), each
-guard is evaluated with the facts of now and shows the facts it read, and
+guard is evaluated with the facts of now and shows the facts it read, so
+is each check step (holds, or what the run would warn or stop with), and
 the plan records the digests of the playbook and inventory, so that
 ` + "`run --plan plan.json`" + ` refuses to run if either file has changed since.
 
@@ -39,7 +40,8 @@ with the fix, and plan exits 4 (SSH) or 5 (refused), naming the first cause
 in its first line.
 
 With --offline nothing is contacted: members are listed in inventory order
-(leader-last is applied at run time) and guards are shown as expressions.`,
+(leader-last is applied at run time) and guards and checks are shown as
+expressions.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if inventory == "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/spf13/cobra"
 
@@ -29,7 +30,7 @@ again from the first, behind the same safety gates. Preflight is not
 repeated once the run reached the members.`,
 		Args: args(cobra.RangeArgs(0, 1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			pbArg, err := runPlaybookArg(f, a)
+			pbArg, err := runPlaybookArg(cmd, f, a)
 			if err != nil {
 				return err
 			}
@@ -54,12 +55,12 @@ repeated once the run reached the members.`,
 
 // runPlaybookArg is PLAYBOOK when given, else the playbook the journaled
 // run started with (run.json in the state folder).
-func runPlaybookArg(f *runFlags, a []string) (string, error) {
+func runPlaybookArg(cmd *cobra.Command, f *runFlags, a []string) (string, error) {
 	if len(a) == 1 {
 		return a[0], nil
 	}
 	if f.inventory == "" {
-		return "", usageErr(errors.New("needs an inventory"), "add -i INVENTORY")
+		return "", usageErr(errors.New(cmd.Name()+" needs an inventory"), "add -i INVENTORY")
 	}
 	inv, _, err := loadInventoryDigest(f.inventory)
 	if err != nil {
@@ -75,7 +76,16 @@ func runPlaybookArg(f *runFlags, a []string) (string, error) {
 	}
 	m, err := runner.ReadMeta(dir)
 	if err != nil {
-		return "", usageErr(fmt.Errorf("no run to continue in %s: %w", dir, err), "name the playbook: etcdplay "+"resume -i INV PLAYBOOK, and check --state-dir")
+		why := "no run started there"
+		if !errors.Is(err, fs.ErrNotExist) {
+			why = err.Error()
+		}
+		if cmd.Name() == "rollback" {
+			return "", usageErr(fmt.Errorf("no run to roll back in %s: %s", dir, why),
+				"rollback puts back a member of a run this state folder holds (check --state-dir); to put a member back anyway, name it and the playbook: etcdplay rollback -i INV --member NAME PLAYBOOK")
+		}
+		return "", usageErr(fmt.Errorf("no run to continue in %s: %s", dir, why),
+			"check --state-dir, or start one: etcdplay run PLAYBOOK -i INV")
 	}
 	return m.PlaybookPath, nil
 }

@@ -24,7 +24,7 @@ must be healthy before the member is stopped, and it must come back
 healthy, caught up and on the old version.`,
 		Args: args(cobra.RangeArgs(0, 1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			pbArg, err := runPlaybookArg(f, a)
+			pbArg, err := runPlaybookArg(cmd, f, a)
 			if err != nil {
 				return err
 			}

@@ -28,7 +28,7 @@ against the cluster an inventory describes.`,
 		Args:          cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageErr(fmt.Errorf("unknown command %q", args[0]), "etcdplay --help lists the commands")
+				return unknownCommand(cmd, args[0])
 			}
 			return cmd.Help()
 		},
@@ -49,9 +49,7 @@ against the cluster an inventory describes.`,
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVarP(&opts.output, "output", "o", "text", "output format: text or json (plan and diff: also markdown, for pull-request comments)")
 	root.PersistentFlags().BoolVarP(&opts.verbose, "verbose", "v", false, "detailed progress: every step's start and end with its fields (run, resume, rollback)")
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usageErr(err, fmt.Sprintf("etcdplay %s --help shows the flags", cmd.Name()))
-	})
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		newListCmd(opts),
 		newValidateCmd(opts),
@@ -81,6 +79,9 @@ func usageErr(err error, hint string) error {
 // error (exit 2), not an internal one.
 func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, a []string) error {
+		if len(a) > 0 && cmd.HasAvailableSubCommands() {
+			return unknownCommand(cmd, a[0]) // `etcdplay sandbox upp`
+		}
 		if err := check(cmd, a); err != nil {
 			return usageErr(err, "usage: "+cmd.UseLine())
 		}
