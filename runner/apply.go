@@ -450,7 +450,7 @@ func pickNext(order string, remaining []string, c *steps.ClusterStatus) string {
 func (r *run) upgradeMember(ctx context.Context, name string, c *steps.ClusterStatus) error {
 	cfg := r.inv.Resolve(r.inv.Member(name))
 	list := r.pb.Members.Steps
-	msg := "upgrading " + name
+	var msg string
 	// server, target and leader let views print "infra1  3.5.35 → 3.6".
 	fields := map[string]any{"target": r.pb.To.String()}
 	if m := c.MemberByName(name); m != nil && m.Reachable {

@@ -228,9 +228,7 @@ func parseJump(s string) (Config, error) {
 	if s == "" {
 		return c, errors.New("empty hop")
 	}
-	if strings.HasPrefix(s, "ssh://") {
-		s = strings.TrimPrefix(s, "ssh://")
-	}
+	s = strings.TrimPrefix(s, "ssh://")
 	if i := strings.LastIndex(s, "@"); i >= 0 {
 		c.User, s = s[:i], s[i+1:]
 	}
