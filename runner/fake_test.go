@@ -502,4 +502,3 @@ func (h *harness) messages(k events.Kind) []string {
 	}
 	return out
 }
-
