@@ -40,13 +40,8 @@ type Progress struct {
 	running *liveStep
 	stop    chan struct{}
 	done    chan struct{}
-	// per-member downtime: when its stop step started, and how long the
-	// member was down once the first wait after its start step ended
-	stopAt map[string]time.Time
-	down   map[string]time.Duration
-	// started tells a member's start (ssh-start) from its stop, so the
-	// downtime ends at the first wait after the start
-	started map[string]bool
+	// down measures each member's downtime, the way the report does
+	down map[string]*Downtime
 	// server is each member's version as the last event saw it (member
 	// start, then the post-member gate), for the member's closing line
 	server map[string]string
@@ -87,7 +82,7 @@ func NewProgress(w io.Writer, o ProgressOptions) *Progress {
 		// WithProfile and no colour cache: termenv asks the terminal
 		// nothing (no OSC 10/11 query), ever.
 		out:    termenv.NewOutput(w, termenv.WithProfile(o.Profile)),
-		stopAt: map[string]time.Time{}, down: map[string]time.Duration{}, started: map[string]bool{},
+		down:   map[string]*Downtime{},
 		server: map[string]string{}, target: map[string]string{}, note: map[string]string{},
 		width: o.Width,
 	}
@@ -240,27 +235,13 @@ func (p *Progress) track(e Event) {
 	if s, ok := e.Fields["target"].(string); ok && e.Member != "" {
 		p.target[e.Member] = s
 	}
-	switch {
-	case e.Kind == MemberStart:
-		delete(p.stopAt, e.Member)
-		delete(p.down, e.Member)
-		delete(p.started, e.Member)
-	case e.Kind == StepStart && e.Action == "ssh-stop":
-		if _, ok := p.stopAt[e.Member]; !ok {
-			p.stopAt[e.Member] = e.Time
-		}
-	case e.Kind == StepDone && e.Action == "ssh-start":
-		p.started[e.Member] = true
-		if at, ok := p.stopAt[e.Member]; ok {
-			p.down[e.Member] = e.Time.Sub(at)
-		}
-	case e.Kind == StepDone && e.Action == "wait" && p.started[e.Member]:
-		// down until it answers again: the first wait after the start
-		if at, ok := p.stopAt[e.Member]; ok {
-			p.down[e.Member] = e.Time.Sub(at)
-		}
-		p.started[e.Member] = false
+	if e.Member == "" {
+		return
 	}
+	if e.Kind == MemberStart || p.down[e.Member] == nil {
+		p.down[e.Member] = &Downtime{}
+	}
+	p.down[e.Member].See(e)
 }
 
 // memberHeader is "host1  3.5.35 → 3.6 (leader)", or the runner's own
@@ -284,8 +265,8 @@ func (p *Progress) memberFooter(e Event) string {
 	if s := p.server[e.Member]; s != "" && !strings.Contains(state, s) {
 		line += " (" + s + ")"
 	}
-	if d, ok := p.down[e.Member]; ok {
-		line += p.faint(", down " + shortDuration(d))
+	if d := p.down[e.Member]; d != nil && d.Took() > 0 {
+		line += p.faint(", down " + shortDuration(d.Took()))
 	}
 	return line
 }

@@ -130,7 +130,7 @@ func Build(evs []events.Event, x Extra) *Report {
 	}
 	open := map[string]int{}                  // member+phase+index -> position in its timeline
 	aside := map[events.Spent]time.Duration{} // gates and preflight checks: time outside any step
-	down := map[string]*downtime{}
+	down := map[string]*events.Downtime{}
 
 	for _, e := range evs {
 		e = events.Redact(e)
@@ -155,13 +155,13 @@ func Build(evs []events.Event, x Extra) *Report {
 		}
 		if e.Member != "" {
 			if down[e.Member] == nil {
-				down[e.Member] = &downtime{}
+				down[e.Member] = &events.Downtime{}
 			}
-			down[e.Member].see(e)
+			down[e.Member].See(e)
 		}
 		switch e.Kind {
 		case events.Gate, events.Info:
-			if sp := spentOf(e); sp != "" {
+			if sp := events.SpentOf(e); sp != "" {
 				aside[sp] += e.Duration
 			}
 		case events.RunDone:
@@ -181,7 +181,7 @@ func Build(evs []events.Event, x Extra) *Report {
 			i, started := open[key]
 			if !started {
 				*timeline = append(*timeline, Entry{Phase: e.Phase, Index: e.StepIndex, Steps: e.Steps,
-					Name: e.StepName, Action: e.Action, Start: e.Time, Outcome: OutcomeRunning, Spent: spentOf(e)})
+					Name: e.StepName, Action: e.Action, Start: e.Time, Outcome: OutcomeRunning, Spent: events.SpentOf(e)})
 				i = len(*timeline) - 1
 			}
 			entry := &(*timeline)[i]
@@ -210,50 +210,12 @@ func Build(evs []events.Event, x Extra) *Report {
 		m.VersionBefore, m.VersionAfter = x.VersionsBefore[name], x.VersionsAfter[name]
 		m.State = memberState(m.Timeline, evs, name)
 		if d := down[name]; d != nil {
-			m.Downtime = d.took
+			m.Downtime = d.Took()
 		}
 		r.Members = append(r.Members, *m)
 	}
 	r.Totals = totals(r, aside)
 	return r
-}
-
-// downtime follows one member's events: its stop starts the clock, and
-// after its start the first catch-up wait or gate that passes stops it.
-type downtime struct {
-	stopped time.Time
-	started bool
-	took    time.Duration
-}
-
-func (d *downtime) see(e events.Event) {
-	sp := spentOf(e)
-	switch {
-	case e.Kind == events.StepStart && sp == events.SpentEtcdStop && d.stopped.IsZero():
-		d.stopped = e.Time
-	case d.stopped.IsZero():
-	case e.Kind == events.StepDone && sp == events.SpentEtcdStart:
-		d.started = true
-	case d.started && d.took == 0 && sp == events.SpentCatchUp && (e.Kind == events.StepDone || e.Kind == events.Gate):
-		d.took = e.Time.Sub(d.stopped)
-	}
-}
-
-// spentOf is what an event's time counts as; events written before the
-// runner labelled them are classified by action.
-func spentOf(e events.Event) events.Spent {
-	if e.Spent != "" {
-		return e.Spent
-	}
-	switch e.Action {
-	case "ssh-stop":
-		return events.SpentEtcdStop
-	case "ssh-start":
-		return events.SpentEtcdStart
-	case "wait":
-		return events.SpentCatchUp
-	}
-	return ""
 }
 
 // memberState reads a member's state from its timeline and whether
