@@ -17,7 +17,7 @@
 //	-> each member's Preflighter -> per member: [stop gate] steps [post gate]
 //	-> finish steps -> run-done -> report -> unlock
 //
-// The safety invariants of design.md hold whatever the playbook says:
+// The safety invariants of docs/safety.md hold whatever the playbook says:
 //
 //   - preflight gate: every member reachable and healthy, a leader, no
 //     cluster member missing from the inventory, every server on the

@@ -12,7 +12,7 @@ import (
 	"github.com/etcdplay/etcdplay/steps"
 )
 
-// GateError is a safety gate of design.md refusing to go on, whatever the
+// GateError is a safety gate of docs/safety.md refusing to go on, whatever the
 // playbook says: which gate, about which member, what was observed and
 // what was expected.
 type GateError struct {

@@ -11,7 +11,7 @@ import (
 
 // PauseAt says where a run stops to ask the operator (run --pause): at
 // safe points only, where no member is stopped and the previous one has
-// passed its post-member gate (design.md invariant 2).
+// passed its post-member gate (docs/safety.md invariant 2).
 type PauseAt string
 
 // Where a run pauses.

@@ -33,7 +33,7 @@ const (
 	// Info is a runner remark that is neither progress nor a warning
 	// (e.g. "every member is already on the target").
 	Info Kind = "info"
-	// Gate is a safety gate's verdict about a member (design.md invariants
+	// Gate is a safety gate's verdict about a member (docs/safety.md invariants
 	// 1 and 2), so a reader of the JSON stream sees each check pass.
 	Gate Kind = "gate"
 	// Reconcile is resume's finding about a member the journal left
