@@ -80,10 +80,21 @@ func TestLockerBed(t *testing.T) {
 			if err != nil || !strings.Contains(who, "run-2") {
 				t.Fatalf("break: %q, %v; want it to name run-2", who, err)
 			}
-			if inv.API == "v3" {
-				if err := second.Check(ctx); !errors.Is(err, lock.ErrLost) {
-					t.Errorf("check after a break: %v, want lock lost", err)
-				}
+			if err := second.Check(ctx); !errors.Is(err, lock.ErrLost) {
+				t.Errorf("check after a break: %v, want lock lost", err)
+			}
+			// Broken and taken by another run: the old holder's next
+			// check (before its next critical step) must fail too, or
+			// both runs would go on.
+			if err := first.Acquire(ctx, "run-3"); err != nil {
+				t.Fatalf("acquire after break: %v", err)
+			}
+			err = second.Check(ctx)
+			if !errors.Is(err, lock.ErrLost) || (inv.API == "v2" && !strings.Contains(err.Error(), "run-3")) {
+				t.Errorf("check of a lock broken and taken by run-3: %v, want lost (on v2 naming run-3)", err)
+			}
+			if err := first.Release(ctx); err != nil {
+				t.Error(err)
 			}
 			if err := first.Acquire(ctx, "run-3"); err != nil {
 				t.Fatalf("acquire after break: %v", err)

@@ -163,15 +163,16 @@ func (v *V2Locker) Acquire(ctx context.Context, runID string) error {
 	return nil
 }
 
-// Check implements Locker. Folders on hosts cannot lapse the way a lease
-// can, so a held v2 lock is always still ours.
-func (v *V2Locker) Check(context.Context) error {
+// Check implements Locker: every host still names this run (see
+// FileLock.Check).
+func (v *V2Locker) Check(ctx context.Context) error {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.held == nil {
+	l := v.held
+	v.mu.Unlock()
+	if l == nil {
 		return fmt.Errorf("lock %s: %w", v.cluster, ErrNotHeld)
 	}
-	return nil
+	return l.Check(ctx)
 }
 
 // Release implements Locker; releasing a lock not held is a no-op.

@@ -69,6 +69,12 @@ d=$1
 [ -e "$d" ] || exit 0
 if [ "$(cat -- "$d/holder.json" 2>/dev/null)" = "$2" ]; then rm -rf -- "$d"; exit $?; fi
 cat -- "$d/holder.json" 2>/dev/null; exit 3`
+	// check prints holder.json, or exits 4 when the folder is gone.
+	checkScript = `set -u
+d=$1
+[ -d "$d" ] || exit 4
+cat -- "$d/holder.json" 2>/dev/null
+exit 0`
 	breakScript = `set -u
 d=$1
 [ -e "$d" ] || exit 0
@@ -114,6 +120,36 @@ func AcquireV2(ctx context.Context, cluster string, targets []Target, h Holder) 
 		return nil, err
 	}
 	return l, nil
+}
+
+// Check re-reads the holder on every host this run locked: a folder that
+// is gone, or names another run (broken with --break-lock and taken
+// since), means the lock is lost, wrapped as ErrLost. Folders cannot lapse
+// the way a lease can, but another operator can break them, and then two
+// runs would go on at once; the runner calls Check before every critical
+// step.
+func (l *FileLock) Check(ctx context.Context) error {
+	want := l.holder.marshal()
+	for _, t := range l.taken {
+		dir := LockDirV2(t.Dir, l.cluster)
+		stdout, stderr, code, err := t.Runner.Run(ctx, []string{"sh", "-c", checkScript, "etcdplay-lock", dir})
+		switch {
+		case err != nil:
+			return fmt.Errorf("lock %s on %s: re-read %s: %w", l.cluster, t.Name, dir, err)
+		case code == 4:
+			return fmt.Errorf("lock %s on %s: %s is gone (broken by another operator?): %w", l.cluster, t.Name, dir, ErrLost)
+		case code != 0:
+			return fmt.Errorf("lock %s on %s: re-read %s: exit %d: %s", l.cluster, t.Name, dir, code, strings.TrimSpace(string(stderr)))
+		}
+		if got := firstLine(stdout); string(got) != want {
+			who := "someone else"
+			if o := parseHolder(got); o != nil {
+				who = fmt.Sprintf("%s (run %s)", o, o.RunID)
+			}
+			return fmt.Errorf("lock %s on %s: now held by %s: %w", l.cluster, t.Name, who, ErrLost)
+		}
+	}
+	return nil
 }
 
 // Holder is who this lock was taken for.
