@@ -1,8 +1,11 @@
 package schema
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,6 +22,7 @@ type Inventory struct {
 	Cluster   string              `yaml:"cluster" json:"cluster" jsonschema:"required" doc:"names the state folder and the lock"`
 	API       string              `yaml:"api" json:"api" jsonschema:"enum=v3|v2" doc:"etcd API the cluster speaks: v3 (default) or v2"`
 	TLS       *TLS                `yaml:"tls" json:"tls,omitempty" doc:"client TLS for etcd's client URLs"`
+	Auth      *Auth               `yaml:"auth" json:"auth,omitempty" doc:"etcd v3 user for every client call (status, locks, snapshots, move-leader) when auth is enabled"`
 	SSH       *SSH                `yaml:"ssh" json:"ssh,omitempty" doc:"SSH settings; ~/.ssh/config fills the rest"`
 	Service   *Service            `yaml:"service" json:"service,omitempty" doc:"shell commands that start and stop etcd"`
 	Binary    string              `yaml:"binary" json:"binary,omitempty" doc:"path of the running etcd binary"`
@@ -38,6 +42,46 @@ type TLS struct {
 	Cert       string `yaml:"cert" json:"cert,omitempty"`
 	Key        string `yaml:"key" json:"key,omitempty"`
 	ServerName string `yaml:"server_name" json:"server_name,omitempty"`
+}
+
+// Auth is the etcd v3 user etcdplay logs in as. The password is never in
+// the inventory: it is read, when a run opens the cluster, from a file
+// (password_file, relative to the inventory) or an environment variable
+// (password_env), and never printed, journaled or reported. Snapshots and
+// move-leader need the root role.
+type Auth struct {
+	User         string `yaml:"user" json:"user"`
+	PasswordFile string `yaml:"password_file" json:"password_file,omitempty" doc:"file holding the password (first line); relative to the inventory"`
+	PasswordEnv  string `yaml:"password_env" json:"password_env,omitempty" doc:"environment variable holding the password"`
+}
+
+// Password reads the password from where the inventory says; baseDir
+// resolves a relative password_file.
+func (a *Auth) Password(baseDir string) (string, error) {
+	switch {
+	case a.PasswordEnv != "":
+		v, ok := os.LookupEnv(a.PasswordEnv)
+		if !ok || v == "" {
+			return "", fmt.Errorf("auth: environment variable %s (auth.password_env) is not set", a.PasswordEnv)
+		}
+		return v, nil
+	case a.PasswordFile != "":
+		p := a.PasswordFile
+		if strings.HasPrefix(p, "~/") {
+			if home, err := os.UserHomeDir(); err == nil {
+				p = filepath.Join(home, p[2:])
+			}
+		} else if !filepath.IsAbs(p) {
+			p = filepath.Join(baseDir, p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", fmt.Errorf("auth: read auth.password_file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		return strings.TrimRight(line, "\r"), nil
+	}
+	return "", errors.New("auth: set auth.password_file or auth.password_env")
 }
 
 // SSH settings. Every field is optional; ~/.ssh/config supplies the rest.
@@ -127,6 +171,8 @@ func (d *Decoder) decodeInventory(n *yaml.Node) *Inventory {
 			inv.API = d.Enum(v, "api", "v3", "v2")
 		case "tls":
 			inv.TLS = d.decodeTLS(v)
+		case "auth":
+			inv.Auth = d.decodeAuth(v)
 		case "ssh":
 			inv.SSH = d.decodeSSH(v, "ssh")
 		case "service":
@@ -152,6 +198,47 @@ func (d *Decoder) decodeInventory(n *yaml.Node) *Inventory {
 	d.Require(n, "inventory", set, "cluster", "members")
 	d.checkInventory(inv)
 	return inv
+}
+
+// decodeAuth refuses an inline password: inventories are reviewed,
+// committed and printed; a password in one leaks.
+func (d *Decoder) decodeAuth(n *yaml.Node) *Auth {
+	a := &Auth{}
+	inline := false
+	if rn := resolve(n); rn != nil && rn.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(rn.Content); i += 2 {
+			if k := resolve(rn.Content[i]); k.Value == "password" {
+				// Error snippets quote the source line: mask the value first.
+				if v := resolve(rn.Content[i+1]); v != nil && v.Value != "" && v.Line >= 1 && v.Line <= len(d.lines) {
+					d.lines[v.Line-1] = strings.ReplaceAll(d.lines[v.Line-1], v.Value, "<redacted>")
+				}
+				d.Hintf(k, "put it in a file only you can read (auth: {user: etcdplay, password_file: etcd-password}) or an environment variable (password_env: ETCDPLAY_PASSWORD)",
+					"auth.password: a password may not be written in the inventory")
+				rn.Content = append(rn.Content[:i:i], rn.Content[i+2:]...)
+				inline = true
+				break
+			}
+		}
+	}
+	set := map[string]bool{}
+	if !d.Fields(n, "auth", a, func(key string, v *yaml.Node) {
+		set[key] = true
+		switch key {
+		case "user":
+			a.User = d.NonEmpty(v, "auth.user")
+		case "password_file":
+			a.PasswordFile = d.NonEmpty(v, "auth.password_file")
+		case "password_env":
+			a.PasswordEnv = d.NonEmpty(v, "auth.password_env")
+		}
+	}) {
+		return a
+	}
+	d.Require(n, "auth", set, "user")
+	if set["password_file"] == set["password_env"] && !inline {
+		d.Hintf(n, "e.g. auth: {user: etcdplay, password_file: etcd-password}", "auth needs exactly one of password_file and password_env")
+	}
+	return a
 }
 
 func (d *Decoder) decodeTLS(n *yaml.Node) *TLS {

@@ -36,8 +36,8 @@ type Options struct {
 	// DialTimeout and RequestTimeout bound each etcd connection and member
 	// probe (etcdprobe's defaults when zero).
 	DialTimeout, RequestTimeout time.Duration
-	// Username and Password authenticate the v3 client when auth is on.
-	// Never logged.
+	// Username and Password authenticate the v3 client when auth is on;
+	// empty means the inventory's auth section. Never logged.
 	Username, Password string
 	// V2DataSize measures each 2.x member's data size over SSH in
 	// Cluster (see v2size.go). run, resume, rollback and plan set it;
@@ -86,6 +86,13 @@ func Open(ctx context.Context, inv *schema.Inventory, opts Options) (*Target, er
 		return nil, fmt.Errorf("open target %s: %w", inv.Cluster, err)
 	}
 	t.tls = tc
+	if inv.Auth != nil && opts.Username == "" {
+		opts.Username = inv.Auth.User
+		if opts.Password, err = inv.Auth.Password(t.dir); err != nil {
+			return nil, fmt.Errorf("open target %s: %w", inv.Cluster, err)
+		}
+		t.opts = opts
+	}
 	p, err := etcdprobe.New(eps, etcdprobe.Options{
 		API:            inv.API,
 		TLS:            tc,
