@@ -212,8 +212,8 @@ func (d *Decoder) decodeAuth(n *yaml.Node) *Auth {
 				if v := resolve(rn.Content[i+1]); v != nil && v.Value != "" && v.Line >= 1 && v.Line <= len(d.lines) {
 					d.lines[v.Line-1] = strings.ReplaceAll(d.lines[v.Line-1], v.Value, "<redacted>")
 				}
-				d.Hintf(k, "put it in a file only you can read (auth: {user: etcdplay, password_file: etcd-password}) or an environment variable (password_env: ETCDPLAY_PASSWORD)",
-					"auth.password: a password may not be written in the inventory")
+				d.Hintf(k, "move it to a file only you can read and name that file in auth.password_file, or to an environment variable named in auth.password_env",
+					"auth: an inline password is not allowed in the inventory")
 				rn.Content = append(rn.Content[:i:i], rn.Content[i+2:]...)
 				inline = true
 				break

@@ -62,7 +62,7 @@ func TestAuthRun35To36(t *testing.T) {
 	})
 
 	_, stderr, code := runBin(t, bin, "validate", inline)
-	if code != 3 || !strings.Contains(stderr, "auth.password: a password may not be written in the inventory") || strings.Contains(stderr, password) {
+	if code != 3 || !strings.Contains(stderr, "auth: an inline password is not allowed in the inventory") || strings.Contains(stderr, password) {
 		t.Errorf("validate of an inline password: exit %d\n%s", code, stderr)
 	}
 
