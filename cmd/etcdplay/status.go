@@ -14,6 +14,7 @@ import (
 
 	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/internal/term"
 	"github.com/etcdplay/etcdplay/target"
 )
 
@@ -124,20 +125,20 @@ func writeStatusTable(w io.Writer, c *etcdprobe.Cluster, hosts map[string]string
 		}
 		healthy := yesNo(m.Healthy)
 		if why := firstOf(m.Error, m.HealthError); why != "" {
-			notes = append(notes, fmt.Sprintf("[%d] %s: %s", len(notes)+1, name, why))
+			notes = append(notes, fmt.Sprintf("[%d] %s: %s", len(notes)+1, term.Line(name), term.Line(why)))
 			healthy += " [" + strconv.Itoa(len(notes)) + "]"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			name, dash(hosts[m.Endpoint]), dash(m.Server), dash(m.ClusterVersion), dash(m.Storage),
+			term.Line(name), dash(hosts[m.Endpoint]), dash(term.Line(m.Server)), dash(term.Line(m.ClusterVersion)), dash(term.Line(m.Storage)),
 			yesNo(m.IsLeader), healthy, size(m, c.API), index(m.RaftIndex, m.Reachable), index(m.RaftAppliedIndex, m.Reachable), yesNo(m.IsLearner))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\ncluster %s (api %s): version %s, leader %s, revision %d, %s\n",
-		dash(c.ID.String()), c.API, dash(c.Version), dash(c.Leader), c.Revision, healthWord(c.Healthy))
+		dash(c.ID.String()), c.API, dash(term.Line(c.Version)), dash(term.Line(c.Leader)), c.Revision, healthWord(c.Healthy))
 	for _, a := range c.Alarms {
-		fmt.Fprintf(w, "alarm: %s on %s\n", a.Type, firstOf(a.Member, a.MemberID.String()))
+		fmt.Fprintf(w, "alarm: %s on %s\n", term.Line(a.Type), term.Line(firstOf(a.Member, a.MemberID.String())))
 	}
 	for _, n := range notes {
 		fmt.Fprintln(w, n)

@@ -12,6 +12,7 @@ import (
 	"github.com/muesli/termenv"
 	"golang.org/x/sys/unix"
 
+	"github.com/etcdplay/etcdplay/internal/term"
 	"github.com/etcdplay/etcdplay/runner/events/redact"
 )
 
@@ -94,6 +95,14 @@ func NewHuman(l *log.Logger) *Human {
 // Emit renders e as one line.
 func (h *Human) Emit(e Event) {
 	e = Redact(e)
+	// Names and errors come from the cluster and the hosts: nothing in
+	// them may drive the terminal.
+	e.Message, e.StepName, e.Member = term.Printable(e.Message), term.Printable(e.StepName), term.Line(e.Member)
+	for k, v := range e.Fields {
+		if s, ok := v.(string); ok {
+			e.Fields[k] = term.Printable(s)
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 

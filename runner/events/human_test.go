@@ -82,3 +82,13 @@ func TestHumanColourFollowsNoColorOnATerminal(t *testing.T) {
 		})
 	}
 }
+
+// A member name or message from the cluster cannot drive the terminal.
+func TestHumanFiltersControlCharacters(t *testing.T) {
+	var b bytes.Buffer
+	h := NewHuman(NewLogger(&b, log.DebugLevel))
+	h.Emit(Event{Kind: Warn, Member: "evil\x1b]0;owned\x07", Message: "saw \x1b[2J from the host", Fields: map[string]any{"out": "\x1b[31mred"}})
+	if strings.ContainsAny(b.String(), "\x1b\x07") {
+		t.Errorf("control characters reached the output: %q", b.String())
+	}
+}
