@@ -443,13 +443,12 @@ func pickNext(order string, remaining []string, c *steps.ClusterStatus) string {
 	return remaining[0]
 }
 
-// upgradeMember runs the members steps for one member between the two
-// gates: before its first critical step every other member must be healthy
-// (invariant 1); after its steps it must be healthy, caught up and on the
-// target version before the next member is touched (invariant 2).
+// upgradeMember runs the members steps for one member between the gates
+// (runMember, the loop a rollback shares): before its first critical step
+// every other member must be healthy and the run must hold a verified
+// backup; after its steps it must be healthy, caught up and on the target
+// version before the next member is touched.
 func (r *run) upgradeMember(ctx context.Context, name string, c *steps.ClusterStatus) error {
-	cfg := r.inv.Resolve(r.inv.Member(name))
-	list := r.pb.Members.Steps
 	var msg string
 	// server, target and leader let views print "infra1  3.5.35 → 3.6".
 	fields := map[string]any{"target": r.pb.To.String()}
@@ -459,76 +458,10 @@ func (r *run) upgradeMember(ctx context.Context, name string, c *steps.ClusterSt
 	} else {
 		msg = fmt.Sprintf("upgrading %s (down: left mid-upgrade)", name)
 	}
-	r.emit(events.Event{Kind: events.MemberStart, Phase: schema.PhaseMembers, Member: name, Steps: len(list), Message: msg, Fields: fields})
-	r.members[name].State = "in progress"
-	gated := false
-	// The backup gate stands before the first critical step after the
-	// members phase's last backup step: before the stop, or, in a playbook
-	// that backs up the stopped member (the 2.x guides), before the swap.
-	backupAt := -1
-	for i, s := range list {
-		if s.Action == "backup" {
-			backupAt = i
-		}
-	}
-	for i, s := range list {
-		if ctx.Err() != nil {
-			r.members[name].State = fmt.Sprintf("interrupted before step %d (%s)", i+1, s.Action)
-			if i == 0 {
-				// Interrupted between members: this one was never
-				// touched, so it is not the one to roll back.
-				r.members[name].State = "untouched"
-			}
-			return ctx.Err()
-		}
-		// From its first step on, this is the member a failure leaves
-		// mid-upgrade: the one the summary offers to roll back.
-		r.failedMember = name
-		if isCritical(s) && i > backupAt {
-			if err := r.backupGate(ctx); err != nil {
-				r.members[name].State = fmt.Sprintf("refused at step %d (%s)", i+1, s.Action)
-				if !gated {
-					r.members[name].State = "untouched"
-					r.failedMember = "" // nothing to roll back
-				}
-				return err
-			}
-		}
-		if isCritical(s) && !gated {
-			if err := r.stopGate(ctx, name); err != nil {
-				r.members[name].State = fmt.Sprintf("refused at step %d (%s)", i+1, s.Action)
-				return err
-			}
-			gated = true
-			r.leave(ctx, schema.PhaseMembers, name)
-		}
-		if err := r.step(ctx, schema.PhaseMembers, &cfg, s, i+1, len(list)); err != nil {
-			if isInterrupted(ctx, err) {
-				r.members[name].State = fmt.Sprintf("interrupted at step %d (%s)", i+1, s.Action)
-			} else {
-				r.members[name].State = fmt.Sprintf("failed at step %d (%s)", i+1, s.Action)
-			}
-			return err
-		}
-		if ctx.Err() != nil { // a critical step finished after Ctrl-C
-			r.members[name].State = fmt.Sprintf("interrupted after step %d (%s)", i+1, s.Action)
-			return ctx.Err()
-		}
-	}
-	if err := r.postGate(ctx, name); err != nil {
-		r.members[name].State = "failed the post-member gate"
-		if isInterrupted(ctx, err) {
-			r.members[name].State = "interrupted in the post-member gate"
-		}
+	r.emit(events.Event{Kind: events.MemberStart, Phase: schema.PhaseMembers, Member: name, Steps: len(r.pb.Members.Steps), Message: msg, Fields: fields})
+	if err := r.runMember(ctx, name, r.upgradePass()); err != nil {
 		return err
 	}
-	if gated {
-		r.rejoin(ctx, schema.PhaseMembers, name)
-	}
-	if err := r.memberDone(schema.PhaseMembers, name, "upgraded", ""); err != nil {
-		return err
-	}
-	r.failedMember = ""
 	r.upgraded = append(r.upgraded, name)
 	r.where = "the member boundary after " + name + " was upgraded"
 	return nil

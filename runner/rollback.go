@@ -89,44 +89,10 @@ func (r *run) rollbackBody(ctx context.Context) error {
 		msg := fmt.Sprintf("already on %s and healthy: nothing to roll back", m.Server)
 		return r.memberDone(schema.PhaseRollback, name, msg, "")
 	}
-	cfg := r.inv.Resolve(r.inv.Member(name))
-	list := r.pb.Rollback
 	r.failedMember = name
-	r.members[name].State = "rolling back"
-	r.emit(events.Event{Kind: events.MemberStart, Phase: schema.PhaseRollback, Member: name, Steps: len(list),
+	r.emit(events.Event{Kind: events.MemberStart, Phase: schema.PhaseRollback, Member: name, Steps: len(r.pb.Rollback),
 		Message: fmt.Sprintf("rolling %s back to %s (cluster version %s)", name, r.pb.From, orDash(c.Version))})
-	gated := false
-	for i, s := range list {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if isCritical(s) && !gated {
-			if err := r.stopGate(ctx, name); err != nil {
-				return err
-			}
-			gated = true
-			r.leave(ctx, schema.PhaseRollback, name)
-		}
-		if err := r.step(ctx, schema.PhaseRollback, &cfg, s, i+1, len(list)); err != nil {
-			r.members[name].State = fmt.Sprintf("rollback failed at step %d (%s)", i+1, s.Action)
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
-	if err := r.postGate(ctx, name); err != nil {
-		r.members[name].State = "rollback failed the post-member gate"
-		return err
-	}
-	if gated {
-		r.rejoin(ctx, schema.PhaseRollback, name)
-	}
-	if err := r.memberDone(schema.PhaseRollback, name, "rolled back", "rolled back to "+r.pb.From.String()); err != nil {
-		return err
-	}
-	r.failedMember = ""
-	return nil
+	return r.runMember(ctx, name, r.rollbackPass())
 }
 
 // clusterStillOld fails closed when the cluster version cannot be read:

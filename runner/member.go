@@ -1,0 +1,119 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/etcdplay/etcdplay/schema"
+)
+
+// A pass is one member going through a step list between the two safety
+// gates. An upgrade and a rollback are the same loop (runMember) over
+// different steps: members.steps ending on the playbook's `to`, or the
+// rollback steps ending on its `from` (postGate picks the version by
+// mode).
+type pass struct {
+	phase schema.Phase
+	steps []*schema.Step
+	// prefix starts every state the loop leaves the member in ("rollback "
+	// makes "rollback failed at step 2 (swap)").
+	prefix string
+	// running is the member's state while the pass runs; done is its state
+	// after, and doneMsg the member-done message ("" is done).
+	running, done, doneMsg string
+	// backupGate: no critical step after the pass's last backup step runs
+	// before the run holds a verified backup (backupgate.go). An upgrade
+	// has it; a rollback repairs a member the run already changed.
+	backupGate bool
+}
+
+func (r *run) upgradePass() pass {
+	return pass{phase: schema.PhaseMembers, steps: r.pb.Members.Steps, running: "in progress", done: "upgraded", backupGate: true}
+}
+
+func (r *run) rollbackPass() pass {
+	return pass{phase: schema.PhaseRollback, steps: r.pb.Rollback, prefix: "rollback ",
+		running: "rolling back", done: "rolled back", doneMsg: "rolled back to " + r.pb.From.String()}
+}
+
+// runMember runs p for one member between the gates: before its first
+// critical step every other member must be healthy (the stop gate, and
+// the lock's stream leaves the member) and, for an upgrade, the run must
+// hold a verified backup; after its steps it must be
+// healthy, caught up and on the expected version (the post gate) before
+// anything else is touched. A failure or a Ctrl-C stops it where it is and
+// leaves the member's state saying so.
+func (r *run) runMember(ctx context.Context, name string, p pass) error {
+	cfg := r.inv.Resolve(r.inv.Member(name))
+	state := func(format string, a ...any) { r.members[name].State = p.prefix + fmt.Sprintf(format, a...) }
+	r.members[name].State = p.running
+	gated := false
+	// The backup gate stands before the first critical step after the
+	// pass's last backup step: before the stop, or, in a playbook that
+	// backs up the stopped member (the 2.x guides), before the swap.
+	backupAt := -1
+	for i, s := range p.steps {
+		if s.Action == "backup" {
+			backupAt = i
+		}
+	}
+	for i, s := range p.steps {
+		if ctx.Err() != nil {
+			state("interrupted before step %d (%s)", i+1, s.Action)
+			if i == 0 && p.phase == schema.PhaseMembers {
+				// Interrupted between members: this one was never
+				// touched, so it is not the one to roll back.
+				r.members[name].State = "untouched"
+			}
+			return ctx.Err()
+		}
+		// From its first step on, this is the member a failure leaves
+		// mid-way: the one the summary offers to roll back.
+		r.failedMember = name
+		if p.backupGate && isCritical(s) && i > backupAt {
+			if err := r.backupGate(ctx); err != nil {
+				state("refused at step %d (%s)", i+1, s.Action)
+				if !gated {
+					r.members[name].State = "untouched"
+					r.failedMember = "" // nothing to roll back
+				}
+				return err
+			}
+		}
+		if isCritical(s) && !gated {
+			if err := r.stopGate(ctx, name); err != nil {
+				state("refused at step %d (%s)", i+1, s.Action)
+				return err
+			}
+			gated = true
+			r.leave(ctx, p.phase, name)
+		}
+		if err := r.step(ctx, p.phase, &cfg, s, i+1, len(p.steps)); err != nil {
+			if isInterrupted(ctx, err) {
+				state("interrupted at step %d (%s)", i+1, s.Action)
+			} else {
+				state("failed at step %d (%s)", i+1, s.Action)
+			}
+			return err
+		}
+		if ctx.Err() != nil { // a critical step finished after Ctrl-C
+			state("interrupted after step %d (%s)", i+1, s.Action)
+			return ctx.Err()
+		}
+	}
+	if err := r.postGate(ctx, name); err != nil {
+		state("failed the post-member gate")
+		if isInterrupted(ctx, err) {
+			state("interrupted in the post-member gate")
+		}
+		return err
+	}
+	if gated {
+		r.rejoin(ctx, p.phase, name)
+	}
+	if err := r.memberDone(p.phase, name, p.done, p.doneMsg); err != nil {
+		return err
+	}
+	r.failedMember = ""
+	return nil
+}
