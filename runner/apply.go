@@ -43,7 +43,10 @@ type run struct {
 	vars    map[string]any
 	names   []string // inventory order
 	members map[string]*MemberResult
-	backup  map[string]any
+	backups []steps.BackupManifest // this run's verified backups, as in backup.json
+	// holdsBackup: a backup verified for this run (its own, a named one,
+	// or on resume its backup.json re-checked) lets members stop.
+	holdsBackup bool
 
 	// resume: what the journal says, the members that may be found down
 	// (they were mid-upgrade), and whether preflight already passed.
@@ -139,6 +142,15 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 		defer f.Close()
 	} else {
 		r.emit(events.Event{Kind: events.Warn, Message: "events file not written, the report covers this process only: " + err.Error()})
+	}
+	if r.mode != modeRun {
+		// The run being resumed or repaired may have taken its backups
+		// before it stopped: the report lists them, rollback names them.
+		b, err := readBackups(r.o.StateDir, r.id)
+		if err != nil {
+			r.emit(events.Event{Kind: events.Warn, Message: "the run's backup record cannot be read: " + err.Error()})
+		}
+		r.backups = b
 	}
 	if err := r.happen(transition{kind: events.RunStart,
 		message: fmt.Sprintf("%s %s (%s) with inventory %s", r.modeName(), r.o.PlaybookPath, r.pb.Name, r.o.InventoryPath),

@@ -29,7 +29,7 @@ import (
 // (the 2.x guides: stop, then etcdctl backup), right before the first
 // change after it (the swap).
 func (r *run) backupGate(ctx context.Context) error {
-	if r.backup != nil || r.noBackupConfirmed {
+	if r.holdsBackup || r.noBackupConfirmed {
 		return nil
 	}
 	c, err := r.probe(ctx)
@@ -42,21 +42,19 @@ func (r *run) backupGate(ctx context.Context) error {
 		if err != nil {
 			return refused(fmt.Errorf("--backup %s: %w", r.o.BackupFile, err), "name the manifest of a backup of this cluster, taken before this run")
 		}
-		r.backup = m
+		r.backups, r.holdsBackup = append(r.backups, m), true
 		r.emit(events.Event{Kind: events.Gate, Phase: schema.PhaseMembers,
-			Message: fmt.Sprintf("safety gate: backup %s of cluster %v at revision %v (current %d) verified", m["file"], m["cluster_id"], m["revision"], c.Revision)})
+			Message: fmt.Sprintf("safety gate: backup %s of cluster %s at revision %d (current %d) verified", m.File, m.ClusterID, m.Revision, c.Revision)})
 		return nil
 	}
-	if r.mode == modeResume {
-		path := filepath.Join(r.o.StateDir, BackupFile)
-		if _, err := os.Stat(path); err == nil {
-			m, err := checkBackup(path, c)
-			if err != nil {
-				return refused(fmt.Errorf("the run's %s: %w", path, err), hint)
-			}
-			r.backup = m
-			return nil
+	if n := len(r.backups); r.mode == modeResume && n > 0 {
+		// The run's own backup, read from its backup.json when the resume
+		// started: still this cluster's, and its file unchanged.
+		if err := checkManifest(r.backups[n-1], r.o.StateDir, c); err != nil {
+			return refused(fmt.Errorf("the run's %s: %w", filepath.Join(r.o.StateDir, BackupFile), err), hint)
 		}
+		r.holdsBackup = true
+		return nil
 	}
 	if r.o.NoBackup {
 		ok := false
@@ -73,59 +71,60 @@ func (r *run) backupGate(ctx context.Context) error {
 	return refused(errors.New("this run holds no verified backup (the playbook has no backup step, or its guard skipped it), and no member stops without one"), hint)
 }
 
-// checkBackup reads a backup manifest (manifest*.json or backup.json) and
-// checks it belongs to c: the same cluster id, a revision c has reached,
-// and the file it names present with the recorded sha256. A v3 snapshot
-// file given instead is looked up beside its manifest.
-func checkBackup(path string, c *steps.ClusterStatus) (map[string]any, error) {
+// checkBackup reads a backup manifest the operator named (a
+// manifest*.json written beside a backup) and checks it belongs to c (see
+// checkManifest). A v3 snapshot file given instead is looked up beside its
+// manifest.
+func checkBackup(path string, c *steps.ClusterStatus) (steps.BackupManifest, error) {
+	var m steps.BackupManifest
 	if !strings.HasSuffix(path, ".json") {
 		matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "manifest*.json"))
 		if len(matches) != 1 {
-			return nil, fmt.Errorf("not a manifest, and no single manifest*.json beside it")
+			return m, fmt.Errorf("not a manifest, and no single manifest*.json beside it")
 		}
 		path = matches[0]
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return m, err
 	}
-	var m struct {
-		ClusterID string `json:"cluster_id"`
-		File      string `json:"file"`
-		Revision  int64  `json:"revision"`
-		SHA256    string `json:"sha256"`
-	}
-	var all map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("not a backup manifest: %w", err)
+		return m, fmt.Errorf("not a backup manifest: %w", err)
 	}
-	_ = json.Unmarshal(b, &all)
+	return m, checkManifest(m, filepath.Dir(path), c)
+}
+
+// checkManifest checks that m is a backup of c: the same cluster id, a
+// revision c has reached, and the file it names present with the recorded
+// sha256. A relative file that is not where it says is looked for in dir,
+// the manifest's folder.
+func checkManifest(m steps.BackupManifest, dir string, c *steps.ClusterStatus) error {
 	switch {
 	case m.ClusterID == "":
-		return nil, errors.New("the manifest names no cluster id, so nothing ties it to this cluster")
+		return errors.New("the manifest names no cluster id, so nothing ties it to this cluster")
 	case c.ID == 0:
-		return nil, errors.New("the cluster's id cannot be read, so the backup cannot be tied to it")
+		return errors.New("the cluster's id cannot be read, so the backup cannot be tied to it")
 	case !strings.EqualFold(m.ClusterID, c.ID.String()):
-		return nil, fmt.Errorf("it is a backup of cluster %s, this cluster is %s", m.ClusterID, c.ID)
+		return fmt.Errorf("it is a backup of cluster %s, this cluster is %s", m.ClusterID, c.ID)
 	case m.Revision > c.Revision:
-		return nil, fmt.Errorf("its revision %d is ahead of the cluster's %d: not a backup of this cluster's past", m.Revision, c.Revision)
+		return fmt.Errorf("its revision %d is ahead of the cluster's %d: not a backup of this cluster's past", m.Revision, c.Revision)
 	case m.File == "" || m.SHA256 == "":
-		return nil, errors.New("the manifest names no file or no sha256")
+		return errors.New("the manifest names no file or no sha256")
 	}
 	file := m.File
 	if !filepath.IsAbs(file) {
 		if _, err := os.Stat(file); err != nil {
-			file = filepath.Join(filepath.Dir(path), filepath.Base(file))
+			file = filepath.Join(dir, filepath.Base(file))
 		}
 	}
 	sum, err := fileSHA256(file)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if sum != m.SHA256 {
-		return nil, fmt.Errorf("%s has sha256 %s, the manifest says %s", file, sum, m.SHA256)
+		return fmt.Errorf("%s has sha256 %s, the manifest says %s", file, sum, m.SHA256)
 	}
-	return all, nil
+	return nil
 }
 
 func fileSHA256(path string) (string, error) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/steps"
 )
 
 var noBackupPlaybook = strings.Replace(fakePlaybook, "  - backup: {}\n", "", 1)
@@ -62,13 +63,13 @@ func TestNoBackupNeedsConfirmation(t *testing.T) {
 // --backup names a backup taken before: it must be of this cluster, not
 // ahead of it, and its file as the manifest recorded.
 func TestNamedBackupIsChecked(t *testing.T) {
-	write := func(t *testing.T, edit func(m map[string]any)) string {
+	write := func(t *testing.T, edit func(m *steps.BackupManifest)) string {
 		dir := t.TempDir()
 		m, err := fakeBackup(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		edit(m)
+		edit(&m)
 		b, _ := json.Marshal(m)
 		p := filepath.Join(dir, "manifest.json")
 		if err := os.WriteFile(p, b, 0o600); err != nil {
@@ -77,14 +78,14 @@ func TestNamedBackupIsChecked(t *testing.T) {
 		return p
 	}
 	cases := map[string]struct {
-		edit func(m map[string]any)
+		edit func(m *steps.BackupManifest)
 		want string // "" = accepted
 	}{
-		"good":            {func(map[string]any) {}, ""},
-		"another cluster": {func(m map[string]any) { m["cluster_id"] = "00000000000000aa" }, "backup of cluster 00000000000000aa"},
-		"no cluster id":   {func(m map[string]any) { delete(m, "cluster_id") }, "names no cluster id"},
-		"from the future": {func(m map[string]any) { m["revision"] = 5000 }, "revision 5000 is ahead of the cluster's 100"},
-		"file changed":    {func(m map[string]any) { m["sha256"] = strings.Repeat("0", 64) }, "the manifest says 0000"},
+		"good":            {func(*steps.BackupManifest) {}, ""},
+		"another cluster": {func(m *steps.BackupManifest) { m.ClusterID = "00000000000000aa" }, "backup of cluster 00000000000000aa"},
+		"no cluster id":   {func(m *steps.BackupManifest) { m.ClusterID = "" }, "names no cluster id"},
+		"from the future": {func(m *steps.BackupManifest) { m.Revision = 5000 }, "revision 5000 is ahead of the cluster's 100"},
+		"file changed":    {func(m *steps.BackupManifest) { m.SHA256 = strings.Repeat("0", 64) }, "the manifest says 0000"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -104,8 +105,10 @@ func TestNamedBackupIsChecked(t *testing.T) {
 	}
 }
 
-// backup.json is what rollback reads: when it cannot be written the run
-// says so and does not count the backup (it used to drop the error).
+// backup.json is what rollback reads: a verified backup the run cannot
+// record there fails the backup step (it used to drop the error), so the
+// run is refused in preflight, naming the step and the file, before any
+// member stops.
 func TestBackupManifestWriteErrorIsNotIgnored(t *testing.T) {
 	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
 	h := newHarness(t, fakePlaybook, fc)
@@ -114,8 +117,8 @@ func TestBackupManifestWriteErrorIsNotIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Apply(context.Background(), h.o)
-	if !contains(h.messages(events.Warn), "backup manifest not written to backup.json") {
-		t.Errorf("warnings %q", h.messages(events.Warn))
+	if !strings.Contains(err.Error(), "preflight step 2/2 backup") || !strings.Contains(err.Error(), BackupFile) {
+		t.Errorf("error %q does not name the backup step and %s", err, BackupFile)
 	}
 	if exit.Code(err) != exit.Refused || len(fc.stopped()) != 0 {
 		t.Errorf("exit %d (%v), stopped %v: want a refusal before any stop", exit.Code(err), err, fc.stopped())

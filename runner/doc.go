@@ -58,7 +58,7 @@
 //
 //	journal.jsonl       append-only, fsynced after every record
 //	run.json            run id, playbook and inventory paths and digests
-//	backup.json         the backup manifest of the run
+//	backup.json         the run id and its verified backups' manifests
 //	events.jsonl        every event of every run (the -o json lines)
 //	report.md, .json    the last run's report (a resumed run: all of it)
 //	rollback/report.*   the last rollback's report

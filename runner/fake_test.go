@@ -293,8 +293,8 @@ func (a *fakeAction) Run(ctx context.Context, env *steps.Env) error {
 		return nil
 	case "backup": // a verified backup, as far as the runner can tell
 		m, err := fakeBackup(env.BackupDir)
-		if err == nil && env.Record != nil {
-			env.Record("backup", m)
+		if err == nil && env.RecordBackup != nil {
+			err = env.RecordBackup(m)
 		}
 		return err
 	case "fail":
@@ -345,16 +345,17 @@ const fakeClusterID = etcdprobe.ID(0xfeed)
 
 // fakeBackup writes a snapshot file into dir and returns its manifest, as
 // the backup step records it.
-func fakeBackup(dir string) (map[string]any, error) {
+func fakeBackup(dir string) (steps.BackupManifest, error) {
 	file := filepath.Join(dir, "snapshot.db")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return steps.BackupManifest{}, err
 	}
 	if err := os.WriteFile(file, []byte("fake snapshot"), 0o600); err != nil {
-		return nil, err
+		return steps.BackupManifest{}, err
 	}
 	sum := sha256.Sum256([]byte("fake snapshot"))
-	return map[string]any{"kind": "fake", "file": file, "cluster_id": fakeClusterID.String(), "revision": 90, "sha256": hex.EncodeToString(sum[:])}, nil
+	return steps.BackupManifest{Kind: "fake", Cluster: "fake", Member: "infra0", File: file, ClusterID: fakeClusterID.String(),
+		Revision: 90, Size: int64(len("fake snapshot")), SHA256: hex.EncodeToString(sum[:])}, nil
 }
 
 func fakeRegistry() *steps.Registry {

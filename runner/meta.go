@@ -51,10 +51,6 @@ func (r *run) runEvents() []events.Event {
 // to find the playbook and inventory the run started with.
 const MetaFile = "run.json"
 
-// BackupFile is the backup manifest of the run in the state folder, where
-// rollback and resume find it.
-const BackupFile = "backup.json"
-
 // Meta is run.json.
 type Meta struct {
 	RunID           string    `json:"run_id"`
@@ -107,7 +103,7 @@ func (r *run) writeReport() (string, error) {
 		jpath = r.j.Path()
 	}
 	rep := report.Build(r.runEvents(), report.Extra{Cluster: r.inv.Cluster, Playbook: r.pb.Name, Members: r.names,
-		VersionsBefore: before, VersionsAfter: after, Backup: r.backup, JournalPath: jpath})
+		VersionsBefore: before, VersionsAfter: after, Backups: r.backups, JournalPath: jpath})
 	// A rollback's report goes beside the run's, not over it.
 	dir := r.o.StateDir
 	if r.mode == modeRollback {

@@ -15,6 +15,7 @@ import (
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
 )
 
 // crashJournal writes the journal a runner leaves when it dies in the
@@ -52,7 +53,7 @@ func crashJournal(t *testing.T, h *harness, member string, stepIndex int, action
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(m)
+	b, _ := json.Marshal(backupRecord{RunID: id, Backups: []steps.BackupManifest{m}})
 	if err := os.WriteFile(filepath.Join(h.o.StateDir, BackupFile), b, 0o600); err != nil {
 		t.Fatal(err)
 	}

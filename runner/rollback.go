@@ -2,11 +2,8 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
@@ -116,8 +113,8 @@ func (r *run) clusterStillOld(c *steps.ClusterStatus) error {
 // waysBack explains what remains once the cluster version moved.
 func (r *run) waysBack() string {
 	msg := "ways back: restore the snapshot taken before the upgrade (etcdutl snapshot restore, then restart every member on " + r.pb.From.String() + ")"
-	if path := backupPath(r.o.StateDir); path != "" {
-		msg = "ways back: restore the snapshot in " + path + " (etcdutl snapshot restore, then restart every member on " + r.pb.From.String() + ")"
+	if n := len(r.backups); n > 0 {
+		msg = "ways back: restore the snapshot in " + r.backups[n-1].File + " (etcdutl snapshot restore, then restart every member on " + r.pb.From.String() + ")"
 	}
 	if r.pb.To.Major > 3 || (r.pb.To.Major == 3 && r.pb.To.Minor >= 6) {
 		msg += ", or use the downgrade API (etcdctl downgrade validate " + r.pb.From.String() + ", then etcdctl downgrade enable " + r.pb.From.String() + ")"
@@ -125,22 +122,4 @@ func (r *run) waysBack() string {
 		msg += "; the downgrade API exists only from 3.6 on"
 	}
 	return msg
-}
-
-// backupPath reads the path of the run's backup from backup.json.
-func backupPath(stateDir string) string {
-	b, err := os.ReadFile(filepath.Join(stateDir, BackupFile))
-	if err != nil {
-		return ""
-	}
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil {
-		return ""
-	}
-	for _, k := range []string{"path", "file", "local"} {
-		if s, ok := m[k].(string); ok && s != "" {
-			return s
-		}
-	}
-	return filepath.Join(stateDir, BackupFile)
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/etcdplay/etcdplay/internal/atomicfile"
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/schema"
@@ -167,12 +165,13 @@ func (r *run) env(ph schema.Phase, cfg *schema.MemberConfig, idx int) *steps.Env
 	return &steps.Env{
 		Playbook: r.pb, Inventory: r.inv, Phase: ph, Member: cfg,
 		Cluster: r.o.Cluster, Hosts: r.o.Hosts,
-		Log:       &eventLog{r: r, phase: ph, member: member, idx: idx},
-		Facts:     func(ctx context.Context) (schema.Facts, error) { return r.facts(ctx, member) },
-		Confirm:   confirm,
-		BackupDir: r.backupDir(),
-		Record:    func(key string, value any) { r.record(ph, member, idx, key, value) },
-		Now:       r.o.now,
+		Log:          &eventLog{r: r, phase: ph, member: member, idx: idx},
+		Facts:        func(ctx context.Context) (schema.Facts, error) { return r.facts(ctx, member) },
+		Confirm:      confirm,
+		BackupDir:    r.backupDir(),
+		Record:       func(key string, value any) { r.record(ph, member, idx, key, value) },
+		RecordBackup: r.recordBackup(ph, member, idx),
+		Now:          r.o.now,
 	}
 }
 
@@ -186,35 +185,10 @@ func (r *run) facts(ctx context.Context, member string) (schema.Facts, error) {
 	return steps.FactsFrom(c, member, r.pb, r.vars), nil
 }
 
-// record keeps what an action wants in the report; the backup manifest is
-// also written to backup.json in the state folder, where rollback finds it.
+// record keeps what an action wants in the report (a version before or
+// after) as a record event.
 func (r *run) record(ph schema.Phase, member string, idx int, key string, value any) {
-	if key != "backup" {
-		r.emit(events.Event{Kind: events.Record, Phase: ph, Member: member, StepIndex: idx, Message: key, Fields: map[string]any{key: value}})
-		return
-	}
-	m, ok := value.(map[string]any)
-	if !ok {
-		b, _ := json.Marshal(value)
-		_ = json.Unmarshal(b, &m)
-		if m == nil {
-			m = map[string]any{"backup": value}
-		}
-	}
-	r.backup = m
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err == nil {
-		err = atomicfile.Write(filepath.Join(r.o.StateDir, BackupFile), append(b, '\n'), 0o600)
-	}
-	if err != nil {
-		// Rollback reads backup.json; without it this run holds no backup
-		// it can name, and the backup gate refuses the first stop.
-		r.backup = nil
-		r.emit(events.Event{Kind: events.Warn, Phase: ph, Member: member, StepIndex: idx,
-			Message: "backup manifest not written to " + BackupFile + ": " + err.Error() + "; this run counts as holding no backup"})
-		return
-	}
-	r.emit(events.Event{Kind: events.Record, Phase: ph, Member: member, StepIndex: idx, Message: "backup", Fields: m})
+	r.emit(events.Event{Kind: events.Record, Phase: ph, Member: member, StepIndex: idx, Message: key, Fields: map[string]any{key: value}})
 }
 
 // eventLog turns an action's log lines into events.

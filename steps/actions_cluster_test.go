@@ -166,6 +166,15 @@ func TestClusterActions35(t *testing.T) {
 		t.Logf("restored %s with etcdutl 3.5.35: %d keys, revision %d", file, n, man.Revision)
 	})
 
+	t.Run("a backup the run cannot record fails the step", func(t *testing.T) {
+		env, _, _ := b.env(t, "", pb)
+		env.RecordBackup = func(steps.BackupManifest) error {
+			return errors.New("write backup.json: read-only file system")
+		}
+		err := (&steps.Backup{From: "leader"}).Run(ctx, env)
+		wantErr(t, err, "taken and verified, but the run could not record it", "read-only file system")
+	})
+
 	t.Run("a corrupted snapshot fails the backup", func(t *testing.T) {
 		env, _, rec := b.env(t, "", pb)
 		env.Cluster = corrupting{b.tg}

@@ -115,10 +115,9 @@ func TestBackupEachV2(t *testing.T) {
 			next := map[string]string{"2.0": "2.1", "2.1": "2.2"}[v]
 			env, _, _ := b.env(t, "", playbook(t, v, next))
 			var mans []*steps.BackupManifest
-			env.Record = func(k string, v any) {
-				if m, ok := v.(*steps.BackupManifest); ok && k == "backup" {
-					mans = append(mans, m)
-				}
+			env.RecordBackup = func(m steps.BackupManifest) error {
+				mans = append(mans, &m)
+				return nil
 			}
 			if err := (&steps.Backup{From: "each"}).Run(ctx, env); err != nil {
 				t.Fatal(err)

@@ -114,7 +114,7 @@ func v2Backup(m schema.MemberConfig, api string) (Plan, error) {
 // Run takes the backup and fails unless it could be verified (safety
 // invariant 4). from: leader writes a snapshot under the run's backup
 // folder; self and each run etcdctl backup on the member(s) and fetch the
-// result into the same folder. Each manifest is recorded as "backup".
+// result into the same folder. Each manifest goes to Env.RecordBackup.
 func (b *Backup) Run(ctx context.Context, env *Env) error {
 	if env.Inventory == nil {
 		return errors.New("backup needs the inventory")
@@ -129,9 +129,8 @@ func (b *Backup) Run(ctx context.Context, env *Env) error {
 		if err != nil {
 			return err
 		}
-		env.record("backup", m)
 		env.info("snapshot saved and verified", "file", m.File, "revision", m.Revision, "keys", m.Keys, "sha256", m.SHA256)
-		return nil
+		return env.recordBackup(m)
 	case "self", "each":
 		if b.From == "self" {
 			if _, err := needMember(env, "backup from: self"); err != nil {
@@ -147,8 +146,10 @@ func (b *Backup) Run(ctx context.Context, env *Env) error {
 			if err != nil {
 				return err
 			}
-			env.record("backup", man)
 			env.info("etcdctl backup taken and fetched", "member", m.Name, "remote", man.RemoteDir, "file", man.File, "sha256", man.SHA256)
+			if err := env.recordBackup(man); err != nil {
+				return err
+			}
 		}
 		return nil
 	}

@@ -35,6 +35,26 @@ type BackupManifest struct {
 	WALFiles  int    `json:"wal_files,omitempty"`
 }
 
+// Fields is the manifest as an event's fields, under its JSON names and
+// leaving out what its JSON leaves out (TestBackupManifestFields keeps the
+// two in step), so the -o json stream and manifest.json read alike.
+func (m BackupManifest) Fields() map[string]any {
+	f := map[string]any{"kind": m.Kind, "cluster": m.Cluster, "member": m.Member, "file": m.File,
+		"size": m.Size, "sha256": m.SHA256, "time": m.Time.Format(time.RFC3339Nano)}
+	for k, v := range map[string]string{"cluster_id": m.ClusterID, "server_version": m.ServerVersion,
+		"cluster_version": m.ClusterVersion, "storage": m.Storage, "remote_dir": m.RemoteDir} {
+		if v != "" {
+			f[k] = v
+		}
+	}
+	for k, v := range map[string]int64{"revision": m.Revision, "keys": int64(m.Keys), "wal_files": int64(m.WALFiles)} {
+		if v != 0 {
+			f[k] = v
+		}
+	}
+	return f
+}
+
 // freeName returns dir/base+ext, or dir/base-N+ext when a backup of the
 // same run already took that name: a backup never overwrites another.
 func freeName(dir, base, ext string) (string, string) {

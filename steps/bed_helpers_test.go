@@ -91,6 +91,12 @@ func (b *bed) env(t *testing.T, member string, pb *schema.Playbook) (*steps.Env,
 			rec[k] = v
 			mu.Unlock()
 		},
+		RecordBackup: func(m steps.BackupManifest) error {
+			mu.Lock()
+			rec["backup"] = &m
+			mu.Unlock()
+			return nil
+		},
 		Now: time.Now,
 		Facts: func(ctx context.Context) (schema.Facts, error) {
 			c, err := b.tg.Cluster(ctx)

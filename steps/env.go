@@ -77,9 +77,15 @@ type Env struct {
 	// BackupDir is the local folder v3 snapshots are written under
 	// (default ./backups/<cluster>/<time>/).
 	BackupDir string
-	// Record keeps a result for the run report and journal (the backup
-	// manifest, a member's version before and after).
+	// Record keeps a result for the run report (a member's version before
+	// and after).
 	Record func(key string, value any)
+	// RecordBackup keeps the manifest of a verified backup for the run:
+	// the runner writes it to the state folder, where rollback and the
+	// report read it back as a BackupManifest. An error (the state folder
+	// cannot be written) fails the backup step: a backup the run cannot
+	// point at later is no backup to rely on.
+	RecordBackup func(BackupManifest) error
 	// Now is the clock (tests fix it).
 	Now func() time.Time
 	// CheckOnly asks a Preflighter to prove without staging: `plan`

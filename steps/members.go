@@ -2,6 +2,7 @@ package steps
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/etcdplay/etcdplay/schema"
@@ -48,6 +49,18 @@ func (env *Env) record(key string, v any) {
 	if env.Record != nil {
 		env.Record(key, v)
 	}
+}
+
+// recordBackup hands a verified backup's manifest to the runner; see
+// Env.RecordBackup.
+func (env *Env) recordBackup(m *BackupManifest) error {
+	if env.RecordBackup == nil {
+		return nil
+	}
+	if err := env.RecordBackup(*m); err != nil {
+		return fmt.Errorf("backup %s is taken and verified, but the run could not record it: %w", m.File, err)
+	}
+	return nil
 }
 
 func (env *Env) api() string {

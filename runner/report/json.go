@@ -6,6 +6,7 @@ import (
 
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
 )
 
 // The JSON view: times in UTC with milliseconds, durations in whole
@@ -13,18 +14,21 @@ import (
 // structs. Only append fields: scripts read this.
 
 type jsonReport struct {
-	RunID    string         `json:"run_id"`
-	Cluster  string         `json:"cluster,omitempty"`
-	Playbook string         `json:"playbook,omitempty"`
-	Started  string         `json:"started,omitempty"`
-	Finished string         `json:"finished,omitempty"`
-	Result   string         `json:"result"`
-	Message  string         `json:"message,omitempty"`
-	Totals   jsonTotals     `json:"totals"`
-	Members  []jsonMember   `json:"members"`
-	Steps    []jsonEntry    `json:"steps"`
-	Backup   map[string]any `json:"backup,omitempty"`
-	Journal  string         `json:"journal,omitempty"`
+	RunID    string       `json:"run_id"`
+	Cluster  string       `json:"cluster,omitempty"`
+	Playbook string       `json:"playbook,omitempty"`
+	Started  string       `json:"started,omitempty"`
+	Finished string       `json:"finished,omitempty"`
+	Result   string       `json:"result"`
+	Message  string       `json:"message,omitempty"`
+	Totals   jsonTotals   `json:"totals"`
+	Members  []jsonMember `json:"members"`
+	Steps    []jsonEntry  `json:"steps"`
+	// Backup is the last backup the run took (the only one on v3), kept
+	// for scripts that read it; Backups lists every one.
+	Backup  *steps.BackupManifest  `json:"backup,omitempty"`
+	Journal string                 `json:"journal,omitempty"`
+	Backups []steps.BackupManifest `json:"backups,omitempty"`
 }
 
 // jsonTotals: waits_ms is every wait for the cluster (catch-up and
@@ -114,7 +118,10 @@ func (r *Report) JSON() ([]byte, error) {
 		},
 		Members: []jsonMember{},
 		Steps:   jsonEntries(r.Steps),
-		Backup:  r.Backup, Journal: r.Journal,
+		Journal: r.Journal, Backups: r.Backups,
+	}
+	if n := len(r.Backups); n > 0 {
+		j.Backup = &r.Backups[n-1]
 	}
 	for _, m := range r.Members {
 		j.Members = append(j.Members, jsonMember{Name: m.Name, VersionBefore: m.VersionBefore,

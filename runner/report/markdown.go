@@ -77,10 +77,15 @@ func (r *Report) Markdown() []byte {
 		timeline(&b, m.Timeline, hasRollback(m.Timeline))
 	}
 
-	if len(r.Backup) > 0 {
-		b.WriteString("\n## Backup\n\n| | |\n|---|---|\n")
-		for _, k := range redact.Keys(r.Backup) {
-			row(&b, k, value(r.Backup[k]))
+	for _, m := range r.Backups {
+		title := "Backup"
+		if len(r.Backups) > 1 {
+			title += " of " + m.Member
+		}
+		fmt.Fprintf(&b, "\n## %s\n\n| | |\n|---|---|\n", cell(title))
+		f := m.Fields()
+		for _, k := range redact.Keys(f) {
+			row(&b, k, value(f[k]))
 		}
 	}
 	return []byte(b.String())

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/etcdplay/etcdplay/runner/events"
-	"github.com/etcdplay/etcdplay/runner/events/redact"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
 )
 
 // Results of a run.
@@ -37,8 +37,8 @@ type Report struct {
 	// Steps are the cluster-wide steps: preflight and finish.
 	Steps   []Entry
 	Members []Member
-	Backup  map[string]any // the backup manifest, redacted
-	Journal string         // path of the run's journal
+	Backups []steps.BackupManifest // the run's verified backups, in the order taken
+	Journal string                 // path of the run's journal
 	Totals  Totals
 }
 
@@ -104,7 +104,7 @@ type Extra struct {
 	Members        []string
 	VersionsBefore map[string]string
 	VersionsAfter  map[string]string
-	Backup         map[string]any
+	Backups        []steps.BackupManifest
 	JournalPath    string
 }
 
@@ -113,7 +113,7 @@ type Extra struct {
 // "cluster" and "playbook" fields.
 func Build(evs []events.Event, x Extra) *Report {
 	r := &Report{Cluster: x.Cluster, Playbook: x.Playbook, Result: Incomplete,
-		Backup: redact.Fields(x.Backup), Journal: x.JournalPath}
+		Backups: x.Backups, Journal: x.JournalPath}
 	members := map[string]*Member{}
 	var order []string
 	member := func(name string) *Member {

@@ -11,6 +11,7 @@ import (
 	"github.com/etcdplay/etcdplay/internal/golden"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
 )
 
 // script builds a run's events on a fake clock, the way the runner emits
@@ -90,14 +91,15 @@ func (s *script) upgrade(member string, leader bool) {
 var (
 	members = []string{"infra1", "infra2", "infra0"}
 	before  = map[string]string{"infra0": "3.4.23", "infra1": "3.4.23", "infra2": "3.4.23"}
-	backup  = map[string]any{
-		"path":     ".etcdplay/prod-etcd/backup-20261121-0612.db",
-		"sha256":   "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-		"size":     12582912,
-		"from":     "infra0",
-		"revision": 48213,
-		"tls":      map[string]any{"ca": "pki/ca.pem", "key": "pki/client-key.pem"},
-	}
+	snap    = steps.BackupManifest{Kind: "v3-snapshot", Cluster: "prod-etcd", ClusterID: "cdf818194e3a8c32", Member: "infra0",
+		File: "backups/prod-etcd/20261121T061200Z-ab12cd/snapshot.db", Revision: 48213, Keys: 1200,
+		ServerVersion: "3.4.23", ClusterVersion: "3.4.0", Size: 12582912,
+		SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		Time:   time.Date(2026, 11, 21, 6, 12, 3, 0, time.UTC)}
+	v2Backup = steps.BackupManifest{Kind: "v2-etcdctl-backup", Cluster: "prod-etcd", Member: "infra1",
+		File: "backups/prod-etcd/20261121T061200Z-ab12cd/infra1.tar", Size: 2048,
+		SHA256: "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
+		Time:   time.Date(2026, 11, 21, 6, 12, 5, 0, time.UTC), RemoteDir: "/var/backups/etcd/infra1", WALFiles: 1}
 )
 
 func successRun() ([]events.Event, Extra) {
@@ -112,7 +114,7 @@ func successRun() ([]events.Event, Extra) {
 	s.run(events.RunDone, "3 members upgraded", nil)
 	after := map[string]string{"infra0": "3.5.35", "infra1": "3.5.35", "infra2": "3.5.35"}
 	return s.evs, Extra{Cluster: "prod-etcd", Members: members, VersionsBefore: before, VersionsAfter: after,
-		Backup: backup, JournalPath: ".etcdplay/prod-etcd/journal.jsonl"}
+		Backups: []steps.BackupManifest{snap}, JournalPath: ".etcdplay/prod-etcd/journal.jsonl"}
 }
 
 func failedRun() ([]events.Event, Extra) {
@@ -128,7 +130,7 @@ func failedRun() ([]events.Event, Extra) {
 	s.run(events.RunFailed, "infra2 failed at step 4 (ssh-start); run `etcdplay rollback -i prod.yaml` to put it back on 3.4.23", nil)
 	after := map[string]string{"infra0": "3.4.23", "infra1": "3.5.35"}
 	return s.evs, Extra{Cluster: "prod-etcd", Members: members, VersionsBefore: before, VersionsAfter: after,
-		Backup: backup, JournalPath: ".etcdplay/prod-etcd/journal.jsonl"}
+		Backups: []steps.BackupManifest{snap, v2Backup}, JournalPath: ".etcdplay/prod-etcd/journal.jsonl"}
 }
 
 func interruptedRun() ([]events.Event, Extra) {
