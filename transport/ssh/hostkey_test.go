@@ -148,3 +148,27 @@ func TestAcceptNewAppendsThenStrict(t *testing.T) {
 		t.Errorf("accept-new wrote the default known_hosts instead of the inventory's")
 	}
 }
+
+// A known_hosts whose names are hashed (HashKnownHosts yes) gets a hashed
+// line from accept-new, not the host in clear beside hashed ones; the
+// strict dial after it finds the host by that hashed line.
+func TestAcceptNewHashesIntoHashedFile(t *testing.T) {
+	f := newFixture(t, fixtureOpts{noKnown: true})
+	_, other := newKey(t, "ed25519")
+	hashed := knownhosts.Line([]string{knownhosts.HashHostname("db.example.net")}, other.PublicKey()) + "\n"
+	if err := os.WriteFile(f.knownHosts, []byte(hashed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.cfg.AcceptNewHostKeys = true
+	f.dial(t).Close()
+	b, err := os.ReadFile(f.knownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[1], "|1|") || strings.Contains(string(b), "127.0.0.1") {
+		t.Fatalf("known_hosts after accept-new:\n%s\nwant a second, hashed line", b)
+	}
+	f.cfg.AcceptNewHostKeys = false
+	f.dial(t).Close()
+}

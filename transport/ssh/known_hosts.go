@@ -267,20 +267,26 @@ func (h *hostKeys) callback(addr string) xssh.HostKeyCallback {
 
 var appendMu sync.Mutex
 
-// appendKnownHost writes "[host]:port type base64" (not hashed, so the
-// operator can read what was trusted) to file, creating it and its folder
-// like OpenSSH does.
+// appendKnownHost writes "[host]:port type base64" to file, creating it
+// and its folder like OpenSSH does. The host is written plain, so the
+// operator can read what was trusted, unless the file already hashes its
+// host names (HashKnownHosts yes): then it is hashed too, or the new line
+// would list the operator's hosts in clear beside hashed ones.
 func appendKnownHost(file, addr string, key xssh.PublicKey) error {
 	appendMu.Lock()
 	defer appendMu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return err
 	}
+	host := knownhosts.Normalize(addr)
+	if hashedFile(file) {
+		host = knownhosts.HashHostname(host)
+	}
 	f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	line := knownhosts.Line([]string{addr}, key) + "\n"
+	line := knownhosts.Line([]string{host}, key) + "\n"
 	if _, err := f.WriteString(line); err != nil {
 		f.Close()
 		return err
@@ -298,4 +304,23 @@ func keyscanType(t string) string {
 		return "rsa"
 	}
 	return t
+}
+
+// hashedFile reports whether a known_hosts file holds hashed host names
+// ("|1|salt|hash" entries, as ssh-keygen -H writes them).
+func hashedFile(file string) bool {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 0 && f[0] == "@cert-authority" || len(f) > 0 && f[0] == "@revoked" {
+			f = f[1:]
+		}
+		if len(f) > 0 && strings.HasPrefix(f[0], "|1|") {
+			return true
+		}
+	}
+	return false
 }
