@@ -61,6 +61,11 @@ type Result struct {
 	AllStallMS    int64 `json:"all_endpoints_longest_stall_ms"`
 	PinFailed     int   `json:"leader_pinned_failed_writes"`
 	PinStallMS    int64 `json:"leader_pinned_longest_stall_ms"`
+	// When, from the start of the command, the all-endpoints writer's
+	// longest stall began and its failed writes were sent: to line them up
+	// with the tool's steps or the members' logs.
+	AllStallAtMS  int64   `json:"all_endpoints_stall_at_ms"`
+	AllFailedAtMS []int64 `json:"all_endpoints_failed_at_ms,omitempty"`
 	// etcdplay only: its own report's overhead and its peak memory.
 	ReportOverheadMS int64 `json:"report_overhead_ms,omitempty"`
 	PeakRSSKB        int64 `json:"peak_rss_kb,omitempty"`
@@ -90,6 +95,7 @@ func TestBench(t *testing.T) {
 					r := upgradeOnce(t, way, n, rep)
 					t.Logf("%+v", r)
 					all = append(all, r)
+					appendRun(r)
 				})
 			}
 		}
@@ -107,6 +113,22 @@ func TestBench(t *testing.T) {
 		os.WriteFile(filepath.Join(*flagOut, "results.json"), append(b, '\n'), 0o644)
 		os.WriteFile(filepath.Join(*flagOut, "results.md"), []byte(md), 0o644)
 	}
+}
+
+// appendRun keeps each run in runs.jsonl as soon as it is measured, so a
+// benchmark stopped half-way still leaves its figures.
+func appendRun(r Result) {
+	if *flagOut == "" {
+		return
+	}
+	os.MkdirAll(*flagOut, 0o755)
+	f, err := os.OpenFile(filepath.Join(*flagOut, "runs.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	b, _ := json.Marshal(r)
+	f.Write(append(b, '\n'))
 }
 
 func buildEtcdplay(t *testing.T) string {
@@ -165,7 +187,11 @@ func upgradeOnce(t *testing.T, way string, n, rep int) Result {
 	r := Result{Way: way, Members: n, Rep: rep, WallMS: wall.Milliseconds(),
 		SSH: sshAccepted(bed) - sshBefore, AllFailed: sAll.Failed, AllStallMS: sAll.LongestStall.Milliseconds(),
 		PinFailed: sPin.Failed, PinStallMS: sPin.LongestStall.Milliseconds(),
-		TransferMS: tr.transfers.Milliseconds(), BackupMS: tr.backups.Milliseconds(), PeakRSSKB: tr.peakRSSKB}
+		TransferMS: tr.transfers.Milliseconds(), BackupMS: tr.backups.Milliseconds(), PeakRSSKB: tr.peakRSSKB,
+		AllStallAtMS: sAll.StallStart.Sub(t0).Milliseconds()}
+	for _, f := range sAll.FailedAt {
+		r.AllFailedAtMS = append(r.AllFailedAtMS, f.Sub(t0).Milliseconds())
+	}
 	if tr.report != nil {
 		r.ReportOverheadMS = tr.report["overhead_ms"]
 	}
