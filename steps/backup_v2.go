@@ -38,10 +38,29 @@ case "$("$c" --version 2>&1)" in
 esac
 echo "$d"`
 
+// v2PrivateDirScript makes this backup's own folder inside backup_dir:
+// mktemp -d, so no one can predict its name and pre-create it or plant a
+// symlink in it, under umask 077, so the backup is readable by its owner
+// only. A backup_dir that is writable by group or others, or owned by
+// another user than this one (or root), is refused: whoever can write
+// there could swap what the backup writes or reads. It prints the folder.
+const v2PrivateDirScript = `set -eu
+umask 077
+b=$1 name=$2
+mkdir -p "$b"
+set -- $(ls -ldn "$b")
+case "$1" in
+?????w*|????????w*) echo "$b is writable by group or others ($1): refusing to back up into it; chmod go-w it or set backup_dir to a private folder" >&2; exit 3 ;;
+esac
+me=$(id -u)
+[ "$3" = "$me" ] || [ "$3" = 0 ] || { echo "$b is owned by uid $3, not by uid $me or root: refusing to back up into it" >&2; exit 3; }
+mktemp -d "$b/$name.XXXXXXXX"`
+
 // v2ArchiveScript packs the backup folder into one tar beside it and
 // prints its sha256, so the copy fetched to the operator's machine can be
 // checked against what the host wrote.
 const v2ArchiveScript = `set -e
+umask 077
 d=$1 a=$2
 tar -C "$d" -cf "$a" .
 if command -v sha256sum >/dev/null 2>&1; then s=$(sha256sum <"$a"); else s=$(shasum -a 256 <"$a"); fi
@@ -67,10 +86,15 @@ func backupV2(ctx context.Context, env *Env, m schema.MemberConfig, localDir str
 	}
 	etcdctl := firstNonEmpty(m.Etcdctl, "etcdctl")
 	stamp := now(env).UTC().Format("20060102T150405Z")
-	remote := path.Join(m.BackupDir, m.Name+"-"+stamp)
-	if _, err := runArgs(ctx, h, "mkdir", "-p", m.BackupDir); err != nil {
-		return nil, fmt.Errorf("on %s: %w", m.Name, err)
+	priv, err := shScript(ctx, h, v2PrivateDirScript, m.BackupDir, m.Name+"-"+stamp)
+	if err != nil || priv.ExitStatus != 0 {
+		return nil, fmt.Errorf("on %s: backup folder in %s: exit %d%s%v", m.Name, m.BackupDir, priv.ExitStatus, outputTail(priv), errSuffix(err))
 	}
+	dir := strings.TrimSpace(string(priv.Stdout))
+	if !strings.HasPrefix(dir, m.BackupDir+"/") || strings.ContainsAny(dir, "\n\r") {
+		return nil, fmt.Errorf("on %s: mktemp in %s printed %q", m.Name, m.BackupDir, clipOut(priv.Stdout))
+	}
+	remote := path.Join(dir, "backup")
 	src, err := shScript(ctx, h, v2BackupSource, etcdctl, m.DataDir)
 	if err != nil || src.ExitStatus != 0 {
 		return nil, fmt.Errorf("on %s: inspect %s: exit %d%s%v", m.Name, m.DataDir, src.ExitStatus, outputTail(src), errSuffix(err))
@@ -96,7 +120,7 @@ func backupV2(ctx context.Context, env *Env, m schema.MemberConfig, localDir str
 	}
 	wals, _ := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))
 
-	archive := remote + ".tar"
+	archive := path.Join(dir, "backup.tar")
 	res, err = shScript(ctx, h, v2ArchiveScript, remote, archive)
 	if err != nil || res.ExitStatus != 0 {
 		return nil, fmt.Errorf("on %s: archive %s: exit %d%s%v", m.Name, remote, res.ExitStatus, outputTail(res), errSuffix(err))
