@@ -48,6 +48,17 @@ func (r *run) acquire(ctx context.Context) error {
 	defer cancel()
 	err := r.o.Locker.Acquire(actx, r.id)
 	var held HeldError
+	var dead interface{ DeadRunHere(runID string) bool }
+	if r.mode == modeResume && errors.As(err, &dead) && dead.DeadRunHere(r.id) {
+		// The lock is this very run's, left by a process that crashed on
+		// this host: resuming that run takes it over, and says so.
+		who, berr := r.o.Locker.Break(actx)
+		if berr != nil {
+			return exit.New(exit.Locked, fmt.Errorf("take over the lock of crashed run %s: %w", r.id, berr), "")
+		}
+		r.emit(events.Event{Kind: events.Warn, Message: "took over the lock of this run, held by " + orDash(who) + ": its process on this host is gone"})
+		err = r.o.Locker.Acquire(actx, r.id)
+	}
 	if errors.As(err, &held) && r.o.BreakLock {
 		ok := false
 		if r.o.Confirm != nil {

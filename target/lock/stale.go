@@ -24,6 +24,14 @@ func (e *HeldError) HolderDeadHere() bool {
 	return errors.Is(syscall.Kill(e.Holder.PID, 0), syscall.ESRCH)
 }
 
+// DeadRunHere reports whether the holder is run runID, started on this
+// host, and its process is gone: the lock a crashed run left behind, which
+// `resume` of that same run may take over at once instead of waiting out
+// the lease or asking for --break-lock.
+func (e *HeldError) DeadRunHere(runID string) bool {
+	return e.Holder != nil && runID != "" && e.Holder.RunID == runID && e.HolderDeadHere()
+}
+
 // LockHint says what the refused operator can do next: wait for the
 // holder, or break a lock whose run is dead. The runner shows it under
 // the refusal (exit 7).
