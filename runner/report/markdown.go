@@ -107,7 +107,7 @@ var timeLines = []struct {
 	{events.SpentSwap, "binary swaps (swap)", false},
 	{events.SpentBackup, "backups (backup)", false},
 	{events.SpentCheck, "checks (health, assert-version, check, ssh-run, stop gates)", false},
-	{events.SpentHuman, "the operator (confirm)", true},
+	{events.SpentHuman, "the operator (confirm, pauses, stops before a resume)", true},
 }
 
 // timeline writes one step per row; the phase column only when the

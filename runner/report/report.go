@@ -23,6 +23,8 @@ const (
 	OutcomeSkipped = "skipped"
 	OutcomeFailed  = "failed"
 	OutcomeRunning = "running" // started, never finished (interrupted or crashed)
+	// OutcomeInterrupted: the operator's Ctrl-C stopped it (step-interrupted).
+	OutcomeInterrupted = "interrupted"
 )
 
 // Report is one run, ready to render.
@@ -131,6 +133,13 @@ func Build(evs []events.Event, x Extra) *Report {
 	open := map[string]int{}                  // member+phase+index -> position in its timeline
 	aside := map[events.Spent]time.Duration{} // gates and preflight checks: time outside any step
 	down := map[string]*events.Downtime{}
+	// firstSeen is each member's server version when the run first started
+	// on it (member-start), before any resume probed it half-upgraded.
+	firstSeen := map[string]string{}
+	// stoppedAt is when the run last stopped (interrupted, failed) or
+	// paused to ask; the wait until it goes on is the operator's time,
+	// not the runner's.
+	var stoppedAt time.Time
 
 	for _, e := range evs {
 		e = events.Redact(e)
@@ -159,6 +168,18 @@ func Build(evs []events.Event, x Extra) *Report {
 			}
 			down[e.Member].See(e)
 		}
+		if e.Kind == events.MemberStart {
+			if v, ok := e.Fields["server"].(string); ok && v != "" && firstSeen[e.Member] == "" {
+				firstSeen[e.Member] = v
+			}
+		}
+		switch {
+		case e.Kind == events.Interrupted || e.Kind == events.RunFailed || (e.Kind == events.Pause && e.Fields["answer"] == nil):
+			stoppedAt = e.Time
+		case (e.Kind == events.RunStart || e.Kind == events.Pause) && !stoppedAt.IsZero() && e.Time.After(stoppedAt):
+			aside[events.SpentHuman] += e.Time.Sub(stoppedAt)
+			stoppedAt = time.Time{}
+		}
 		switch e.Kind {
 		case events.Gate, events.Info:
 			if sp := events.SpentOf(e); sp != "" {
@@ -172,7 +193,7 @@ func Build(evs []events.Event, x Extra) *Report {
 			r.Result, r.Message = Interrupted, e.Message
 		case events.MemberStart:
 			member(e.Member)
-		case events.StepStart, events.StepDone, events.StepSkipped, events.StepFailed:
+		case events.StepStart, events.StepDone, events.StepSkipped, events.StepFailed, events.StepInterrupted:
 			timeline := &r.Steps
 			if e.Member != "" {
 				timeline = &member(e.Member).Timeline
@@ -191,7 +212,8 @@ func Build(evs []events.Event, x Extra) *Report {
 			}
 			delete(open, key)
 			entry.Outcome = map[events.Kind]string{events.StepDone: OutcomeDone,
-				events.StepSkipped: OutcomeSkipped, events.StepFailed: OutcomeFailed}[e.Kind]
+				events.StepSkipped: OutcomeSkipped, events.StepFailed: OutcomeFailed,
+				events.StepInterrupted: OutcomeInterrupted}[e.Kind]
 			entry.Message = e.Message
 			entry.Duration = e.Duration
 			if entry.Duration == 0 && started && !e.Time.IsZero() {
@@ -208,6 +230,9 @@ func Build(evs []events.Event, x Extra) *Report {
 		m := members[name]
 		runningUntil(m.Timeline, r.Finished)
 		m.VersionBefore, m.VersionAfter = x.VersionsBefore[name], x.VersionsAfter[name]
+		if v := firstSeen[name]; v != "" {
+			m.VersionBefore = v
+		}
 		m.State = memberState(m.Timeline, evs, name)
 		if d := down[name]; d != nil {
 			m.Downtime = d.Took()
@@ -221,12 +246,20 @@ func Build(evs []events.Event, x Extra) *Report {
 // memberState reads a member's state from its timeline and whether
 // member-done was emitted for it.
 func memberState(tl []Entry, evs []events.Event, name string) string {
-	done := false
-	for _, e := range evs {
-		if e.Kind == events.MemberDone && e.Member == name {
-			done = true
+	// done: member-done came after the member's last step, so a resume
+	// that verified a member the run had left interrupted or failed says
+	// how it ended, not how the first attempt did.
+	done, lastDone, lastStep := false, -1, -1
+	for i, e := range evs {
+		switch {
+		case e.Member != name:
+		case e.Kind == events.MemberDone:
+			done, lastDone = true, i
+		case e.Kind == events.StepStart || e.Kind == events.StepDone || e.Kind == events.StepFailed || e.Kind == events.StepInterrupted:
+			lastStep = i
 		}
 	}
+	doneLast := done && lastDone > lastStep
 	if len(tl) == 0 && !done {
 		return "untouched"
 	}
@@ -235,9 +268,11 @@ func memberState(tl []Entry, evs []events.Event, name string) string {
 		last = tl[len(tl)-1]
 	}
 	switch {
+	case doneLast && last.Outcome != OutcomeDone && last.Outcome != OutcomeSkipped && last.Phase != schema.PhaseRollback:
+		return "upgraded (verified after resume)"
 	case last.Outcome == OutcomeFailed:
 		return fmt.Sprintf("failed at step %d (%s)", last.Index, last.Action)
-	case last.Outcome == OutcomeRunning:
+	case last.Outcome == OutcomeRunning || last.Outcome == OutcomeInterrupted:
 		return fmt.Sprintf("interrupted at step %d (%s)", last.Index, last.Action)
 	case last.Phase == schema.PhaseRollback:
 		return "rolled back"

@@ -253,3 +253,46 @@ func TestEmptyRun(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A run the operator stopped mid-member and resumed ten minutes later: the
+// member's "before" is the version the run first saw (not what the resume
+// probed), its state is how it ended (verified after resume, not
+// "interrupted"), and the ten minutes are the operator's, not overhead.
+func TestReportAcrossInterruptAndResume(t *testing.T) {
+	s := newScript()
+	s.run(events.RunStart, "run etcd 3.4 to 3.5", map[string]any{"playbook": "etcd 3.4 to 3.5"})
+	s.emit(events.Event{Kind: events.MemberStart, Phase: schema.PhaseMembers, Member: "infra1", Fields: map[string]any{"server": "3.4.23", "target": "3.5"}})
+	s.step(schema.PhaseMembers, "infra1", 1, 4, "ssh-stop", time.Second, events.StepDone, "")
+	s.emit(events.Event{Kind: events.StepStart, Phase: schema.PhaseMembers, Member: "infra1", StepIndex: 2, Steps: 4, StepName: "swap", Action: "swap"})
+	s.now = s.now.Add(2 * time.Second)
+	s.emit(events.Event{Kind: events.StepInterrupted, Phase: schema.PhaseMembers, Member: "infra1", StepIndex: 2, Steps: 4, StepName: "swap", Action: "swap", Duration: 2 * time.Second})
+	s.run(events.Interrupted, "interrupted at member infra1, members step 2/4 (swap); resume with: etcdplay resume -i prod.yaml", nil)
+	mid := s.evs
+	s.now = s.now.Add(10 * time.Minute) // the operator looks around
+	s.run(events.RunStart, "resume etcd 3.4 to 3.5", map[string]any{"playbook": "etcd 3.4 to 3.5"})
+	s.now = s.now.Add(time.Second)
+	s.emit(events.Event{Kind: events.MemberDone, Phase: schema.PhaseMembers, Member: "infra1", Message: "already on 3.5.35"})
+	s.run(events.RunDone, "run done", nil)
+
+	// as the resume sees it: infra1 already on 3.5
+	x := Extra{Cluster: "prod-etcd", Members: []string{"infra1"},
+		VersionsBefore: map[string]string{"infra1": "3.5.35"}, VersionsAfter: map[string]string{"infra1": "3.5.35"}}
+	r := Build(s.evs, x)
+	m := r.Members[0]
+	if m.VersionBefore != "3.4.23" || m.State != "upgraded (verified after resume)" {
+		t.Errorf("member %s: before %q state %q, want 3.4.23 and upgraded (verified after resume)", m.Name, m.VersionBefore, m.State)
+	}
+	if tl := m.Timeline; len(tl) != 2 || tl[1].Outcome != OutcomeInterrupted || tl[1].Duration != 2*time.Second {
+		t.Errorf("timeline %+v: the swap was interrupted after 2s", tl)
+	}
+	if op := r.Totals.Of(events.SpentHuman); op != 10*time.Minute {
+		t.Errorf("operator time %v, want the 10m between the stop and the resume", op)
+	}
+	if r.Totals.Overhead > 5*time.Second {
+		t.Errorf("overhead %v: the pause was counted as the runner's time", r.Totals.Overhead)
+	}
+	// before the resume, the report says where the run stopped
+	if st := Build(mid, x).Members[0].State; st != "interrupted at step 2 (swap)" {
+		t.Errorf("state after the interruption %q", st)
+	}
+}
