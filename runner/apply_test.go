@@ -501,6 +501,9 @@ func TestInterruptDuringNonCriticalStep(t *testing.T) {
 	if len(fc.stopped()) != 0 || res.Members[0].State != "interrupted at step 1 (slow)" {
 		t.Errorf("stopped %v, state %q", fc.stopped(), res.Members[0].State)
 	}
+	if res.Rollback != "" {
+		t.Errorf("rollback %q offered for a member that was never stopped", res.Rollback)
+	}
 }
 
 // No member answering is exit 4, with nothing changed.

@@ -48,6 +48,15 @@ func (r *run) runMember(ctx context.Context, name string, p pass) error {
 	state := func(format string, a ...any) { r.members[name].State = p.prefix + fmt.Sprintf(format, a...) }
 	r.members[name].State = p.running
 	gated := false
+	// A member no critical step has touched runs its old binary as it
+	// did: whatever stops the pass before its first stop, it is not the
+	// member to roll back (a Ctrl-C during move-leader must not offer
+	// `rollback --member` of a member never stopped).
+	defer func() {
+		if !gated && r.failedMember == name && p.phase == schema.PhaseMembers {
+			r.failedMember = ""
+		}
+	}()
 	// The backup gate stands before the first critical step after the
 	// pass's last backup step: before the stop, or, in a playbook that
 	// backs up the stopped member (the 2.x guides), before the swap.
