@@ -12,6 +12,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"github.com/etcdplay/etcdplay/internal/term"
 	"github.com/etcdplay/etcdplay/runner"
 	"github.com/etcdplay/etcdplay/steps"
 )
@@ -50,7 +51,8 @@ func (p *pauseAsker) Ask(ctx context.Context, pt runner.PausePoint) (runner.Answ
 	if len(pt.Upgraded) > 0 {
 		done = "upgraded by this run: " + strings.Join(pt.Upgraded, ", ")
 	}
-	fmt.Fprintf(p.out, "\n── paused before %s (%s) ──\n", pt.Next, done)
+	// pt.Next holds a version the cluster reported: no control bytes
+	fmt.Fprintf(p.out, "\n── paused before %s (%s) ──\n", term.Line(pt.Next), term.Line(done))
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	c, err := p.cluster.Cluster(pctx)
 	cancel()
@@ -66,7 +68,7 @@ func (p *pauseAsker) Ask(ctx context.Context, pt runner.PausePoint) (runner.Answ
 	choices := "continue, stop (resume later)"
 	keys := "c/s"
 	if pt.Rollback != "" {
-		choices += ", or roll " + pt.Rollback + " back"
+		choices += ", or roll " + term.Line(pt.Rollback) + " back"
 		keys = "c/s/r"
 	}
 	if p.lines == nil {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/muesli/termenv"
+
+	"github.com/etcdplay/etcdplay/internal/term"
 )
 
 // Progress is the default view of a run for people: one line per step,
@@ -143,7 +145,7 @@ func (p *Progress) Tick() {
 
 // Emit renders one event.
 func (p *Progress) Emit(e Event) {
-	e = Redact(e)
+	e = oneLine(Redact(e))
 	if e.Time.IsZero() {
 		e.Time = p.now()
 	}
@@ -225,6 +227,24 @@ func (p *Progress) Emit(e Event) {
 			p.println(p.indent(e) + e.Message)
 		}
 	}
+}
+
+// oneLine makes e's text safe for one terminal line: names, errors and
+// fields come from the cluster and the hosts, and nothing in them may
+// drive the terminal or break the one-line-per-step layout.
+func oneLine(e Event) Event {
+	e.Message, e.StepName, e.Member, e.RunID = term.Line(e.Message), term.Line(e.StepName), term.Line(e.Member), term.Line(e.RunID)
+	if len(e.Fields) > 0 {
+		f := make(map[string]any, len(e.Fields))
+		for k, v := range e.Fields {
+			if s, ok := v.(string); ok {
+				v = term.Line(s)
+			}
+			f[k] = v
+		}
+		e.Fields = f
+	}
+	return e
 }
 
 // track keeps what the member lines need: versions and downtime.

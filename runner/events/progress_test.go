@@ -153,3 +153,24 @@ func TestProgressOneLinePerStep(t *testing.T) {
 }
 
 var _ = log.InfoLevel
+
+// Text from the cluster cannot drive the terminal or break a line: a
+// member name or error holding escape sequences and newlines is shown
+// with '?' in their place, also in the live, coloured rendering.
+func TestProgressPrintsNoForeignControlBytes(t *testing.T) {
+	evil := "x\x1b]0;owned\x07\nsecond line"
+	evs := []Event{
+		{Time: t0, Kind: MemberStart, Member: "m\x1b[2J", Message: evil, Fields: map[string]any{"server": evil, "target": "3.6"}},
+		{Time: t0, Kind: StepStart, Member: "m", StepIndex: 1, Action: "wait", StepName: evil},
+		{Time: t0, Kind: StepFailed, Member: "m", StepIndex: 1, Action: "wait", StepName: evil, Message: evil},
+	}
+	for _, live := range []bool{false, true} {
+		out := render(evs, live, termenv.Ascii)
+		if strings.Contains(out, "]0;owned\x07") || strings.Contains(out, "\x1b]") || strings.Contains(out, "\x1b[2J") || strings.Contains(out, "\nsecond line") {
+			t.Errorf("live=%v: foreign control bytes reached the terminal: %q", live, out)
+		}
+		if !strings.Contains(out, "x?]0;owned??second line") {
+			t.Errorf("live=%v: the text is not shown with '?': %q", live, out)
+		}
+	}
+}
