@@ -30,7 +30,14 @@ import (
 // for its inventory (and nothing else) and writes n keys over TLS.
 func startProductionBed(ctx context.Context, t *testing.T, version string, n int) (*testbed.Cluster, *operator, []string) {
 	t.Helper()
-	c := startProductionDefaults(ctx, t, version, n)
+	return startProduction(ctx, t, testbed.Options{Version: version, Production: true}, n)
+}
+
+// startProduction is startProductionBed with more options (Auth).
+func startProduction(ctx context.Context, t *testing.T, opts testbed.Options, n int) (*testbed.Cluster, *operator, []string) {
+	t.Helper()
+	c := testbed.StartT(t, opts)
+	writeKeys(ctx, t, c, n)
 	o := newOperator(t, c)
 	out, stderr, code := o.command(ctx, "sudoers", "-i", c.InventoryPath)
 	if code != exitOK {
@@ -56,12 +63,17 @@ func startProductionBed(ctx context.Context, t *testing.T, version string, n int
 func startProductionDefaults(ctx context.Context, t *testing.T, version string, n int) *testbed.Cluster {
 	t.Helper()
 	c := testbed.StartT(t, testbed.Options{Version: version, Production: true})
+	writeKeys(ctx, t, c, n)
+	return c
+}
+
+func writeKeys(ctx context.Context, t *testing.T, c *testbed.Cluster, n int) {
+	t.Helper()
 	t0 := time.Now()
 	if err := c.WriteKeys(ctx, n); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("wrote %d checksummed keys over TLS to %s (etcd %s) in %v", n, c.Name, c.Version, time.Since(t0).Round(time.Millisecond))
-	return c
 }
 
 // grantsShell names what makes a sudoers line grant more than named
@@ -151,11 +163,31 @@ func TestProduction_Upgrade_3_4_to_3_5(t *testing.T) {
 	productionUpgrade(t, "3.4-to-3.5")
 }
 
-func productionUpgrade(t *testing.T, playbook string) {
+// TestProduction_Auth_3_5_to_3_6 is the production upgrade with etcd's v3
+// authentication and RBAC on: the inventory's auth section names root
+// and a password file, every etcd call of the run logs in, and the
+// password appears in no output and no state file.
+func TestProduction_Auth_3_5_to_3_6(t *testing.T) {
+	t.Parallel()
+	o := productionUpgradeWith(t, "3.5-to-3.6", true)
+	pw := o.c.Auth.Password
+	_ = filepath.WalkDir(o.stateDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), pw) {
+				t.Errorf("%s holds the etcd password", p)
+			}
+		}
+		return nil
+	})
+}
+
+func productionUpgrade(t *testing.T, playbook string) { productionUpgradeWith(t, playbook, false) }
+
+func productionUpgradeWith(t *testing.T, playbook string, auth bool) *operator {
 	ctx := testContext(t)
 	from, to, _ := strings.Cut(playbook, "-to-")
 	target := release(t, to)
-	c, o, _ := startProductionBed(ctx, t, from, keysPerCluster)
+	c, o, _ := startProduction(ctx, t, testbed.Options{Version: from, Production: true, Auth: auth}, keysPerCluster)
 
 	out, stderr, code := o.command(ctx, "plan", playbook, "-i", c.InventoryPath)
 	if code != exitOK {
@@ -171,6 +203,9 @@ func productionUpgrade(t *testing.T, playbook string) {
 	res := o.etcdplay(ctx, "run", playbook)
 	st := w.Stop()
 	res.want(t, exitOK)
+	if c.Auth != nil && strings.Contains(res.output()+out+stderr, c.Auth.Password) {
+		t.Error("etcdplay printed the etcd password")
+	}
 
 	rep := o.report()
 	for _, m := range rep.Members {
@@ -184,12 +219,17 @@ func productionUpgrade(t *testing.T, playbook string) {
 	o.requireV3Backup(rep)
 	requireRootOwnedBinaries(t, c)
 	requireStagedInBed(t, c)
-	printSummary(t, "production "+playbook, rep, st, c.Keys())
+	label := "production " + playbook
+	if auth {
+		label = "production+auth " + playbook
+	}
+	printSummary(t, label, rep, st, c.Keys())
 	requireQuorum(t, c, q)
 	requireWriter(t, c, st, stops(res))
 	if drainsOnStop(from) && st.Failed != 0 {
 		t.Errorf("writer: %d failed writes while %s members stopped (last: %s), want 0", st.Failed, from, st.LastError)
 	}
+	return o
 }
 
 // requireRootOwnedBinaries: after the swap every member's binary is still

@@ -9,6 +9,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // TestAuth brings up clusters with etcd's v3 authentication on, plain and
@@ -33,6 +35,14 @@ func TestAuth(t *testing.T) {
 				t.Fatalf("password file: %q %v", b, err)
 			}
 			assertOwner(t, c.Auth.PasswordFile, 0, 0o600)
+			checkInventory(t, c)
+			src, _ := os.ReadFile(c.InventoryPath)
+			if inv, err := schema.LoadInventory(c.InventoryPath, src); err != nil || inv.Auth == nil ||
+				inv.Auth.User != "root" || inv.Auth.PasswordFile != c.Auth.PasswordFile {
+				t.Errorf("inventory auth: %+v %v", inv, err)
+			} else if strings.Contains(string(src), c.Auth.Password) {
+				t.Error("the inventory holds the password itself")
+			}
 			if err := c.WriteKeys(ctx, 100); err != nil {
 				t.Fatal(err)
 			}

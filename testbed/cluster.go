@@ -396,6 +396,10 @@ func (c *Cluster) start(ctx context.Context, o Options) error {
 		if err := c.enableAuth(ctx); err != nil {
 			return err
 		}
+		// Now the inventory can name the login.
+		if err := c.writeInventory(); err != nil {
+			return err
+		}
 	}
 	return c.WaitSettled(ctx)
 }

@@ -102,7 +102,8 @@
 // authentication on once the members are up: user root with the root role
 // and a random password, kept in Cluster.Auth.PasswordFile
 // (<run folder>/auth/root.password, root's, 0600, no newline). The bed's
-// v3 clients (WriteKeys, VerifyKeys, StartWriter, Leader) log in with it;
+// v3 clients (WriteKeys, VerifyKeys, StartWriter, Leader) log in with it,
+// and the inventory's auth section names the user and the file;
 // /health and /version need no login. On a production-shaped cluster a
 // request without a password is refused even with the client
 // certificate (etcd takes the certificate's CN, etcdplay, as the user,

@@ -29,6 +29,11 @@ type invSSH struct {
 	Sudo       bool   `yaml:"sudo,omitempty"`
 }
 
+type invAuth struct {
+	User         string `yaml:"user"`
+	PasswordFile string `yaml:"password_file"`
+}
+
 type invTLS struct {
 	CA   string `yaml:"ca"`
 	Cert string `yaml:"cert"`
@@ -67,6 +72,7 @@ type inventory struct {
 	Cluster  string                `yaml:"cluster"`
 	API      string                `yaml:"api"`
 	TLS      *invTLS               `yaml:"tls,omitempty"`
+	Auth     *invAuth              `yaml:"auth,omitempty"`
 	SSH      invSSH                `yaml:"ssh"`
 	Releases map[string]invRelease `yaml:"releases"`
 	Members  []invMember           `yaml:"members"`
@@ -117,6 +123,9 @@ func (c *Cluster) Inventory() ([]byte, error) {
 		inv.TLS = &invTLS{CA: c.TLS.CA, Cert: c.TLS.Cert, Key: c.TLS.Key}
 		inv.SSH.Jump = c.jumpSpec()
 		inv.SSH.Sudo = true
+	}
+	if c.Auth != nil {
+		inv.Auth = &invAuth{User: c.Auth.User, PasswordFile: c.Auth.PasswordFile}
 	}
 	for _, h := range c.Hosts {
 		var mssh *invMemberSSH
