@@ -75,15 +75,26 @@ func (t *Target) lockClient(avoid string) (*clientv3.Client, error) {
 // list cannot be read the endpoints are kept as they are (the lock's own
 // errors then say what happened).
 func votersOnly(cfg clientv3.Config) []string {
-	cli, err := clientv3.New(cfg)
-	if err != nil {
-		return cfg.Endpoints
+	// Each endpoint alone, until one answers: a learner may refuse the
+	// member list too, and a balanced client could keep asking it.
+	var list *clientv3.MemberListResponse
+	for _, ep := range cfg.Endpoints {
+		one := cfg
+		one.Endpoints = []string{ep}
+		cli, err := clientv3.New(one)
+		if err != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		l, err := cli.MemberList(ctx)
+		cancel()
+		cli.Close()
+		if err == nil {
+			list = l
+			break
+		}
 	}
-	defer cli.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	list, err := cli.MemberList(ctx)
-	if err != nil {
+	if list == nil {
 		return cfg.Endpoints
 	}
 	learner := map[string]bool{}
