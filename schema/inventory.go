@@ -437,7 +437,7 @@ func checkClientURL(s string) error {
 		return fmt.Errorf("%q has no host", s)
 	}
 	if u.User != nil {
-		return fmt.Errorf("%q holds credentials: they would be shown wherever the URL is (use tls or the ETCDCTL_USER environment instead)", u.Redacted())
+		return fmt.Errorf("%q holds a user and password, which would be shown wherever the URL is (use tls client certificates instead)", u.Redacted())
 	}
 	p := u.Port()
 	if p == "" {

@@ -68,7 +68,10 @@ func words(s string) []string {
 // secretName is a name that marks what follows it as secret, in flags,
 // assignments, headers and JSON/YAML keys: DB_PASSWORD, etcd-token,
 // apiKey, X-Auth-Token, client_secret, private_key.
-const secretName = `[A-Za-z0-9_.-]*(?i:password|passwd|pwd|passphrase|token|secret|credential|api_?key|private_?key|access_?key)[A-Za-z0-9_.-]*`
+//
+// No '.' after the secret word: "credentials-port.yaml:5:45" is a file
+// position, not an assignment.
+const secretName = `[A-Za-z0-9_.-]*(?i:password|passwd|pwd|passphrase|token|secret|credential|api_?key|private_?key|access_?key)[A-Za-z0-9_-]*`
 
 // value is a secret value as written: quoted (with spaces), or a run of
 // characters up to a space, quote or separator.
