@@ -98,3 +98,15 @@ func TestKeysSorted(t *testing.T) {
 		t.Errorf("Keys = %s", got)
 	}
 }
+
+// A sudoers line names a command, not a secret: a refusal that prints the
+// missing rule must print it whole.
+func TestSudoersTagIsNotASecret(t *testing.T) {
+	line := "etcdlogin ALL=(root) NOPASSWD: /usr/local/sbin/etcd-svc stop"
+	if got := String(line); got != line {
+		t.Fatalf("String(%q) = %q", line, got)
+	}
+	if got := String("DB_PASSWD: hunter22"); strings.Contains(got, "hunter22") {
+		t.Fatalf("a PASSWD: value leaked: %q", got)
+	}
+}
