@@ -25,10 +25,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "etcdplay: %s\n", redact.String(err.Error()))
-		if h := exit.Hint(err); h != "" {
-			fmt.Fprintf(stderr, "hint: %s\n", redact.String(h))
-		}
+		fmt.Fprintf(stderr, "etcdplay: %s\n", redact.String(exit.Format(err)))
 	}
 	return exit.Code(err)
 }

@@ -2,7 +2,9 @@ package exit
 
 import (
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // Exit codes, one per failure class. Scripts depend on them: never reuse or
@@ -62,8 +64,10 @@ func Code(err error) int {
 // the transport's host key errors; Hint finds it anywhere in the chain.
 type Hinter interface{ Hint() string }
 
-// Hint returns the first hint found in err's chain: an Error's Hint or a
-// Hinter's, or "".
+// Hint returns what to do next for err: the first hint found down its
+// chain (an Error's Hint or a Hinter's). Where the chain splits (errors.Join:
+// several hosts refused at once) each branch's hint is kept, once each, one
+// per line, so every host's next step is shown and none twice.
 func Hint(err error) string {
 	for err != nil {
 		if e, ok := err.(*Error); ok && e.Hint != "" {
@@ -78,15 +82,35 @@ func Hint(err error) string {
 		case interface{ Unwrap() error }:
 			err = u.Unwrap()
 		case interface{ Unwrap() []error }:
+			var hints []string
 			for _, e := range u.Unwrap() {
-				if s := Hint(e); s != "" {
-					return s
+				for _, h := range strings.Split(Hint(e), "\n") {
+					if h != "" && !slices.Contains(hints, h) {
+						hints = append(hints, h)
+					}
 				}
 			}
-			return ""
+			return strings.Join(hints, "\n")
 		default:
 			return ""
 		}
 	}
 	return ""
+}
+
+// Format renders err for a person: its message, then each hint on its own
+// "hint: " line. Errors keep hints out of their messages (Hinter), so a
+// hint shows exactly once.
+func Format(err error) string {
+	if err == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(err.Error())
+	if h := Hint(err); h != "" {
+		for _, line := range strings.Split(h, "\n") {
+			b.WriteString("\nhint: " + line)
+		}
+	}
+	return b.String()
 }

@@ -56,3 +56,18 @@ func TestHintFindsHinterInChain(t *testing.T) {
 		t.Errorf("outer hint should win, got %q", got)
 	}
 }
+
+// TestFormatShowsEachHintOnce: several refusals at once (errors.Join, as
+// when several hosts refuse) show each distinct hint once, one per line.
+func TestFormatShowsEachHintOnce(t *testing.T) {
+	a := New(Unreachable, errors.New("h0 refused"), "run ssh-keyscan h0")
+	b := New(Unreachable, errors.New("h1 refused"), "run ssh-keyscan h1")
+	err := fmt.Errorf("nothing was run: %w", errors.Join(a, b, a))
+	want := "nothing was run: h0 refused\nh1 refused\nh0 refused\nhint: run ssh-keyscan h0\nhint: run ssh-keyscan h1"
+	if got := Format(err); got != want {
+		t.Errorf("Format =\n%s\nwant\n%s", got, want)
+	}
+	if got := Format(errors.New("plain")); got != "plain" {
+		t.Errorf("Format without hint = %q", got)
+	}
+}

@@ -21,8 +21,8 @@ type EncryptedKeyError struct {
 }
 
 func (e *EncryptedKeyError) Error() string {
-	return fmt.Sprintf("ssh %s: identity %s is encrypted and ssh-agent does not hold it; %s",
-		e.Host, strings.Join(e.Files, ", "), e.Hint())
+	return fmt.Sprintf("ssh %s: identity %s is encrypted and ssh-agent does not hold it",
+		e.Host, strings.Join(e.Files, ", "))
 }
 
 // Hint says how to make the key usable without a prompt.
@@ -156,8 +156,8 @@ type NoIdentityError struct {
 }
 
 func (e *NoIdentityError) Error() string {
-	return fmt.Sprintf("ssh %s: no key to authenticate with: no ssh-agent keys and none of %s exists; %s",
-		e.Host, strings.Join(e.Tried, ", "), e.Hint())
+	return fmt.Sprintf("ssh %s: no key to authenticate with: no ssh-agent keys and none of %s exists",
+		e.Host, strings.Join(e.Tried, ", "))
 }
 
 // Hint for a missing key.

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
 )
 
 func TestIdentityFileKinds(t *testing.T) {
@@ -75,7 +77,7 @@ func TestEncryptedKeyIsAClearError(t *testing.T) {
 		t.Fatalf("want EncryptedKeyError, got %v", err)
 	}
 	for _, want := range []string{enc, "ssh-add " + enc, "encrypted"} {
-		if !strings.Contains(err.Error(), want) {
+		if !strings.Contains(exit.Format(err), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etcdplay/etcdplay/internal/exit"
 	xssh "golang.org/x/crypto/ssh"
 
 	"github.com/etcdplay/etcdplay/testbed"
@@ -144,7 +145,7 @@ func TestRealSSHD(t *testing.T) {
 		}
 		// The check the message suggests, run as written, shows the same.
 		check := u.CheckCommand()
-		if !strings.Contains(err.Error(), "'"+check+"'") {
+		if !strings.Contains(exit.Format(err), "'"+check+"'") {
 			t.Fatalf("the message does not show the check %q", check)
 		}
 		out, err2 := exec.Command("sh", "-c", check).CombinedOutput()
@@ -283,7 +284,7 @@ func TestRealSSHD(t *testing.T) {
 		start := time.Now()
 		_, err := c.Run(ctx(t), Command{Argv: []string{"true"}, Privileged: true})
 		var se *SudoError
-		if !errors.As(err, &se) || !strings.Contains(err.Error(), "a password is required") || !strings.Contains(err.Error(), "NOPASSWD") {
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), "a password is required") || !strings.Contains(exit.Format(err), "NOPASSWD") {
 			t.Fatalf("want SudoError, got %v", err)
 		}
 		if d := time.Since(start); d > 5*time.Second {

@@ -175,7 +175,7 @@ type AuthError struct {
 }
 
 func (e *AuthError) Error() string {
-	return fmt.Sprintf("ssh %s: authentication refused: %v; %s", e.Host, e.Err, e.Hint())
+	return fmt.Sprintf("ssh %s: authentication refused: %v", e.Host, e.Err)
 }
 
 func (e *AuthError) Unwrap() error { return e.Err }

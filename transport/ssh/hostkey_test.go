@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etcdplay/etcdplay/internal/exit"
 	xssh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -35,7 +36,7 @@ func TestUnknownHostRefusedWithFingerprint(t *testing.T) {
 	fp := xssh.FingerprintSHA256(f.hostKey.PublicKey())
 	for _, want := range []string{fp, "ssh-ed25519", "is not known",
 		fmt.Sprintf("ssh-keyscan -p %d -t ed25519 127.0.0.1 | ssh-keygen -lf -", f.srv.Port()), "--accept-new-host-keys"} {
-		if !strings.Contains(err.Error(), want) {
+		if !strings.Contains(exit.Format(err), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
@@ -58,7 +59,7 @@ func TestChangedHostKeyRefusedLoudly(t *testing.T) {
 		}
 		for _, want := range []string{"REMOTE HOST IDENTIFICATION HAS CHANGED", f.knownHosts + ":2",
 			xssh.FingerprintSHA256(old.PublicKey()), xssh.FingerprintSHA256(f.hostKey.PublicKey()), "ssh-keygen -R"} {
-			if !strings.Contains(err.Error(), want) {
+			if !strings.Contains(exit.Format(err), want) {
 				t.Errorf("error lacks %q:\n%v", want, err)
 			}
 		}

@@ -27,7 +27,7 @@ type UnknownHostKeyError struct {
 }
 
 func (e *UnknownHostKeyError) Error() string {
-	return fmt.Sprintf("host key for %s is not known (%s %s); %s", e.Addr, e.Key.Type(), e.Fingerprint, e.Hint())
+	return fmt.Sprintf("host key for %s is not known (%s %s)", e.Addr, e.Key.Type(), e.Fingerprint)
 }
 
 // Hint says how to check the key and trust it.
@@ -67,7 +67,7 @@ func (e *HostKeyChangedError) Error() string {
 	for _, k := range e.Known {
 		fmt.Fprintf(&b, "known_hosts has %s %s at %s:%d\n", k.Key.Type(), xssh.FingerprintSHA256(k.Key), k.Filename, k.Line)
 	}
-	fmt.Fprintf(&b, "refusing to connect to %s (--accept-new-host-keys never accepts a changed key); %s", e.Host, e.Hint())
+	fmt.Fprintf(&b, "refusing to connect to %s (--accept-new-host-keys never accepts a changed key)", e.Host)
 	return b.String()
 }
 

@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,8 +47,8 @@ func (c Command) String() string {
 	if len(c.Argv) > 0 {
 		s = shell.Join(c.Argv...)
 	}
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i] + " ..."
+	if first, _, ok := strings.Cut(s, "\n"); ok {
+		s = first + " ..."
 	}
 	if len(s) > 120 {
 		s = s[:117] + "..."
@@ -92,7 +93,7 @@ type SudoError struct {
 }
 
 func (e *SudoError) Error() string {
-	return fmt.Sprintf("ssh %s: sudo refused to run %s: %s; %s", e.Host, e.Command, strings.TrimSpace(e.Stderr), e.Hint())
+	return fmt.Sprintf("ssh %s: sudo refused to run %s: %s", e.Host, e.Command, strings.TrimSpace(e.Stderr))
 }
 
 // Hint says how to make sudo work non-interactively.
@@ -145,15 +146,10 @@ func (c *Client) remoteLine(cmd Command) (string, bool, error) {
 		}
 	}
 	var b strings.Builder
-	keys := make([]string, 0, len(cmd.Env))
-	for k := range cmd.Env {
+	for _, k := range slices.Sorted(maps.Keys(cmd.Env)) {
 		if !envName.MatchString(k) {
 			return "", false, fmt.Errorf("environment name %q is not a shell identifier", k)
 		}
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
 		fmt.Fprintf(&b, "export %s=%s\n", k, shell.Quote(cmd.Env[k]))
 	}
 	if cmd.Stdin == nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
 )
 
 func TestRunCapturesExitStatusAndOutput(t *testing.T) {
@@ -211,7 +213,7 @@ func TestSudoWithoutPasswordFailsFast(t *testing.T) {
 	c := f.dial(t)
 	_, err := c.Run(ctx(t), Command{Argv: []string{"systemctl", "stop", "etcd"}, Privileged: true})
 	var se *SudoError
-	if !errors.As(err, &se) || !strings.Contains(err.Error(), "NOPASSWD") || !strings.Contains(err.Error(), "etcdplay sudoers") {
+	if !errors.As(err, &se) || !strings.Contains(exit.Format(err), "NOPASSWD") || !strings.Contains(exit.Format(err), "etcdplay sudoers") {
 		t.Fatalf("want SudoError with advice, got %v", err)
 	}
 	// A command that is not privileged runs as the login user.
