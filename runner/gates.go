@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -44,19 +45,17 @@ func (r *run) preflightGate(c *steps.ClusterStatus) error {
 		switch {
 		case m == nil:
 			bad = append(bad, n+" is not in the cluster's member list")
-		case !m.Reachable:
-			bad = append(bad, fmt.Sprintf("%s unreachable (%s)", n, orDash(m.Error)))
-		case !m.Healthy:
-			bad = append(bad, fmt.Sprintf("%s unhealthy (%s)", n, orDash(m.HealthError)))
+		case m.Unhealthy() != "":
+			bad = append(bad, n+" "+m.Unhealthy())
 		}
 		if m != nil && m.Reachable && !matchMinor(r.pb.From, m.Server) && !matchMinor(r.pb.To, m.Server) {
-			versions = append(versions, fmt.Sprintf("%s runs %s", n, orDash(m.Server)))
+			versions = append(versions, fmt.Sprintf("%s runs %s", n, cmp.Or(m.Server, "-")))
 		}
 	}
 	var strangers []string
 	for _, m := range c.Members {
 		if m.Endpoint == "" {
-			strangers = append(strangers, fmt.Sprintf("%s (id %s)", orDash(m.Name), m.ID))
+			strangers = append(strangers, fmt.Sprintf("%s (id %s)", cmp.Or(m.Name, "-"), m.ID))
 		}
 	}
 	if len(strangers) > 0 {
@@ -139,7 +138,7 @@ func (q quorum) String() string {
 	return fmt.Sprintf("%d voter(s), quorum %d", q.voters, q.need())
 }
 
-// stopGate is invariant 1, checked from a fresh probe right before the
+// stopGate is invariant 1 of docs/safety.md, checked from a fresh probe right before the
 // member's first critical step: every other voter healthy, and the healthy
 // voters left once this member stops still a quorum. Learners are not
 // voters: they neither count towards quorum nor stand in for a voter. A
@@ -163,12 +162,9 @@ func (r *run) stopGate(ctx context.Context, name string) error {
 		if m == self {
 			continue
 		}
-		switch {
-		case !m.Reachable:
-			bad = append(bad, fmt.Sprintf("%s unreachable (%s)", m.Name, orDash(m.Error)))
-		case !m.Healthy:
-			bad = append(bad, fmt.Sprintf("%s unhealthy (%s)", m.Name, orDash(m.HealthError)))
-		default:
+		if why := m.Unhealthy(); why != "" {
+			bad = append(bad, m.Name+" "+why)
+		} else {
 			left++
 		}
 	}
@@ -201,7 +197,7 @@ func (r *run) stopGate(ctx context.Context, name string) error {
 	return nil
 }
 
-// postGate is invariant 2, independent of the playbook: the member is
+// postGate is invariant 2 of docs/safety.md, independent of the playbook: the member is
 // healthy, on the target version, and caught up to the leader's commit
 // index sampled once the member is back, within GateTimeout.
 func (r *run) postGate(ctx context.Context, name string) error {
@@ -220,11 +216,11 @@ func (r *run) postGate(ctx context.Context, name string) error {
 		case err != nil:
 			observed = err.Error()
 		case !m.Reachable:
-			observed = "unreachable: " + orDash(m.Error)
+			observed = m.Unhealthy()
 		case !m.Healthy:
-			observed = fmt.Sprintf("server %s, unhealthy (%s)", orDash(m.Server), orDash(m.HealthError))
+			observed = "server " + cmp.Or(m.Server, "-") + ", " + m.Unhealthy()
 		case !matchMinor(want, m.Server):
-			observed = fmt.Sprintf("server %s, healthy", orDash(m.Server))
+			observed = fmt.Sprintf("server %s, healthy", cmp.Or(m.Server, "-"))
 		case target == 0:
 			// Sample the leader's commit index once the member is back,
 			// then read the member again at once.

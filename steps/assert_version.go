@@ -139,9 +139,9 @@ func (a *AssertVersion) Run(ctx context.Context, env *Env) error {
 			m := &c.Members[i]
 			switch {
 			case !m.Reachable:
-				fail("%s is unreachable (expected server %s)", memberName(m), a.Servers)
+				fail("%s is unreachable (expected server %s)", m.DisplayName(), a.Servers)
 			case !a.Servers.Match(m.Server):
-				fail("%s runs %s (expected %s)", memberName(m), orNone(m.Server), a.Servers)
+				fail("%s runs %s (expected %s)", m.DisplayName(), orNone(m.Server), a.Servers)
 			}
 		}
 	}
@@ -170,7 +170,7 @@ func (a *AssertVersion) Run(ctx context.Context, env *Env) error {
 		for i := range scope {
 			m := &scope[i]
 			if !a.Storage.Match(m.Storage) {
-				fail("%s's storage version is %s (expected %s)", memberName(m), orNone(m.Storage), a.Storage)
+				fail("%s's storage version is %s (expected %s)", m.DisplayName(), orNone(m.Storage), a.Storage)
 			}
 		}
 	}
@@ -181,11 +181,11 @@ func (a *AssertVersion) Run(ctx context.Context, env *Env) error {
 			v, ok := reportedVersion(m.Server)
 			switch {
 			case !m.Reachable:
-				below = append(below, memberName(m)+" unreachable")
+				below = append(below, m.DisplayName()+" unreachable")
 			case !ok:
-				below = append(below, memberName(m)+" reports no version")
+				below = append(below, m.DisplayName()+" reports no version")
 			case v.Less(a.Min):
-				below = append(below, memberName(m)+" runs "+m.Server)
+				below = append(below, m.DisplayName()+" runs "+m.Server)
 			}
 		}
 		if len(below) > 0 {

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -84,7 +85,7 @@ func backupV2(ctx context.Context, env *Env, m schema.MemberConfig, localDir str
 	if err != nil {
 		return nil, err
 	}
-	etcdctl := firstNonEmpty(m.Etcdctl, "etcdctl")
+	etcdctl := cmp.Or(m.Etcdctl, "etcdctl")
 	stamp := now(env).UTC().Format("20060102T150405Z")
 	priv, err := shScript(ctx, h, v2PrivateDirScript, m.BackupDir, m.Name+"-"+stamp)
 	if err != nil || priv.ExitStatus != 0 {

@@ -24,9 +24,9 @@ func snapshotV3(ctx context.Context, env *Env, dir string) (*BackupManifest, err
 	}
 	leader := before.LeaderMember()
 	if leader == nil || !leader.Reachable {
-		return nil, fmt.Errorf("backup from the leader: no reachable leader (%s)", strings.Join(clusterProblems(before), "; "))
+		return nil, fmt.Errorf("backup from the leader: no reachable leader (%s)", strings.Join(before.Problems(), "; "))
 	}
-	name := memberName(leader)
+	name := leader.DisplayName()
 	low := leader.Revision
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)

@@ -77,7 +77,7 @@ func settleHandoff(ctx context.Context, env *Env, oldName, newName string) (stri
 func notFollowing(c *etcdprobe.Cluster, leader etcdprobe.ID) string {
 	for _, m := range c.Members {
 		if m.Reachable && !m.IsLearner && m.LeaderID != leader {
-			return memberName(&m)
+			return m.DisplayName()
 		}
 	}
 	return ""

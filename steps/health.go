@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -67,8 +68,8 @@ func (h *Health) Run(ctx context.Context, env *Env) error {
 		if m == nil {
 			return fmt.Errorf("%s is not in the cluster's member list (expected a healthy member)", me.Name)
 		}
-		if why := unhealthy(m); why != "" {
-			return fmt.Errorf("%s is not healthy: %s (expected healthy)", me.Name, why)
+		if why := m.Unhealthy(); why != "" {
+			return fmt.Errorf("%s is %s (expected healthy)", me.Name, why)
 		}
 		if alarms := alarmText(c); alarms != "" {
 			return fmt.Errorf("alarm raised in the cluster: %s (expected none)", alarms)
@@ -76,68 +77,18 @@ func (h *Health) Run(ctx context.Context, env *Env) error {
 		env.info("member healthy", "member", me.Name, "server", m.Server)
 		return nil
 	}
-	if problems := clusterProblems(c); len(problems) > 0 {
+	if problems := c.Problems(); len(problems) > 0 {
 		return fmt.Errorf("cluster not healthy: %s", strings.Join(problems, "; "))
 	}
 	env.info("cluster healthy", "members", len(c.Members), "leader", c.Leader)
 	return nil
 }
 
-// unhealthy says why a member is not healthy, or "" when it is.
-func unhealthy(m *etcdprobe.Member) string {
-	switch {
-	case !m.Reachable:
-		return "unreachable at " + m.ClientURL + orUnknown(": ", m.Error)
-	case !m.Healthy:
-		return "health check failed" + orUnknown(": ", firstNonEmpty(m.HealthError, m.Error))
-	}
-	return ""
-}
-
-// clusterProblems lists every reason c is not healthy: each unhealthy
-// member, no leader, alarms.
-func clusterProblems(c *etcdprobe.Cluster) []string {
-	var out []string
-	for i := range c.Members {
-		if why := unhealthy(&c.Members[i]); why != "" {
-			out = append(out, memberName(&c.Members[i])+" "+why)
-		}
-	}
-	if c.Leader == "" && c.LeaderID == 0 {
-		out = append(out, "no leader")
-	}
-	if a := alarmText(c); a != "" {
-		out = append(out, "alarm "+a)
-	}
-	if len(out) == 0 && !c.Healthy {
-		out = append(out, "the probe reports the cluster unhealthy")
-	}
-	return out
-}
-
+// alarmText lists the raised alarms for a member-scoped health check.
 func alarmText(c *etcdprobe.Cluster) string {
 	var out []string
 	for _, a := range c.Alarms {
-		out = append(out, a.Type+" on "+firstNonEmpty(a.Member, a.MemberID.String()))
+		out = append(out, a.Type+" on "+cmp.Or(a.Member, a.MemberID.String()))
 	}
 	return strings.Join(out, ", ")
-}
-
-// memberName is the inventory's name for m, else etcd's.
-func memberName(m *etcdprobe.Member) string { return firstNonEmpty(m.Endpoint, m.Name, m.ID.String()) }
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
-func orUnknown(prefix, s string) string {
-	if s == "" {
-		return ""
-	}
-	return prefix + s
 }

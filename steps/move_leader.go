@@ -80,9 +80,9 @@ func (m *MoveLeader) Run(ctx context.Context, env *Env) error {
 	}
 	to := m.pick(env, c, self)
 	if to == nil {
-		return fmt.Errorf("%s leads and no other member is healthy to take over (%s)", me.Name, strings.Join(clusterProblems(c), "; "))
+		return fmt.Errorf("%s leads and no other member is healthy to take over (%s)", me.Name, strings.Join(c.Problems(), "; "))
 	}
-	toName := memberName(to)
+	toName := to.DisplayName()
 	start := time.Now()
 	if err := env.Cluster.MoveLeader(ctx, toName); err != nil {
 		return err
@@ -94,8 +94,8 @@ func (m *MoveLeader) Run(ctx context.Context, env *Env) error {
 			note(ctx, &last, err.Error())
 			return false, nil
 		}
-		if l := c.LeaderMember(); l != nil && memberName(l) != me.Name {
-			note(ctx, &last, memberName(l)+" leads")
+		if l := c.LeaderMember(); l != nil && l.DisplayName() != me.Name {
+			note(ctx, &last, l.DisplayName()+" leads")
 			return true, nil
 		}
 		note(ctx, &last, "leader is "+orNone(c.Leader))
@@ -122,7 +122,7 @@ func (m *MoveLeader) pick(env *Env, c *etcdprobe.Cluster, self *etcdprobe.Member
 	var first, upgraded *etcdprobe.Member
 	for i := range c.Members {
 		o := &c.Members[i]
-		if o == self || o.ID == self.ID || o.IsLearner || unhealthy(o) != "" {
+		if o == self || o.ID == self.ID || o.IsLearner || o.Unhealthy() != "" {
 			continue
 		}
 		if first == nil {

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path"
@@ -63,7 +64,7 @@ var privilegedTools = []string{"install", "mv", "rm"}
 // tools in /usr/bin (true on merged-/usr systems: Debian 12, Ubuntu 22.04,
 // RHEL 9), binaries root:root 0755, and home /home/USER.
 func OfflineHostFacts(m *schema.MemberConfig) HostFacts {
-	f := HostFacts{Home: "/home/" + firstNonEmpty(m.SSH.User, "USER"), Programs: map[string]string{}, Files: map[string]FileOwner{}}
+	f := HostFacts{Home: "/home/" + cmp.Or(m.SSH.User, "USER"), Programs: map[string]string{}, Files: map[string]FileOwner{}}
 	for _, p := range hostPrograms(m) {
 		f.Programs[p] = "/usr/bin/" + p
 	}
@@ -292,7 +293,7 @@ type MissingSudoError struct {
 
 func (e *MissingSudoError) Error() string {
 	line := func(c PrivilegedCommand) string {
-		return fmt.Sprintf("%s ALL=(root) NOPASSWD: %s", firstNonEmpty(e.User, "LOGIN_USER"), SudoersArgs(c.Argv))
+		return fmt.Sprintf("%s ALL=(root) NOPASSWD: %s", cmp.Or(e.User, "LOGIN_USER"), SudoersArgs(c.Argv))
 	}
 	if len(e.Missing) == 1 {
 		return fmt.Sprintf("missing sudo rule on %s (sudo -n -l refuses it): %s", e.Member, line(e.Missing[0]))
@@ -378,7 +379,7 @@ func RenderSudoers(user, alias string, cmds []PrivilegedCommand) string {
 		}
 		fmt.Fprintf(&b, "    %s%s", SudoersArgs(c.Argv), sep)
 	}
-	fmt.Fprintf(&b, "%s ALL=(root) NOPASSWD: %s\n", firstNonEmpty(user, "LOGIN_USER"), alias)
+	fmt.Fprintf(&b, "%s ALL=(root) NOPASSWD: %s\n", cmp.Or(user, "LOGIN_USER"), alias)
 	return b.String()
 }
 

@@ -167,12 +167,12 @@ func (w *Wait) healthy(ctx context.Context, env *Env) error {
 			switch {
 			case m == nil:
 				problems = append(problems, env.Member.Name+" not in the member list")
-			case unhealthy(m) != "":
-				problems = append(problems, env.Member.Name+" "+unhealthy(m))
+			case m.Unhealthy() != "":
+				problems = append(problems, env.Member.Name+" "+m.Unhealthy())
 			}
 		}
 		if len(problems) == 0 {
-			problems = clusterProblems(c)
+			problems = c.Problems()
 		}
 		note(ctx, &last, strings.Join(problems, "; "))
 		return len(problems) == 0, nil
@@ -215,11 +215,11 @@ func (w *Wait) caughtUp(ctx context.Context, env *Env) error {
 			return false, nil
 		}
 		switch {
-		case !m.Reachable || m.Error != "":
-			note(ctx, &last, fmt.Sprintf("%s reports an error: %s", me.Name, firstNonEmpty(m.Error, "unreachable")))
+		case m.Unhealthy() != "":
+			note(ctx, &last, me.Name+" "+m.Unhealthy())
 			return false, nil
-		case !m.Healthy:
-			note(ctx, &last, fmt.Sprintf("%s not healthy: %s", me.Name, firstNonEmpty(m.HealthError, "health check failed")))
+		case m.Error != "":
+			note(ctx, &last, me.Name+" reports an error: "+m.Error)
 			return false, nil
 		case m.RaftAppliedIndex < mark:
 			note(ctx, &last, fmt.Sprintf("%s applied index %d, below %d", me.Name, m.RaftAppliedIndex, mark))
@@ -255,9 +255,9 @@ func (w *Wait) clusterVersion(ctx context.Context, env *Env) error {
 			m := &c.Members[i]
 			switch {
 			case !m.Reachable:
-				behind = append(behind, memberName(m)+" unreachable")
+				behind = append(behind, m.DisplayName()+" unreachable")
 			case !w.Version.Match(m.ClusterVersion):
-				behind = append(behind, memberName(m)+" reports "+orNone(m.ClusterVersion))
+				behind = append(behind, m.DisplayName()+" reports "+orNone(m.ClusterVersion))
 			}
 		}
 		if len(behind) == 0 && !w.Version.Match(c.Version) {

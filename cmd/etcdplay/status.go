@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +79,7 @@ is no leader, 4 when no member answered, 3 when the inventory is invalid.`,
 			case perr != nil:
 				return exit.New(exit.Unreachable, perr, "check the client URLs in the inventory and that etcd runs")
 			case !c.Healthy:
-				return &exit.Error{Code: exit.Unhealthy, Err: fmt.Errorf("cluster %s is not healthy: %s", inv.Cluster, strings.Join(statusProblems(c), "; "))}
+				return &exit.Error{Code: exit.Unhealthy, Err: fmt.Errorf("cluster %s is not healthy: %s", inv.Cluster, strings.Join(c.Problems(), "; "))}
 			}
 			return nil
 		},
@@ -124,7 +125,7 @@ func writeStatusTable(w io.Writer, c *etcdprobe.Cluster, hosts map[string]string
 			name = m.Name + " (not in inventory)"
 		}
 		healthy := yesNo(m.Healthy)
-		if why := firstOf(m.Error, m.HealthError); why != "" {
+		if why := cmp.Or(m.Unhealthy(), m.Error); why != "" {
 			notes = append(notes, fmt.Sprintf("[%d] %s: %s", len(notes)+1, term.Line(name), term.Line(why)))
 			healthy += " [" + strconv.Itoa(len(notes)) + "]"
 		}
@@ -138,36 +139,12 @@ func writeStatusTable(w io.Writer, c *etcdprobe.Cluster, hosts map[string]string
 	fmt.Fprintf(w, "\ncluster %s (api %s): version %s, leader %s, revision %d, %s\n",
 		dash(c.ID.String()), c.API, dash(term.Line(c.Version)), dash(term.Line(c.Leader)), c.Revision, healthWord(c.Healthy))
 	for _, a := range c.Alarms {
-		fmt.Fprintf(w, "alarm: %s on %s\n", term.Line(a.Type), term.Line(firstOf(a.Member, a.MemberID.String())))
+		fmt.Fprintf(w, "alarm: %s on %s\n", term.Line(a.Type), term.Line(cmp.Or(a.Member, a.MemberID.String())))
 	}
 	for _, n := range notes {
 		fmt.Fprintln(w, n)
 	}
 	return nil
-}
-
-// statusProblems lists why the cluster is not healthy, for the error line.
-func statusProblems(c *etcdprobe.Cluster) []string {
-	var out []string
-	for _, m := range c.Members {
-		if !m.Healthy {
-			name, why := firstOf(m.Endpoint, m.Name), firstOf(m.Error, m.HealthError, "unhealthy")
-			if !strings.HasPrefix(why, name+" ") {
-				why = name + ": " + why
-			}
-			out = append(out, why)
-		}
-	}
-	if c.Leader == "" && c.LeaderID == 0 {
-		out = append(out, "no leader")
-	}
-	for _, a := range c.Alarms {
-		out = append(out, "alarm "+a.Type)
-	}
-	if len(out) == 0 {
-		out = append(out, "the probe reports the cluster unhealthy")
-	}
-	return out
 }
 
 func size(m etcdprobe.Member, api string) string {
@@ -218,13 +195,4 @@ func healthWord(ok bool) string {
 		return "healthy"
 	}
 	return "NOT HEALTHY"
-}
-
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
