@@ -111,13 +111,12 @@ func parseMetrics(r io.Reader) (metricsView, error) {
 
 // labelValue picks one label's value out of `{a="x",b="y"}`.
 func labelValue(labels, key string) string {
-	i := strings.Index(labels, key+`="`)
-	if i < 0 {
+	_, rest, ok := strings.Cut(labels, key+`="`)
+	if !ok {
 		return ""
 	}
-	rest := labels[i+len(key)+2:]
-	if j := strings.IndexByte(rest, '"'); j >= 0 {
-		return rest[:j]
+	if v, _, ok := strings.Cut(rest, `"`); ok {
+		return v
 	}
 	return ""
 }

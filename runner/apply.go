@@ -381,10 +381,10 @@ func (r *run) phase(ctx context.Context, ph schema.Phase, list []*schema.Step) e
 // a rolling upgrade: leader-last takes the first member, in inventory
 // order, that is not yet upgraded and is not the leader now, so the leader
 // goes last whoever it has become (picking a fixed order at the start made
-// every stop hit the new leader, harness.md §5); as-listed takes inventory
-// order. A member found on the target version (already upgraded, or
-// upgraded before a crash) passes the post-member gate and is done without
-// being stopped again.
+// every stop hit the new leader: docs/etcd-behaviour.md "Leadership");
+// as-listed takes inventory order. A member found on the target version
+// (already upgraded, or upgraded before a crash) passes the post-member
+// gate and is done without being stopped again.
 func (r *run) membersPhase(ctx context.Context) error {
 	done := map[string]bool{}
 	started := false
@@ -431,7 +431,7 @@ func (r *run) membersPhase(ctx context.Context) error {
 				break
 			}
 		}
-		pt := PausePoint{Next: fmt.Sprintf("%s (%s → %s)", next, orDash(memberServer(c, next)), r.pb.To), Member: next, Phase: schema.PhaseMembers}
+		pt := PausePoint{Next: fmt.Sprintf("%s (%s → %s)", next, cmp.Or(memberServer(c, next), "-"), r.pb.To), Member: next, Phase: schema.PhaseMembers}
 		if err := r.pause(ctx, PauseMember, pt); err != nil {
 			return err
 		}
@@ -465,7 +465,7 @@ func (r *run) upgradeMember(ctx context.Context, name string, c *steps.ClusterSt
 	// server, target and leader let views print "infra1  3.5.35 → 3.6".
 	fields := map[string]any{"target": r.pb.To.String()}
 	if m := c.MemberByName(name); m != nil && m.Reachable {
-		msg = fmt.Sprintf("upgrading %s (%s%s)", name, orDash(m.Server), map[bool]string{true: ", leader"}[m.IsLeader])
+		msg = fmt.Sprintf("upgrading %s (%s%s)", name, cmp.Or(m.Server, "-"), map[bool]string{true: ", leader"}[m.IsLeader])
 		fields["server"], fields["leader"] = m.Server, m.IsLeader
 	} else {
 		msg = fmt.Sprintf("upgrading %s (down: left mid-upgrade)", name)

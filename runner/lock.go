@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,7 +57,7 @@ func (r *run) acquire(ctx context.Context) error {
 		if berr != nil {
 			return exit.New(exit.Locked, fmt.Errorf("take over the lock of crashed run %s: %w", r.id, berr), "")
 		}
-		r.emit(events.Event{Kind: events.Warn, Message: "took over the lock of this run, held by " + orDash(who) + ": its process on this host is gone"})
+		r.emit(events.Event{Kind: events.Warn, Message: "took over the lock of this run, held by " + cmp.Or(who, "-") + ": its process on this host is gone"})
 		err = r.o.Locker.Acquire(actx, r.id)
 	}
 	if errors.As(err, &held) && r.o.BreakLock {
@@ -71,7 +72,7 @@ func (r *run) acquire(ctx context.Context) error {
 		if berr != nil {
 			return exit.New(exit.Locked, fmt.Errorf("break lock: %w", berr), "")
 		}
-		r.emit(events.Event{Kind: events.Warn, Message: "broke the lock held by " + orDash(who)})
+		r.emit(events.Event{Kind: events.Warn, Message: "broke the lock held by " + cmp.Or(who, "-")})
 		err = r.o.Locker.Acquire(actx, r.id)
 	}
 	if err != nil {

@@ -6,6 +6,7 @@ package runner
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/etcdplay/etcdplay/runner/events/redact"
 	"github.com/etcdplay/etcdplay/schema"
@@ -182,13 +183,11 @@ func mergeVars(pb, inv map[string]any) map[string]any {
 	if len(pb) == 0 && len(inv) == 0 {
 		return nil
 	}
-	out := map[string]any{}
-	for k, v := range pb {
-		out[k] = v
+	out := maps.Clone(pb)
+	if out == nil {
+		out = map[string]any{}
 	}
-	for k, v := range inv {
-		out[k] = v
-	}
+	maps.Copy(out, inv)
 	return out
 }
 

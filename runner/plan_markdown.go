@@ -1,8 +1,11 @@
 package runner
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/etcdplay/etcdplay/internal/markdown"
@@ -34,11 +37,11 @@ func WritePlanMarkdown(w io.Writer, p *Plan) error {
 		row("digests", "playbook "+markdown.Code(d.Playbook)+", inventory "+markdown.Code(d.Inventory))
 	}
 	if l := p.Live; l != nil {
-		row("live", fmt.Sprintf("cluster version %s, leader %s, healthy %t", orDash(l.ClusterVersion), orDash(l.Leader), l.Healthy))
+		row("live", fmt.Sprintf("cluster version %s, leader %s, healthy %t", cmp.Or(l.ClusterVersion, "-"), cmp.Or(l.Leader, "-"), l.Healthy))
 	}
 	if len(p.Vars) > 0 {
 		var kv []string
-		for _, k := range sortedKeys(p.Vars) {
+		for _, k := range slices.Sorted(maps.Keys(p.Vars)) {
 			kv = append(kv, markdown.Code(fmt.Sprintf("%s=%v", k, p.Vars[k])))
 		}
 		row("vars", strings.Join(kv, " "))
@@ -94,7 +97,7 @@ func writeStepTable(b *strings.Builder, list []StepPlan) {
 		action := markdown.Code(s.Action)
 		if len(s.Args) > 0 {
 			var kv []string
-			for _, k := range sortedKeys(s.Args) {
+			for _, k := range slices.Sorted(maps.Keys(s.Args)) {
 				kv = append(kv, k+"="+quoteIfSpace(s.Args[k]))
 			}
 			action += " " + markdown.Code(strings.Join(kv, " "))
@@ -114,7 +117,7 @@ func writeStepTable(b *strings.Builder, list []StepPlan) {
 		}
 		bound := s.Timeout
 		if s.Retries != 0 {
-			bound = fmt.Sprintf("%s per attempt, %d retries", orDash(s.Timeout), s.Retries)
+			bound = fmt.Sprintf("%s per attempt, %d retries", cmp.Or(s.Timeout, "-"), s.Retries)
 		}
 		fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s |\n", s.Index, markdown.Text(title), action, guard, markdown.Text(bound), markdown.Code(s.Source))
 	}

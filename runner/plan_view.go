@@ -1,10 +1,12 @@
 package runner
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +32,7 @@ func WritePlanText(w io.Writer, p *Plan) error {
 		fmt.Fprintf(&b, "digests: playbook %s, inventory %s\n", d.Playbook, d.Inventory)
 	}
 	if l := p.Live; l != nil {
-		fmt.Fprintf(&b, "live: cluster version %s, leader %s, healthy %t\n", orDash(l.ClusterVersion), orDash(l.Leader), l.Healthy)
+		fmt.Fprintf(&b, "live: cluster version %s, leader %s, healthy %t\n", cmp.Or(l.ClusterVersion, "-"), cmp.Or(l.Leader, "-"), l.Healthy)
 		for _, m := range l.Members {
 			note := ""
 			if m.Leader {
@@ -39,7 +41,7 @@ func WritePlanText(w io.Writer, p *Plan) error {
 			if m.Done != "" {
 				note += "; " + m.Done + ": skipped"
 			}
-			fmt.Fprintf(&b, "  %s %s healthy=%t%s\n", m.Name, orDash(m.Server), m.Healthy, note)
+			fmt.Fprintf(&b, "  %s %s healthy=%t%s\n", m.Name, cmp.Or(m.Server, "-"), m.Healthy, note)
 		}
 	}
 	for _, r := range p.Ready {
@@ -60,7 +62,7 @@ func WritePlanText(w io.Writer, p *Plan) error {
 	}
 	if len(p.Vars) > 0 {
 		b.WriteString("vars:")
-		for _, k := range sortedKeys(p.Vars) {
+		for _, k := range slices.Sorted(maps.Keys(p.Vars)) {
 			v, _ := json.Marshal(p.Vars[k])
 			fmt.Fprintf(&b, " %s=%s", k, v)
 		}
@@ -109,7 +111,7 @@ func writeSteps(b *strings.Builder, list []StepPlan, indent string) {
 		fmt.Fprintf(b, "%s%s: %s\n", in, s.Action, s.Text)
 		if len(s.Args) > 0 {
 			var kv []string
-			for _, k := range sortedKeys(s.Args) {
+			for _, k := range slices.Sorted(maps.Keys(s.Args)) {
 				kv = append(kv, k+"="+quoteIfSpace(s.Args[k]))
 			}
 			fmt.Fprintf(b, "%sargs: %s\n", in, strings.Join(kv, " "))
@@ -125,7 +127,7 @@ func writeSteps(b *strings.Builder, list []StepPlan, indent string) {
 		}
 		switch {
 		case s.Retries != 0:
-			fmt.Fprintf(b, "%stimeout: %s per attempt, retries: %d\n", in, orDash(s.Timeout), s.Retries)
+			fmt.Fprintf(b, "%stimeout: %s per attempt, retries: %d\n", in, cmp.Or(s.Timeout, "-"), s.Retries)
 		case s.Timeout != "":
 			fmt.Fprintf(b, "%stimeout: %s\n", in, s.Timeout)
 		}
@@ -138,22 +140,6 @@ func quoteIfSpace(s string) string {
 		return strconv.Quote(s)
 	}
 	return s
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // WritePlanJSON renders a plan for machines: indented, keys in a fixed

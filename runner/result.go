@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -64,7 +65,7 @@ func WriteSummary(w io.Writer, r *Result) error {
 	for _, m := range r.Members {
 		ver := m.Before
 		if m.After != "" && m.After != m.Before {
-			ver = orDash(m.Before) + " -> " + m.After
+			ver = cmp.Or(m.Before, "-") + " -> " + m.After
 		}
 		fmt.Fprintf(&b, "  %-*s  %-32s %s\n", width, m.Name, m.State, ver)
 	}

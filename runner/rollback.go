@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -88,7 +89,7 @@ func (r *run) rollbackBody(ctx context.Context) error {
 	}
 	r.failedMember = name
 	r.emit(events.Event{Kind: events.MemberStart, Phase: schema.PhaseRollback, Member: name, Steps: len(r.pb.Rollback),
-		Message: fmt.Sprintf("rolling %s back to %s (cluster version %s)", name, r.pb.From, orDash(c.Version))})
+		Message: fmt.Sprintf("rolling %s back to %s (cluster version %s)", name, r.pb.From, cmp.Or(c.Version, "-"))})
 	return r.runMember(ctx, name, r.rollbackPass())
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -215,7 +217,7 @@ func (l *eventLog) emit(k events.Kind, msg string, kv []any) {
 
 func formatFacts(m map[string]any) string {
 	var parts []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		b, _ := json.Marshal(m[k])
 		parts = append(parts, k+"="+string(b))
 	}

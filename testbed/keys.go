@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -213,14 +215,11 @@ const catchUp = 15 * time.Second
 
 func (c *Cluster) compareKeys(got map[string]string) (int, error) {
 	c.mu.Lock()
-	want := make(map[string]string, len(c.keys))
-	for k, v := range c.keys {
-		want[k] = v
-	}
+	want := maps.Clone(c.keys)
 	c.mu.Unlock()
 	var problems []string
 	ok := 0
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		v, found := got[k]
 		switch {
 		case !found:
@@ -235,7 +234,7 @@ func (c *Cluster) compareKeys(got map[string]string) (int, error) {
 			}
 		}
 	}
-	for _, k := range sortedKeys(got) {
+	for _, k := range slices.Sorted(maps.Keys(got)) {
 		if _, wrote := want[k]; !wrote {
 			problems = append(problems, k+": not written by this cluster")
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -111,14 +112,22 @@ func procsUnder(dir string) []int {
 func descendants(root int) []int {
 	children := map[int][]int{}
 	for _, p := range allPIDs() {
-		children[procPPID(p)] = append(children[procPPID(p)], p)
+		pp := procPPID(p)
+		children[pp] = append(children[pp], p)
 	}
+	// The parent links are read one process at a time while processes come
+	// and go, so a reused pid can close a loop: visit each pid once.
+	seen := map[int]bool{root: true}
 	var out []int
 	queue := []int{root}
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
 		for _, c := range children[p] {
+			if seen[c] {
+				continue
+			}
+			seen[c] = true
 			if alive(c) {
 				out = append(out, c)
 			}
@@ -179,16 +188,9 @@ func waitGone(ctx context.Context, pids []int, d time.Duration) bool {
 }
 
 func uniq(in []int) []int {
-	seen := map[int]bool{}
-	var out []int
-	for _, p := range in {
-		if p > 0 && !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	sort.Ints(out)
-	return out
+	out := slices.DeleteFunc(slices.Clone(in), func(p int) bool { return p <= 0 })
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func readPIDFile(path string) int {

@@ -2,6 +2,8 @@ package testbed
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -84,7 +86,7 @@ func (c *Cluster) memberFlags(h *Host, extra []string) string {
 func envFile(env map[string]string) string {
 	var b strings.Builder
 	b.WriteString("# KEY=VALUE lines added to etcd's environment by svc.sh\n")
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		fmt.Fprintf(&b, "%s=%s\n", k, env[k])
 	}
 	return b.String()

@@ -56,9 +56,7 @@ func parseVersions(text string) ([]Version, error) {
 	var out []Version
 	seen := map[string]int{}
 	for n, line := range strings.Split(text, "\n") {
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
+		line, _, _ = strings.Cut(line, "#")
 		f := strings.Fields(line)
 		if len(f) == 0 {
 			continue

@@ -145,8 +145,8 @@ func writeReportSummary(w io.Writer, path string) {
 		return
 	}
 	text := string(b)
-	if i := strings.Index(text, "\n## Cluster steps"); i >= 0 {
-		text = text[:i+1]
+	if before, _, ok := strings.Cut(text, "\n## Cluster steps"); ok {
+		text = before + "\n"
 	}
 	io.WriteString(w, text)
 }

@@ -1,9 +1,12 @@
 package events
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/etcdplay/etcdplay/internal/term"
-	"github.com/etcdplay/etcdplay/runner/events/redact"
 )
 
 // NewLogger builds the one logger main creates and passes down (in a
@@ -120,7 +122,7 @@ func (h *Human) Emit(e Event) {
 	case PhaseStart:
 		l.Info("phase "+string(e.Phase), kv...)
 	case MemberStart:
-		l.Info(orDefault(e.Message, "member started"), kv...)
+		l.Info(cmp.Or(e.Message, "member started"), kv...)
 	case StepStart:
 		l.Info(stepLabel(e), kv...)
 	case StepDone:
@@ -132,17 +134,17 @@ func (h *Human) Emit(e Event) {
 	case StepInterrupted:
 		l.Warn(stepLabel(e)+" interrupted", kv...)
 	case MemberDone:
-		l.Info(orDefault(e.Message, "member done"), kv...)
+		l.Info(cmp.Or(e.Message, "member done"), kv...)
 	case Warn:
-		l.Warn(orDefault(e.Message, "warning"), kv...)
+		l.Warn(cmp.Or(e.Message, "warning"), kv...)
 	case RunDone:
-		l.Info(orDefault(e.Message, "run done"), kv...)
+		l.Info(cmp.Or(e.Message, "run done"), kv...)
 	case RunFailed:
-		l.Error(orDefault(e.Message, "run failed"), kv...)
+		l.Error(cmp.Or(e.Message, "run failed"), kv...)
 	case Interrupted:
-		l.Warn(orDefault(e.Message, "interrupted"), kv...)
+		l.Warn(cmp.Or(e.Message, "interrupted"), kv...)
 	default:
-		l.Info(orDefault(e.Message, string(e.Kind)), kv...)
+		l.Info(cmp.Or(e.Message, string(e.Kind)), kv...)
 	}
 }
 
@@ -199,7 +201,7 @@ func (h *Human) keyvals(e Event) []any {
 			kv = append(kv, "elapsed", roundDuration(e.Time.Sub(start)))
 		}
 	}
-	for _, k := range redact.Keys(e.Fields) {
+	for _, k := range slices.Sorted(maps.Keys(e.Fields)) {
 		kv = append(kv, k, e.Fields[k])
 	}
 	return kv
@@ -230,11 +232,4 @@ func roundDuration(d time.Duration) time.Duration {
 		return d.Round(time.Millisecond)
 	}
 	return d.Round(100 * time.Millisecond)
-}
-
-func orDefault(s, def string) string {
-	if s != "" {
-		return s
-	}
-	return def
 }

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -156,7 +157,7 @@ func (p *Progress) Emit(e Event) {
 	case RunStart:
 		p.runStart = e.Time
 		p.mode, _ = e.Fields["mode"].(string)
-		line := orDefault(e.Message, "run")
+		line := cmp.Or(e.Message, "run")
 		if c, ok := e.Fields["cluster"].(string); ok && c != "" {
 			line += " on " + c
 		}
@@ -177,7 +178,7 @@ func (p *Progress) Emit(e Event) {
 		}
 	case StepDone:
 		line := "  " + p.green("✓") + " " + stepTitle(e) + " " + p.faint(shortDuration(e.Duration))
-		if note := orDefault(e.Message, p.note[stepKey(e)]); note != "" {
+		if note := cmp.Or(e.Message, p.note[stepKey(e)]); note != "" {
 			line += p.faint(" · " + note)
 		}
 		delete(p.note, stepKey(e))
@@ -191,7 +192,7 @@ func (p *Progress) Emit(e Event) {
 	case MemberDone:
 		p.println(p.memberFooter(e))
 	case Warn:
-		p.println(p.indent(e) + p.yellow("! "+orDefault(e.Message, "warning")))
+		p.println(p.indent(e) + p.yellow("! "+cmp.Or(e.Message, "warning")))
 	case Info:
 		if e.StepIndex > 0 {
 			// an action's remark: it goes on its step's line, with the
@@ -211,7 +212,7 @@ func (p *Progress) Emit(e Event) {
 	case Record:
 		// for the report, not for people watching
 	case RunDone:
-		p.println(p.green("✓") + " " + orDefault(e.Message, "run done") + p.faint(" in "+shortDuration(e.Duration)))
+		p.println(p.green("✓") + " " + cmp.Or(e.Message, "run done") + p.faint(" in "+shortDuration(e.Duration)))
 	case RunFailed:
 		if !p.printed && e.Message != "" {
 			// Refused before anything ran: the cause is the first thing
@@ -219,9 +220,9 @@ func (p *Progress) Emit(e Event) {
 			p.println(p.red("✗") + " " + firstLine(e.Message))
 			break
 		}
-		p.println(p.red("✗") + " " + orDefault(p.mode, "run") + " failed after " + shortDuration(e.Duration))
+		p.println(p.red("✗") + " " + cmp.Or(p.mode, "run") + " failed after " + shortDuration(e.Duration))
 	case Interrupted:
-		p.println(p.yellow("■") + " " + orDefault(e.Message, "interrupted"))
+		p.println(p.yellow("■") + " " + cmp.Or(e.Message, "interrupted"))
 	default:
 		if e.Message != "" {
 			p.println(p.indent(e) + e.Message)
@@ -271,7 +272,7 @@ func (p *Progress) memberHeader(e Event) string {
 	if from == "" && to == "" {
 		return p.bold(e.Member) + "  " + strings.TrimPrefix(e.Message, "upgrading "+e.Member+" ")
 	}
-	line := p.bold(e.Member) + "  " + orDash(from) + " → " + orDash(to)
+	line := p.bold(e.Member) + "  " + cmp.Or(from, "-") + " → " + cmp.Or(to, "-")
 	if leader, _ := e.Fields["leader"].(bool); leader {
 		line += p.faint(" (leader)")
 	}
@@ -280,7 +281,7 @@ func (p *Progress) memberHeader(e Event) string {
 
 // memberFooter is "  host1 upgraded: 3.5.35 → 3.6.16, down 2.3s".
 func (p *Progress) memberFooter(e Event) string {
-	state := orDefault(e.Message, "done")
+	state := cmp.Or(e.Message, "done")
 	line := "  " + p.green("✓") + " " + e.Member + " " + state
 	if s := p.server[e.Member]; s != "" && !strings.Contains(state, s) {
 		line += " (" + s + ")"
@@ -374,13 +375,6 @@ func shortDuration(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func (p *Progress) style(s string, f func(termenv.Style) termenv.Style) string {

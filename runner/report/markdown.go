@@ -1,13 +1,15 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/etcdplay/etcdplay/runner/events"
-	"github.com/etcdplay/etcdplay/runner/events/redact"
 )
 
 // Markdown renders r for people: a summary, where the time went, a table
@@ -22,8 +24,8 @@ func (r *Report) Markdown() []byte {
 	fmt.Fprintf(&b, "# %s\n\n", title)
 
 	b.WriteString("| | |\n|---|---|\n")
-	row(&b, "cluster", orDash(r.Cluster))
-	row(&b, "playbook", orDash(r.Playbook))
+	row(&b, "cluster", cmp.Or(r.Cluster, "-"))
+	row(&b, "playbook", cmp.Or(r.Playbook, "-"))
 	row(&b, "result", r.Result)
 	if r.Message != "" {
 		row(&b, "message", r.Message)
@@ -59,7 +61,7 @@ func (r *Report) Markdown() []byte {
 			if m.Downtime > 0 {
 				down = duration(m.Downtime)
 			}
-			row(&b, m.Name, orDash(m.VersionBefore), orDash(m.VersionAfter), m.State, down)
+			row(&b, m.Name, cmp.Or(m.VersionBefore, "-"), cmp.Or(m.VersionAfter, "-"), m.State, down)
 		}
 	}
 
@@ -69,7 +71,7 @@ func (r *Report) Markdown() []byte {
 	}
 	for _, m := range r.Members {
 		fmt.Fprintf(&b, "\n## %s\n\n", cell(m.Name))
-		fmt.Fprintf(&b, "%s → %s: %s\n\n", orDash(m.VersionBefore), orDash(m.VersionAfter), cell(m.State))
+		fmt.Fprintf(&b, "%s → %s: %s\n\n", cmp.Or(m.VersionBefore, "-"), cmp.Or(m.VersionAfter, "-"), cell(m.State))
 		if len(m.Timeline) == 0 {
 			b.WriteString("No step ran.\n")
 			continue
@@ -84,7 +86,7 @@ func (r *Report) Markdown() []byte {
 		}
 		fmt.Fprintf(&b, "\n## %s\n\n| | |\n|---|---|\n", cell(title))
 		f := m.Fields()
-		for _, k := range redact.Keys(f) {
+		for _, k := range slices.Sorted(maps.Keys(f)) {
 			row(&b, k, value(f[k]))
 		}
 	}
@@ -148,7 +150,7 @@ func stepLabel(e Entry) string {
 	case e.Action != "":
 		return e.Action
 	}
-	return orDash(e.Name)
+	return cmp.Or(e.Name, "-")
 }
 
 func hasRollback(es []Entry) bool {
@@ -174,13 +176,6 @@ func cell(s string) string {
 	s = strings.ReplaceAll(s, "|", `\|`)
 	s = strings.ReplaceAll(s, "\r\n", " ")
 	return strings.ReplaceAll(s, "\n", " ")
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // clock shows a time in UTC; with the date for the summary, without it in

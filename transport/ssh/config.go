@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -209,9 +210,9 @@ func resolveHost(c Config, sc *sshconfig.Config, home, alias string) (*target, e
 	t.appendTo = dedup(kh)
 	t.knownHosts = dedup(append(kh, "/etc/ssh/ssh_known_hosts"))
 
-	t.connectTimeout = orDefault(c.ConnectTimeout, 15*time.Second)
-	t.keepAlive = orDefault(c.KeepAliveInterval, 15*time.Second)
-	t.keepAliveWait = orDefault(c.KeepAliveTimeout, 15*time.Second)
+	t.connectTimeout = cmp.Or(c.ConnectTimeout, 15*time.Second)
+	t.keepAlive = cmp.Or(c.KeepAliveInterval, 15*time.Second)
+	t.keepAliveWait = cmp.Or(c.KeepAliveTimeout, 15*time.Second)
 	t.agentSocket = c.AgentSocket
 	if t.agentSocket == "" {
 		t.agentSocket = os.Getenv("SSH_AUTH_SOCK")
@@ -317,13 +318,6 @@ func first(vs ...string) string {
 		}
 	}
 	return ""
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
 }
 
 func dedup(in []string) []string {

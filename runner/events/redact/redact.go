@@ -3,7 +3,6 @@ package redact
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"unicode"
@@ -228,15 +227,4 @@ func Fields(m map[string]any) map[string]any {
 		out[k] = Value(k, v)
 	}
 	return out
-}
-
-// Keys returns the keys of m in sorted order, the order every writer uses
-// so that output is deterministic.
-func Keys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
