@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -107,35 +108,66 @@ func TestDecodeInventory(t *testing.T) {
 	}
 }
 
+// TestResolveOverrides: every host setting, given at the top, on a member,
+// or both, resolves the same way: the member's value wins field by field
+// (inside ssh and service too), the top fills the rest, backup_dir has a
+// default. Each case decodes a real inventory, so the decoder and Resolve
+// are tested together.
 func TestResolveOverrides(t *testing.T) {
-	src := `cluster: c
-ssh: {user: etcd, port: 22, sudo: true}
-service: {start: systemctl start etcd, stop: systemctl stop etcd}
-binary: /usr/local/bin/etcd
-data_dir: /var/lib/etcd
-members:
-  - {name: a, host: h1, client: http://h1:2379}
-  - name: b
-    host: h2
-    client: http://h2:2379
-    ssh: {port: 2222, sudo: false}
-    service: {stop: pkill etcd}
-    binary: /opt/etcd
-    backup_dir: /srv/backup
-`
-	inv, err := schema.LoadInventory("t.yaml", []byte(src))
-	if err != nil {
-		t.Fatal(err)
+	const top = "cluster: c\nssh: {user: etcd, port: 22, sudo: true, identity: ~/.ssh/id}\n" +
+		"service: {start: systemctl start etcd, stop: systemctl stop etcd, status: systemctl is-active etcd}\n" +
+		"binary: /usr/local/bin/etcd\netcdctl: /usr/local/bin/etcdctl\ndata_dir: /var/lib/etcd\n"
+	const member = "members:\n  - name: m\n    host: h\n    client: http://h:2379\n"
+	yes, no := true, false
+	base := schema.MemberConfig{Name: "m", Host: "h", Client: "http://h:2379", Overrides: schema.Overrides{
+		SSH:     &schema.SSH{User: "etcd", Port: 22, Sudo: &yes, Identity: "~/.ssh/id"},
+		Service: &schema.Service{Start: "systemctl start etcd", Stop: "systemctl stop etcd", Status: "systemctl is-active etcd"},
+		Binary:  "/usr/local/bin/etcd", Etcdctl: "/usr/local/bin/etcdctl", DataDir: "/var/lib/etcd", BackupDir: schema.DefaultBackupDir,
+	}}
+	tests := []struct {
+		name   string
+		src    string
+		change func(c *schema.MemberConfig) // what differs from base
+	}{
+		{"the top alone", top + member, func(*schema.MemberConfig) {}},
+		{"ssh: the member's fields win, the top's fill the rest", top + member + "    ssh: {port: 2222, sudo: false, jump: bastion}\n",
+			func(c *schema.MemberConfig) { c.SSH.Port, c.SSH.Sudo, c.SSH.Jump = 2222, &no, "bastion" }},
+		{"service: field by field", top + member + "    service: {stop: pkill etcd}\n",
+			func(c *schema.MemberConfig) { c.Service.Stop = "pkill etcd" }},
+		{"binary", top + member + "    binary: /opt/etcd\n", func(c *schema.MemberConfig) { c.Binary = "/opt/etcd" }},
+		{"etcdctl", top + member + "    etcdctl: /opt/etcdctl\n", func(c *schema.MemberConfig) { c.Etcdctl = "/opt/etcdctl" }},
+		{"data_dir", top + member + "    data_dir: /srv/etcd\n", func(c *schema.MemberConfig) { c.DataDir = "/srv/etcd" }},
+		{"backup_dir at the top", top + "backup_dir: /srv/b\n" + member, func(c *schema.MemberConfig) { c.BackupDir = "/srv/b" }},
+		{"backup_dir on the member over the top's", top + "backup_dir: /srv/b\n" + member + "    backup_dir: /srv/m\n",
+			func(c *schema.MemberConfig) { c.BackupDir = "/srv/m" }},
+		{"only on the member", "cluster: c\n" + member + "    ssh: {user: u}\n    service: {start: a, stop: b}\n    binary: /b\n",
+			func(c *schema.MemberConfig) {
+				*c = schema.MemberConfig{Name: "m", Host: "h", Client: "http://h:2379", Overrides: schema.Overrides{
+					SSH: &schema.SSH{User: "u"}, Service: &schema.Service{Start: "a", Stop: "b"}, Binary: "/b", BackupDir: schema.DefaultBackupDir}}
+			}},
 	}
-	a, b := inv.Resolve(inv.Members[0]), inv.Resolve(inv.Members[1])
-	if a.Binary != "/usr/local/bin/etcd" || a.BackupDir != schema.DefaultBackupDir || a.SSH.Port != 22 || !*a.SSH.Sudo {
-		t.Errorf("a: %+v", a)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv, err := schema.LoadInventory("t.yaml", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := base
+			ssh, svc := *base.SSH, *base.Service
+			want.SSH, want.Service = &ssh, &svc
+			tt.change(&want)
+			got := inv.Resolve(inv.Members[0])
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Resolve:\n got %+v ssh %+v service %+v\nwant %+v ssh %+v service %+v", got, *got.SSH, *got.Service, want, *want.SSH, *want.Service)
+			}
+			// The result is the member's own: changing it leaves the inventory alone.
+			got.SSH.User, got.Service.Stop = "changed", "changed"
+			if again := inv.Resolve(inv.Members[0]); again.SSH.User == "changed" || again.Service.Stop == "changed" {
+				t.Error("Resolve returned the inventory's own ssh or service")
+			}
+		})
 	}
-	if b.Binary != "/opt/etcd" || b.SSH.Port != 2222 || *b.SSH.Sudo || b.SSH.User != "etcd" ||
-		b.Service.Start != "systemctl start etcd" || b.Service.Stop != "pkill etcd" || b.BackupDir != "/srv/backup" || b.DataDir != "/var/lib/etcd" {
-		t.Errorf("b: %+v", b)
-	}
-	if inv.Member("b") != inv.Members[1] || inv.Member("zz") != nil {
+	if inv, _ := schema.LoadInventory("t.yaml", []byte(top+member)); inv.Member("m") != inv.Members[0] || inv.Member("zz") != nil {
 		t.Error("Member lookup")
 	}
 }

@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,17 +111,18 @@ func kindName(n *yaml.Node) string {
 	return "an unexpected node"
 }
 
-// Keys returns the YAML keys of struct v's fields, from their `yaml` tags.
-// Decoders, the unknown-key check and the JSON Schema all use it, so the
-// accepted keys and the schema cannot drift apart.
+// Keys returns the YAML keys of struct v's fields, from their `yaml` tags,
+// including those of embedded structs (Overrides). Decoders, the
+// unknown-key check and the JSON Schema all use it, so the accepted keys
+// and the schema cannot drift apart.
 func Keys(v any) []string {
 	t := reflect.TypeOf(v)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	var keys []string
-	for i := 0; i < t.NumField(); i++ {
-		if k := yamlKey(t.Field(i)); k != "" {
+	for _, f := range reflect.VisibleFields(t) {
+		if k := yamlKey(f); k != "" {
 			keys = append(keys, k)
 		}
 	}
@@ -167,7 +169,7 @@ func (d *Decoder) Fields(n *yaml.Node, what string, v any, fn func(key string, v
 			continue
 		}
 		seen[key] = true
-		if !contains(known, key) {
+		if !slices.Contains(known, key) {
 			d.unknownKey(k, what, key, known)
 			continue
 		}
@@ -178,7 +180,7 @@ func (d *Decoder) Fields(n *yaml.Node, what string, v any, fn func(key string, v
 
 func (d *Decoder) unknownKey(k *yaml.Node, what, key string, known []string) {
 	hint := didYouMean(key, known)
-	if d.inArgs != "" && contains(Keys(Step{}), key) {
+	if d.inArgs != "" && slices.Contains(Keys(Step{}), key) {
 		hint = fmt.Sprintf("%q belongs to the step: write it beside %q, not inside its arguments", key, d.inArgs)
 	}
 	switch {
@@ -207,15 +209,6 @@ func (d *Decoder) Require(n *yaml.Node, what string, set map[string]bool, keys .
 	default:
 		d.Errorf(n, "%s: missing required keys %s", what, strings.Join(missing, ", "))
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // scalar returns n as a scalar, reporting anything else.
@@ -320,7 +313,7 @@ func (d *Decoder) Enum(n *yaml.Node, what string, choices ...string) string {
 	if s == "" && d.lastWasAt(n) {
 		return ""
 	}
-	if !contains(choices, s) {
+	if !slices.Contains(choices, s) {
 		hint := didYouMean(s, choices)
 		if hint == "" {
 			hint = "one of: " + strings.Join(choices, ", ")

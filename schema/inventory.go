@@ -15,20 +15,16 @@ import (
 
 // Inventory describes one real cluster: how to reach each member over SSH
 // and etcd's client API, how its service is started and stopped, and where
-// each release's binary comes from. Cluster-wide settings may be overridden
-// per member, because hosts differ in real fleets.
+// each release's binary comes from. The host settings (Overrides) written
+// at the top apply to every member; a member may override them, because
+// hosts differ in real fleets. Resolve merges the two.
 type Inventory struct {
 	File      string              `yaml:"-" json:"file"`
 	Cluster   string              `yaml:"cluster" json:"cluster" jsonschema:"required" doc:"names the state folder and the lock"`
 	API       string              `yaml:"api" json:"api" jsonschema:"enum=v3|v2" doc:"etcd API the cluster speaks: v3 (default) or v2"`
 	TLS       *TLS                `yaml:"tls" json:"tls,omitempty" doc:"client TLS for etcd's client URLs"`
 	Auth      *Auth               `yaml:"auth" json:"auth,omitempty" doc:"etcd v3 user for every client call (status, locks, snapshots, move-leader) when auth is enabled"`
-	SSH       *SSH                `yaml:"ssh" json:"ssh,omitempty" doc:"SSH settings; ~/.ssh/config fills the rest"`
-	Service   *Service            `yaml:"service" json:"service,omitempty" doc:"shell commands that start and stop etcd"`
-	Binary    string              `yaml:"binary" json:"binary,omitempty" doc:"path of the running etcd binary"`
-	Etcdctl   string              `yaml:"etcdctl" json:"etcdctl,omitempty" doc:"path of etcdctl on the members (v2 backups)"`
-	DataDir   string              `yaml:"data_dir" json:"data_dir,omitempty" doc:"etcd's data directory (v2 backups)"`
-	BackupDir string              `yaml:"backup_dir" json:"backup_dir,omitempty" doc:"remote folder for v2 etcdctl backup"`
+	Overrides `yaml:",inline"`    // every member's, unless the member says otherwise
 	Releases  map[string]*Release `yaml:"releases" json:"releases,omitempty" jsonschema:"keypattern=version" doc:"exact version -> where its binary comes from"`
 	Vars      map[string]any      `yaml:"vars" json:"vars,omitempty" doc:"merged over the playbook's vars"`
 	Members   []*Member           `yaml:"members" json:"members" jsonschema:"required,minItems=1" doc:"the cluster's members"`
@@ -138,19 +134,27 @@ type Release struct {
 	Pos           Pos    `yaml:"-" json:"-"`
 }
 
-// Member is one etcd member. Any of ssh, service, binary, etcdctl,
-// data_dir and backup_dir override the cluster-wide value.
+// Overrides are the settings that describe a member's host. Written at the
+// top of an inventory they apply to every member; written on a member they
+// override the top's for that member, field by field (inside ssh and
+// service too). Resolve is the one place that merges them.
+type Overrides struct {
+	SSH       *SSH     `yaml:"ssh" json:"ssh,omitempty" doc:"SSH settings; ~/.ssh/config fills the rest"`
+	Service   *Service `yaml:"service" json:"service,omitempty" doc:"shell commands that start and stop etcd"`
+	Binary    string   `yaml:"binary" json:"binary,omitempty" doc:"path of the running etcd binary"`
+	Etcdctl   string   `yaml:"etcdctl" json:"etcdctl,omitempty" doc:"path of etcdctl on the members (v2 backups)"`
+	DataDir   string   `yaml:"data_dir" json:"data_dir,omitempty" doc:"etcd's data directory (v2 backups)"`
+	BackupDir string   `yaml:"backup_dir" json:"backup_dir,omitempty" doc:"remote folder for v2 etcdctl backup"`
+}
+
+// Member is one etcd member: its name, where to reach it, and any host
+// setting that differs from the inventory's top.
 type Member struct {
-	Name      string   `yaml:"name" json:"name" jsonschema:"required"`
-	Host      string   `yaml:"host" json:"host" jsonschema:"required" doc:"SSH host or ssh_config Host alias"`
-	Client    string   `yaml:"client" json:"client" jsonschema:"required" doc:"etcd client URL, http:// or https://"`
-	SSH       *SSH     `yaml:"ssh" json:"ssh,omitempty"`
-	Service   *Service `yaml:"service" json:"service,omitempty"`
-	Binary    string   `yaml:"binary" json:"binary,omitempty"`
-	Etcdctl   string   `yaml:"etcdctl" json:"etcdctl,omitempty"`
-	DataDir   string   `yaml:"data_dir" json:"data_dir,omitempty"`
-	BackupDir string   `yaml:"backup_dir" json:"backup_dir,omitempty"`
-	Pos       Pos      `yaml:"-" json:"-"`
+	Name      string `yaml:"name" json:"name" jsonschema:"required"`
+	Host      string `yaml:"host" json:"host" jsonschema:"required" doc:"SSH host or ssh_config Host alias"`
+	Client    string `yaml:"client" json:"client" jsonschema:"required" doc:"etcd client URL, http:// or https://"`
+	Overrides `yaml:",inline"`
+	Pos       Pos `yaml:"-" json:"-"`
 }
 
 // DefaultBackupDir is where v2 backups go on a member when the inventory
@@ -173,24 +177,14 @@ func (d *Decoder) decodeInventory(n *yaml.Node) *Inventory {
 			inv.TLS = d.decodeTLS(v)
 		case "auth":
 			inv.Auth = d.decodeAuth(v)
-		case "ssh":
-			inv.SSH = d.decodeSSH(v, "ssh")
-		case "service":
-			inv.Service = d.decodeService(v, "service")
-		case "binary":
-			inv.Binary = d.RemotePath(v, "binary")
-		case "etcdctl":
-			inv.Etcdctl = d.RemotePath(v, "etcdctl")
-		case "data_dir":
-			inv.DataDir = d.RemotePath(v, "data_dir")
-		case "backup_dir":
-			inv.BackupDir = d.RemotePath(v, "backup_dir")
 		case "releases":
 			inv.Releases = d.decodeReleases(v)
 		case "vars":
 			inv.Vars = d.Vars(v)
 		case "members":
 			inv.Members = d.decodeMemberList(v)
+		default:
+			d.decodeOverride(&inv.Overrides, key, v, "")
 		}
 	}) {
 		return nil
@@ -239,6 +233,25 @@ func (d *Decoder) decodeAuth(n *yaml.Node) *Auth {
 		d.Hintf(n, "e.g. auth: {user: etcdplay, password_file: etcd-password}", "auth needs exactly one of password_file and password_env")
 	}
 	return a
+}
+
+// decodeOverride decodes one host setting, at the top (prefix "") or on a
+// member (prefix "members[i].").
+func (d *Decoder) decodeOverride(o *Overrides, key string, v *yaml.Node, prefix string) {
+	switch key {
+	case "ssh":
+		o.SSH = d.decodeSSH(v, prefix+"ssh")
+	case "service":
+		o.Service = d.decodeService(v, prefix+"service")
+	case "binary":
+		o.Binary = d.RemotePath(v, prefix+"binary")
+	case "etcdctl":
+		o.Etcdctl = d.RemotePath(v, prefix+"etcdctl")
+	case "data_dir":
+		o.DataDir = d.RemotePath(v, prefix+"data_dir")
+	case "backup_dir":
+		o.BackupDir = d.RemotePath(v, prefix+"backup_dir")
+	}
 }
 
 func (d *Decoder) decodeTLS(n *yaml.Node) *TLS {
@@ -407,18 +420,8 @@ func (d *Decoder) decodeMember(n *yaml.Node, i int) *Member {
 					d.Hintf(v, "write it like https://10.0.0.10:2379", "%s.client: %v", what, err)
 				}
 			}
-		case "ssh":
-			m.SSH = d.decodeSSH(v, what+".ssh")
-		case "service":
-			m.Service = d.decodeService(v, what+".service")
-		case "binary":
-			m.Binary = d.RemotePath(v, what+".binary")
-		case "etcdctl":
-			m.Etcdctl = d.RemotePath(v, what+".etcdctl")
-		case "data_dir":
-			m.DataDir = d.RemotePath(v, what+".data_dir")
-		case "backup_dir":
-			m.BackupDir = d.RemotePath(v, what+".backup_dir")
+		default:
+			d.decodeOverride(&m.Overrides, key, v, what+".")
 		}
 	})
 	d.Require(resolve(n), what, set, "name", "host", "client")

@@ -3,7 +3,9 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -96,8 +98,7 @@ func (g *gen) object(t reflect.Type) map[string]any {
 	}
 	props := map[string]any{}
 	var required []any
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
+	for _, f := range reflect.VisibleFields(t) {
 		key := yamlKey(f)
 		if key == "" {
 			continue
@@ -150,10 +151,7 @@ func (g *gen) typeOf(t reflect.Type) map[string]any {
 func (g *gen) field(f reflect.StructField) map[string]any {
 	s := g.typeOf(f.Type)
 	// Copy so per-field constraints never leak into a shared description.
-	c := make(map[string]any, len(s)+2)
-	for k, v := range s {
-		c[k] = v
-	}
+	c := maps.Clone(s)
 	for _, opt := range tagOptions(f) {
 		k, v, _ := strings.Cut(opt, "=")
 		switch k {
@@ -193,11 +191,4 @@ func tagOptions(f reflect.StructField) []string {
 	return strings.Split(tag, ",")
 }
 
-func tagHas(f reflect.StructField, opt string) bool {
-	for _, o := range tagOptions(f) {
-		if o == opt {
-			return true
-		}
-	}
-	return false
-}
+func tagHas(f reflect.StructField, opt string) bool { return slices.Contains(tagOptions(f), opt) }

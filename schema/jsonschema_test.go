@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -68,7 +69,7 @@ func TestJSONSchemaCoversGoTypes(t *testing.T) {
 		compare(t, "action "+kind, reflect.TypeOf(args), def, defs)
 	}
 	for key := range stepProps {
-		if _, isAction := reg.New(key); !isAction && !contains(schema.Keys(schema.Step{}), key) {
+		if _, isAction := reg.New(key); !isAction && !slices.Contains(schema.Keys(schema.Step{}), key) {
 			t.Errorf("step schema has %q, which is neither an action nor a step key", key)
 		}
 	}
@@ -89,11 +90,10 @@ func compare(t *testing.T, where string, typ reflect.Type, s map[string]any, def
 	}
 	props, _ := s["properties"].(map[string]any)
 	goKeys := map[string]reflect.Type{}
-	for i := 0; i < typ.NumField(); i++ {
-		f := typ.Field(i)
+	for _, f := range reflect.VisibleFields(typ) {
 		tag := f.Tag.Get("yaml")
-		if !f.IsExported() || tag == "-" {
-			continue
+		if !f.IsExported() || tag == "-" || (f.Anonymous && tag == ",inline") {
+			continue // an embedded struct's keys are its fields'
 		}
 		if tag == "" {
 			t.Errorf("%s: Go field %s has no yaml tag, so neither the decoder nor the schema knows its key", where, f.Name)
@@ -137,15 +137,6 @@ func structOf(t reflect.Type) reflect.Type {
 		return nil
 	}
 	return t
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestJSONSchemaValidatesShippedFiles runs a real JSON Schema validator

@@ -1,64 +1,59 @@
 package schema
 
-import "sort"
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"sort"
+)
 
 // MemberConfig is one member's settings after its overrides are applied
-// over the cluster-wide ones: what actions actually use.
+// over the inventory's: what actions actually use. SSH and Service are
+// never nil, and BackupDir is never empty.
 type MemberConfig struct {
-	Name      string  `json:"name"`
-	Host      string  `json:"host"`
-	Client    string  `json:"client"`
-	SSH       SSH     `json:"ssh"`
-	Service   Service `json:"service"`
-	Binary    string  `json:"binary"`
-	Etcdctl   string  `json:"etcdctl,omitempty"`
-	DataDir   string  `json:"data_dir,omitempty"`
-	BackupDir string  `json:"backup_dir"`
+	Name   string `json:"name"`
+	Host   string `json:"host"`
+	Client string `json:"client"`
+	Overrides
 }
 
-// Resolve merges m's overrides over the inventory's cluster-wide values.
+// Resolve merges m's overrides over the inventory's top-level settings,
+// field by field (inside ssh and service too): the one place they merge.
 func (inv *Inventory) Resolve(m *Member) MemberConfig {
-	c := MemberConfig{Name: m.Name, Host: m.Host, Client: m.Client,
-		Binary: inv.Binary, Etcdctl: inv.Etcdctl, DataDir: inv.DataDir, BackupDir: inv.BackupDir}
-	if inv.SSH != nil {
-		c.SSH = *inv.SSH
+	top, own := inv.Overrides, m.Overrides
+	var ssh SSH
+	if top.SSH != nil {
+		ssh = *top.SSH
 	}
-	if inv.Service != nil {
-		c.Service = *inv.Service
-	}
-	if o := m.SSH; o != nil {
-		pick(&c.SSH.User, o.User)
-		pick(&c.SSH.Identity, o.Identity)
-		pick(&c.SSH.KnownHosts, o.KnownHosts)
-		pick(&c.SSH.Jump, o.Jump)
-		pick(&c.SSH.Config, o.Config)
-		pick(&c.SSH.StageDir, o.StageDir)
-		if o.Port != 0 {
-			c.SSH.Port = o.Port
-		}
+	if o := own.SSH; o != nil {
+		ssh.User = cmp.Or(o.User, ssh.User)
+		ssh.Port = cmp.Or(o.Port, ssh.Port)
+		ssh.Identity = cmp.Or(o.Identity, ssh.Identity)
+		ssh.KnownHosts = cmp.Or(o.KnownHosts, ssh.KnownHosts)
+		ssh.Jump = cmp.Or(o.Jump, ssh.Jump)
+		ssh.Config = cmp.Or(o.Config, ssh.Config)
+		ssh.StageDir = cmp.Or(o.StageDir, ssh.StageDir)
 		if o.Sudo != nil {
-			c.SSH.Sudo = o.Sudo
+			ssh.Sudo = o.Sudo
 		}
 	}
-	if o := m.Service; o != nil {
-		pick(&c.Service.Start, o.Start)
-		pick(&c.Service.Stop, o.Stop)
-		pick(&c.Service.Status, o.Status)
+	var svc Service
+	if top.Service != nil {
+		svc = *top.Service
 	}
-	pick(&c.Binary, m.Binary)
-	pick(&c.Etcdctl, m.Etcdctl)
-	pick(&c.DataDir, m.DataDir)
-	pick(&c.BackupDir, m.BackupDir)
-	if c.BackupDir == "" {
-		c.BackupDir = DefaultBackupDir
+	if o := own.Service; o != nil {
+		svc.Start = cmp.Or(o.Start, svc.Start)
+		svc.Stop = cmp.Or(o.Stop, svc.Stop)
+		svc.Status = cmp.Or(o.Status, svc.Status)
 	}
-	return c
-}
-
-func pick(dst *string, v string) {
-	if v != "" {
-		*dst = v
-	}
+	return MemberConfig{Name: m.Name, Host: m.Host, Client: m.Client, Overrides: Overrides{
+		SSH:       &ssh,
+		Service:   &svc,
+		Binary:    cmp.Or(own.Binary, top.Binary),
+		Etcdctl:   cmp.Or(own.Etcdctl, top.Etcdctl),
+		DataDir:   cmp.Or(own.DataDir, top.DataDir),
+		BackupDir: cmp.Or(own.BackupDir, top.BackupDir, DefaultBackupDir),
+	}}
 }
 
 // Member returns the member named name, or nil.
@@ -75,7 +70,7 @@ func (inv *Inventory) Member(name string) *Member {
 // m, or nil: swap {to: "3.5"} installs that one.
 func (inv *Inventory) ReleaseFor(m Minor) *Release {
 	var best *Release
-	for _, k := range sortedKeys(inv.Releases) {
+	for _, k := range slices.Sorted(maps.Keys(inv.Releases)) {
 		r := inv.Releases[k]
 		if r.Version.MinorLine() == m && (best == nil || best.Version.Less(r.Version)) {
 			best = r

@@ -2,7 +2,7 @@ package schema
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -88,8 +88,8 @@ func (d *Decoder) decodeStep(n *yaml.Node, what string) *Step {
 				d.Errorf(v, "retries must be at most %d, got %d", MaxRetries, s.Retries)
 			}
 		default:
-			if !contains(kinds, k.Value) {
-				hint := didYouMean(k.Value, append(append([]string{}, kinds...), stepKeys...))
+			if !slices.Contains(kinds, k.Value) {
+				hint := didYouMean(k.Value, slices.Concat(kinds, stepKeys))
 				if hint == "" {
 					hint = "actions: " + strings.Join(kinds, ", ")
 				}
@@ -141,14 +141,4 @@ func (d *Decoder) checkSteps(p *Playbook, phase Phase, steps []*Step) {
 			cc.CheckContext(d, StepContext{Playbook: p, Phase: phase, Step: s})
 		}
 	}
-}
-
-// sortedKeys returns m's keys in order, for deterministic output.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -30,7 +30,7 @@ func runService(ctx context.Context, env *Env, kind, field string, which func(sc
 	if err != nil {
 		return nil, err
 	}
-	cmd := which(m.Service)
+	cmd := which(*m.Service)
 	if cmd == "" {
 		return nil, fmt.Errorf("the inventory gives no service.%s for %s", field, m.Name)
 	}
@@ -130,7 +130,7 @@ func preflightService(ctx context.Context, env *Env, kind string, which func(sch
 		return err
 	}
 	var cmds []PrivilegedCommand
-	for _, c := range []string{which(m.Service), m.Service.Status} {
+	for _, c := range []string{which(*m.Service), m.Service.Status} {
 		if c == "" {
 			continue
 		}

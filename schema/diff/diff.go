@@ -9,6 +9,8 @@ package diff
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -183,7 +185,7 @@ func compareStep(phase string, a, b *schema.Step, ai, bi int) (Change, bool) {
 // stepFields describes an added step's settings.
 func stepFields(s *schema.Step) []Detail {
 	var out []Detail
-	for _, k := range sortedKeys(args(s)) {
+	for _, k := range slices.Sorted(maps.Keys(args(s))) {
 		out = append(out, Detail{Field: "args." + k, New: args(s)[k]})
 	}
 	if s.When != nil {
@@ -225,27 +227,13 @@ func flatten(m map[string]any) map[string]string {
 }
 
 func compareMaps(prefix string, a, b map[string]string) []Detail {
-	keys := map[string]bool{}
-	for k := range a {
-		keys[k] = true
-	}
-	for k := range b {
-		keys[k] = true
-	}
+	keys := slices.Concat(slices.Collect(maps.Keys(a)), slices.Collect(maps.Keys(b)))
+	slices.Sort(keys)
 	var out []Detail
-	for _, k := range sortedKeys(keys) {
+	for _, k := range slices.Compact(keys) {
 		if a[k] != b[k] {
 			out = append(out, Detail{Field: prefix + "." + k, Old: a[k], New: b[k]})
 		}
 	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

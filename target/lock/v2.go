@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -204,20 +205,11 @@ func BreakV2(ctx context.Context, cluster string, targets []Target) ([]Holder, e
 			errs = append(errs, fmt.Errorf("break lock %s on %s: remove %s: exit %d: %s", cluster, t.Name, dir, code, strings.TrimSpace(string(stderr))))
 			continue
 		}
-		if h := parseHolder(firstLine(stdout)); h != nil && !containsHolder(found, *h) {
+		if h := parseHolder(firstLine(stdout)); h != nil && !slices.ContainsFunc(found, h.same) {
 			found = append(found, *h)
 		}
 	}
 	return found, errors.Join(errs...)
-}
-
-func containsHolder(hs []Holder, h Holder) bool {
-	for _, o := range hs {
-		if o.same(h) {
-			return true
-		}
-	}
-	return false
 }
 
 func firstLine(b []byte) []byte {
