@@ -138,8 +138,8 @@ func belowFloor(t *testing.T, version, playbook, floor, clusterVersion string, k
 
 // TestPreflight_SkippedMinorBinary_3_4_to_3_5 is fault (h): the inventory's
 // 3.5 release is really a 3.6 binary. On this bed a 3.6 member joining a
-// 3.4 cluster crashed both 3.4 peers and lost quorum (harness.md), so the
-// binary must be refused while every member still runs: preflight runs
+// 3.4 cluster crashed both 3.4 peers and lost quorum
+// (docs/etcd-behaviour.md "Skipping a minor"), so the binary must be refused while every member still runs: preflight runs
 // the release's --version on each host and refuses (exit 5).
 func TestPreflight_SkippedMinorBinary_3_4_to_3_5(t *testing.T) {
 	t.Parallel()

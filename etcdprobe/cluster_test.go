@@ -73,7 +73,8 @@ func wantStorage(version string) string {
 
 // settle probes until the cluster reads settled: the cluster version is
 // decided and, on 3.6+, every member's storage version has followed it
-// (it reads the previous minor's for a moment after a start; harness.md).
+// (it reads the previous minor's for a moment after a start;
+// docs/etcd-behaviour.md).
 func settle(t *testing.T, bed *testbed.Cluster, p *Prober) *Cluster {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -158,7 +159,7 @@ func TestProbeReal(t *testing.T) {
 
 			keys := 50
 			if bed.Version == "2.0.8" {
-				keys = 20 // 2.0 writes slowly (harness.md §4)
+				keys = 20 // 2.0 writes slowly (docs/etcd-behaviour.md "v2 quirks")
 			}
 			if err := bed.WriteKeys(ctx, keys); err != nil {
 				t.Fatal(err)

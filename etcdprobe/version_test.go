@@ -2,7 +2,7 @@ package etcdprobe
 
 import "testing"
 
-// Bodies as the bed's binaries answer GET /version (docs: harness.md).
+// Bodies as the bed's binaries answer GET /version (docs/etcd-behaviour.md).
 func TestParseVersion(t *testing.T) {
 	for _, tc := range []struct {
 		name, body string

@@ -99,7 +99,7 @@ func TestOrderFollowsLeadershipMoves(t *testing.T) {
 	}
 }
 
-// Invariant 1: no member is stopped unless every other member is healthy.
+// Invariant 1 (docs/safety.md): no member is stopped unless every other member is healthy.
 // infra2 turns unhealthy while infra0 restarts; the runner refuses to stop
 // infra1 (the leader goes last, so infra1 was next) and stops there.
 func TestRefusesToStopWhenAnotherMemberIsUnhealthy(t *testing.T) {
@@ -129,7 +129,7 @@ func TestRefusesToStopWhenAnotherMemberIsUnhealthy(t *testing.T) {
 	}
 }
 
-// Invariant 2: the next member is not touched until the previous one is
+// Invariant 2 (docs/safety.md): the next member is not touched until the previous one is
 // healthy, caught up and on the expected version. infra0 restarts but its
 // applied index stays behind the leader's commit index.
 func TestNextMemberWaitsUntilPreviousCaughtUp(t *testing.T) {
@@ -154,7 +154,7 @@ func TestNextMemberWaitsUntilPreviousCaughtUp(t *testing.T) {
 	}
 }
 
-// Invariant 2, version half: a member that comes back on the old version
+// Invariant 2 (docs/safety.md), version half: a member that comes back on the old version
 // (the swap did nothing) fails the gate.
 func TestPostGateWantsTheTargetVersion(t *testing.T) {
 	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")

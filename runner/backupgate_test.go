@@ -15,7 +15,7 @@ import (
 
 var noBackupPlaybook = strings.Replace(fakePlaybook, "  - backup: {}\n", "", 1)
 
-// Invariant 4: no backup, no stop. A playbook without a backup step, or
+// Invariant 4 (docs/safety.md): no backup, no stop. A playbook without a backup step, or
 // whose backup a guard skipped, used to stop members with no backup.
 func TestNoBackupNoStop(t *testing.T) {
 	for name, pb := range map[string]string{

@@ -10,7 +10,7 @@ import (
 	"github.com/etcdplay/etcdplay/runner/events"
 )
 
-// Invariant 1 counts voters only. 2 voters + 1 learner: the old gate saw
+// Invariant 1 (docs/safety.md) counts voters only. 2 voters + 1 learner: the old gate saw
 // "the 2 other members are healthy" and stopped a voter, which leaves one
 // of two voters, no quorum. Now the learner alone refuses the run (the
 // default members.learners: refuse), and with learners allowed the two

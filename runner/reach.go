@@ -13,7 +13,7 @@ import (
 // reachHosts logs in to every host the run may touch before anything else
 // happens: before the lock, the preflight steps and the backup. Connections
 // are dialed lazily by the steps, so without this a changed host key on the
-// third member (safety invariant 6) would be found only after commands had
+// third member (invariant 6 in docs/safety.md) would be found only after commands had
 // already run on the first two. Dialing runs no command; it verifies the
 // host key and logs in, and the pool keeps the connection for the run.
 //

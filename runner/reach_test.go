@@ -31,7 +31,7 @@ func (h *refusingHosts) Host(ctx context.Context, member string) (steps.Host, er
 	return fakeHost{}, nil
 }
 
-// TestRefusedHostKeyStopsTheRunBeforeAnything: invariant 6 as the operator
+// TestRefusedHostKeyStopsTheRunBeforeAnything: invariant 6 (docs/safety.md) as the operator
 // sees it. A changed host key on the last member refuses the whole run
 // with exit 4 before the lock, the preflight steps or any member step: the
 // first two members are not touched while the third cannot be reached.

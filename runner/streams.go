@@ -9,10 +9,12 @@ import (
 )
 
 // Avoider is a Locker that holds a connection to the cluster and can keep
-// it off one member (safety invariant 10: a member's downtime is etcd's own).
+// it off one member (invariant 10 in docs/safety.md: a member's downtime
+// is etcd's own).
 // etcd's graceful stop waits, up to its request timeout (about 7 s), for
 // open client streams to end, and the v3 lock keeps a lease keep-alive
-// stream open for the whole run (docs/performance.md). The prober needs no
+// stream open for the whole run (docs/performance.md,
+// docs/etcd-behaviour.md "Stopping a member"). The prober needs no
 // such care: its clients live for one call.
 type Avoider interface {
 	// Avoid moves every stream and connection the lock holds off member

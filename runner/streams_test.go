@@ -50,7 +50,7 @@ func TestLockLeavesEachMemberBeforeItStops(t *testing.T) {
 	}
 }
 
-// TestBedStopTimeWithLockOpen proves safety invariant 10 on real members:
+// TestBedStopTimeWithLockOpen proves invariant 10 of docs/safety.md on real members:
 // etcd's graceful stop waits up to its request timeout (about 7 s) for
 // open client streams, and the v3 lock keeps a lease keep-alive stream open
 // on one member for the whole run. Each member is stopped through the bed

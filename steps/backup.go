@@ -111,8 +111,8 @@ func v2Backup(m schema.MemberConfig, api string) (Plan, error) {
 		Args: map[string]string{"from": "self", "member": m.Name, "data_dir": m.DataDir, "backup_dir": dir, "etcdctl": etcdctl}}, nil
 }
 
-// Run takes the backup and fails unless it could be verified (safety
-// invariant 4). from: leader writes a snapshot under the run's backup
+// Run takes the backup and fails unless it could be verified (invariant 4
+// in docs/safety.md). from: leader writes a snapshot under the run's backup
 // folder; self and each run etcdctl backup on the member(s) and fetch the
 // result into the same folder. Each manifest goes to Env.RecordBackup.
 func (b *Backup) Run(ctx context.Context, env *Env) error {

@@ -130,7 +130,8 @@ func (*Swap) Critical() bool { return true }
 //   - the release is staged (uploaded to the staging folder when the
 //     inventory says upload), matches its sha256 and prints the target
 //     version: the skipped-minor protection, since a 3.6 binary handed to a
-//     3.4 cluster can crash the 3.4 peers and lose quorum (harness.md);
+//     3.4 cluster can crash the 3.4 peers and lose quorum
+//     (docs/etcd-behaviour.md "Skipping a minor");
 //   - with ssh.sudo, sudo allows each exact command the swap will run
 //     (`sudo -n -l`), and a refusal prints the missing sudoers lines.
 //
@@ -483,7 +484,7 @@ func (s *Swap) swapEtcdctl(ctx context.Context, env *Env, h Host, m *schema.Memb
 
 // checkHop refuses a target more than one minor above the cluster version
 // the members report: a skipped minor can crash the old peers and lose
-// quorum (harness.md, 3.4 -> 3.6), whatever the playbook claims to come
+// quorum (docs/etcd-behaviour.md "Skipping a minor"), whatever the playbook claims to come
 // from. A major step is allowed only to its .0 (2.3 -> 3.0). It fails
 // closed: when the cluster version cannot be read (not decided yet, as in
 // a 2.0/2.1 mix), the lowest server version stands in for it, and only

@@ -9,7 +9,8 @@ import (
 
 // svcScript is each host's service manager, the bed's stand-in for a
 // systemd unit: `svc.sh start|stop|status`. It runs as the bed user over
-// SSH. Rules learned the hard way (harness.md): every fd of the background
+// SSH. Rules learned the hard way (docs/etcd-behaviour.md "On one
+// machine"): every fd of the background
 // etcd is redirected, or ssh waits for it; setsid detaches it from the
 // session; paths are absolute. Flags are one per line in etcd.flags and
 // KEY=VALUE environment lines in etcd.env, so tests can change them

@@ -67,7 +67,8 @@ func newCA(name string) (*certAuthority, error) {
 // and peer URLs and is also its client certificate towards its peers, so
 // it carries both extended key usages. etcd checks a peer's certificate
 // IP SANs against the connection's source address, and on loopback every
-// connection leaves from 127.0.0.1 (harness.md), so members get that SAN
+// connection leaves from 127.0.0.1 (docs/etcd-behaviour.md "On one
+// machine"), so members get that SAN
 // too.
 func (ca *certAuthority) issue(cn string, ips []string, usage ...x509.ExtKeyUsage) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -48,9 +48,8 @@ func runBin(t *testing.T, bin string, args ...string) (string, string, int) {
 	return stdout.String(), stderr.String(), code
 }
 
-// TestStatusOnRealClusters is issue 5's done-criterion: `etcdplay status`
-// is right against real 2.x, 3.4, 3.5, 3.6 and 3.7 clusters, and exits 8
-// when a member is down.
+// TestStatusOnRealClusters: `etcdplay status` is right against real 2.x,
+// 3.4, 3.5, 3.6 and 3.7 clusters, and exits 8 when a member is down.
 func TestStatusOnRealClusters(t *testing.T) {
 	testbed.Require(t, testbed.Binaries("2.0", "2.3", "3.4", "3.5", "3.6", "3.7"), testbed.OpenSSH())
 	bin := buildEtcdplay(t)

@@ -20,5 +20,5 @@
 //   - Recorder keeps events in memory for tests and for the run report.
 //
 // Every sink passes events through Redact first, so no secret reaches any
-// output whatever a caller put into an event (safety invariant 8).
+// output whatever a caller put into an event (invariant 8 in docs/safety.md).
 package events

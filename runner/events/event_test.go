@@ -80,7 +80,7 @@ func TestJSONKeepsFirstErrorAndStops(t *testing.T) {
 }
 
 // Every sink redacts: a secret handed to the runner's events never reaches
-// any output (safety invariant 8).
+// any output (invariant 8 in docs/safety.md).
 func TestEverySinkRedacts(t *testing.T) {
 	secretEvent := Event{
 		Time: t0, Kind: StepFailed, Member: "infra0", StepIndex: 1, Action: "ssh-run",

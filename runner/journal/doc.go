@@ -5,7 +5,7 @@
 // before going on, so that whatever happens next (a crash, a dropped SSH
 // connection, Ctrl-C) the next `resume` knows what was done, and above all
 // which destructive step was started but not known to be finished
-// (safety invariant 7: never repeat a destructive step blindly).
+// (invariant 7 in docs/safety.md: never repeat a destructive step blindly).
 //
 // The file is append-only JSON lines. A crash in the middle of a write can
 // leave a torn last line; Read ignores it with a warning, and Open trims it

@@ -1,5 +1,5 @@
-// Package lock makes sure one run at a time touches a cluster (safety
-// invariant 5): two operators upgrading the same cluster at once could
+// Package lock makes sure one run at a time touches a cluster (invariant 5
+// in docs/safety.md): two operators upgrading the same cluster at once could
 // each stop a member and cost quorum.
 //
 // On v3 the lock lives in the cluster itself, under documented keys:

@@ -1,6 +1,6 @@
 // Package redact keeps secrets out of everything etcdplay writes down.
 //
-// Safety invariant 8 says no key, password, token or TLS key may appear in a
+// Invariant 8 of docs/safety.md says no key, password, token or TLS key may appear in a
 // log, plan, journal or report. Every writer (the event sinks, the journal,
 // the report) passes what it is about to write through this package, so the
 // rule lives in one place and is tested once, instead of relying on each
