@@ -41,6 +41,7 @@ func (inv *Inventory) Resolve(m *Member) MemberConfig {
 	if top.Service != nil {
 		svc = *top.Service
 	}
+	svc.pos = nil // positions belong to what was written, not to the merge
 	if o := own.Service; o != nil {
 		svc.Start = cmp.Or(o.Start, svc.Start)
 		svc.Stop = cmp.Or(o.Stop, svc.Stop)
