@@ -1,9 +1,9 @@
 package redact
 
 import (
-	"strings"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
