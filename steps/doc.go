@@ -13,10 +13,11 @@
 //   - env.go is the contract: an action touches the cluster only through
 //     Env.Cluster (the probe) and Env.Hosts (SSH), and reports through
 //     Env.Log and Env.Record.
-//   - Every wait is bounded: by the step's timeout (Env.Timeout, or a
-//     deadline on ctx), else by DefaultTimeout for the kind. Polls are
-//     short (0.2-0.5 s) and fail fast on evidence (ssh-start stops when
-//     the service's status says etcd died).
+//   - Every wait is bounded by ctx: the runner puts each attempt's bound on
+//     it (schema.Step.Bound: the step's timeout, else the action's Bound),
+//     so actions keep no clock of their own. Polls are short (0.2-0.5 s)
+//     and fail fast on evidence (ssh-start stops when the service's status
+//     says etcd died).
 //   - Success needs proof the action did not produce itself: a closed port
 //     and a status command after a stop, the binary's own --version after a
 //     swap, a hash and a revision for a backup.
