@@ -103,3 +103,17 @@ func TestSudoersTagIsNotASecret(t *testing.T) {
 		t.Fatalf("a PASSWD: value leaked: %q", got)
 	}
 }
+
+// Text that only looks like a secret stays readable: sudoers tags, file
+// positions after a file name with a secret word in it.
+func TestStringKeepsLookalikes(t *testing.T) {
+	for _, s := range []string{
+		"etcdlogin ALL=(root) NOPASSWD: /usr/local/sbin/etcd-stop stop",
+		"inv-credentials.yaml:5:45: members[0].client is bad",
+		"keys: 200",
+	} {
+		if got := String(s); got != s {
+			t.Errorf("String(%q) = %q, want it unchanged", s, got)
+		}
+	}
+}
