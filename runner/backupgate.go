@@ -50,7 +50,7 @@ func (r *run) backupGate(ctx context.Context) error {
 	if n := len(r.backups); r.mode == modeResume && n > 0 {
 		// The run's own backup, read from its backup.json when the resume
 		// started: still this cluster's, and its file unchanged.
-		if err := checkManifest(r.backups[n-1], r.o.StateDir, c); err != nil {
+		if err := checkManifest(r.backups[n-1], r.o.StateDir, c, true); err != nil {
 			return refused(fmt.Errorf("the run's %s: %w", filepath.Join(r.o.StateDir, BackupFile), err), hint)
 		}
 		r.holdsBackup = true
@@ -91,15 +91,18 @@ func checkBackup(path string, c *steps.ClusterStatus) (steps.BackupManifest, err
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("not a backup manifest: %w", err)
 	}
-	return m, checkManifest(m, filepath.Dir(path), c)
+	return m, checkManifest(m, filepath.Dir(path), c, false)
 }
 
 // checkManifest checks that m is a backup of c: the same cluster id, a
 // revision c has reached, and the file it names present with the recorded
 // sha256. A relative file that is not where it says is looked for in dir,
-// the manifest's folder.
-func checkManifest(m steps.BackupManifest, dir string, c *steps.ClusterStatus) error {
+// the manifest's folder. own is the run's own backup: a manifest without a
+// cluster id (a cluster that reported none) is then held to its file and
+// sha256 alone.
+func checkManifest(m steps.BackupManifest, dir string, c *steps.ClusterStatus, own bool) error {
 	switch {
+	case m.ClusterID == "" && own:
 	case m.ClusterID == "":
 		return errors.New("the manifest names no cluster id, so nothing ties it to this cluster")
 	case c.ID == 0:
