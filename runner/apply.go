@@ -44,6 +44,8 @@ type run struct {
 	names   []string // inventory order
 	members map[string]*MemberResult
 	backups []steps.BackupManifest // this run's verified backups, as in backup.json
+	// options are each member's etcd options (readOptions), by name.
+	options map[string]steps.MemberOptions
 	// holdsBackup: a backup verified for this run (its own, a named one,
 	// or on resume its backup.json re-checked) lets members stop.
 	holdsBackup bool
@@ -281,6 +283,10 @@ func (r *run) body(ctx context.Context) error {
 	if r.mode == modeResume {
 		r.reconcile(c)
 	}
+	// Guards read every member's options (cluster.members), so all are
+	// read once, before the preflight steps; a member's are read again
+	// after it restarts (runMember).
+	r.readOptions(ctx, r.names...)
 	if err := r.preflightGate(c); err != nil {
 		return err
 	}

@@ -119,6 +119,8 @@ func (r *run) runMember(ctx context.Context, name string, p pass) error {
 	}
 	if gated {
 		r.rejoin(ctx, p.phase, name)
+		// It restarted: what it runs with now is what later guards read.
+		r.readOptions(ctx, name)
 	}
 	if err := r.memberDone(p.phase, name, p.done, p.doneMsg); err != nil {
 		return err

@@ -39,6 +39,11 @@ type LiveMember struct {
 	Leader  bool   `json:"leader,omitempty"`
 	// Done says why the member will be skipped ("already on 3.5.35").
 	Done string `json:"done,omitempty"`
+	// Options are the member's etcd options as read over SSH, with where
+	// each was set (flag, env, config-file) and what could not be read.
+	Options        map[string]string `json:"options,omitempty"`
+	OptionSources  map[string]string `json:"option_sources,omitempty"`
+	OptionsUnknown string            `json:"options_unknown,omitempty"`
 }
 
 // Guard outcomes in a live plan.
@@ -51,9 +56,11 @@ const (
 // steps, the member order from a fresh probe (leader-last: followers in
 // inventory order, then the leader), each guard evaluated with the facts
 // of now (for per-member steps, that member's facts) and the facts that
-// decided it. Per-member guards are re-evaluated at run time, just before
+// decided it. With hosts (nil: none), every member's etcd options are read
+// over SSH, as a run's preflight reads them, for the guards and the plan's
+// live view. Per-member guards are re-evaluated at run time, just before
 // their step, so they are marked "as of plan time".
-func PlanLive(ctx context.Context, pb *schema.Playbook, inv *schema.Inventory, cluster steps.Cluster, d Digests) (*Plan, error) {
+func PlanLive(ctx context.Context, pb *schema.Playbook, inv *schema.Inventory, cluster steps.Cluster, hosts steps.Hosts, d Digests) (*Plan, error) {
 	p, err := PlanOffline(pb, inv)
 	if err != nil {
 		return p, err
@@ -66,9 +73,20 @@ func PlanLive(ctx context.Context, pb *schema.Playbook, inv *schema.Inventory, c
 	p.Digests = &d
 	vars := mergeVars(pb.Vars, inv.Vars)
 	live := &LiveView{ClusterVersion: c.Version, Leader: c.Leader, Healthy: c.Healthy}
+	var opts map[string]steps.MemberOptions
+	if hosts != nil {
+		opts = map[string]steps.MemberOptions{}
+		for _, n := range p.Members {
+			cfg := inv.Resolve(inv.Member(n))
+			opts[n], _ = readMemberOptions(ctx, hosts, n, &cfg) // unknown says why
+		}
+	}
 	var todo, done []string
 	for _, n := range p.Members {
 		lm := LiveMember{Name: n}
+		if o, ok := opts[n]; ok {
+			lm.Options, lm.OptionSources, lm.OptionsUnknown = o.Options, o.Sources, o.Unknown
+		}
 		if m := c.MemberByName(n); m != nil {
 			lm.Server, lm.Healthy, lm.Leader = m.Server, m.Healthy, m.IsLeader
 			if m.Reachable && matchMinor(pb.To, m.Server) {
@@ -124,15 +142,15 @@ func PlanLive(ctx context.Context, pb *schema.Playbook, inv *schema.Inventory, c
 						mp.Done = lm.Done
 					}
 				}
-				evalGuards(mp.Steps, pb.Members.Steps, steps.FactsFrom(c, n, pb, vars))
+				evalGuards(mp.Steps, pb.Members.Steps, steps.FactsFrom(c, n, pb, vars, opts))
 				ph.Members = append(ph.Members, mp)
 			}
 		case string(schema.PhaseRollback):
 			// Which member rolls back is known only after a failure.
 		case string(schema.PhasePreflight):
-			evalGuards(ph.Steps, pb.Preflight, steps.FactsFrom(c, "", pb, vars))
+			evalGuards(ph.Steps, pb.Preflight, steps.FactsFrom(c, "", pb, vars, opts))
 		case string(schema.PhaseFinish):
-			evalGuards(ph.Steps, pb.Finish, steps.FactsFrom(c, "", pb, vars))
+			evalGuards(ph.Steps, pb.Finish, steps.FactsFrom(c, "", pb, vars, opts))
 		}
 	}
 	return p, nil
@@ -185,6 +203,9 @@ func evalCheck(sp *StepPlan, s *schema.Step, f schema.Facts) {
 		sp.Check = "fails as of plan time: the run would stop here: " + v.Message
 	}
 	facts := decidingFacts(v.Expr, f)
+	if facts == nil {
+		facts = map[string]any{}
+	}
 	maps.Copy(facts, sp.Facts)
 	sp.Facts = facts
 }

@@ -22,7 +22,7 @@ func TestPlanLiveGolden(t *testing.T) {
 	var texts, jsons [][]byte
 	for i := 0; i < 2; i++ {
 		pb, inv := loadPair(t, "3.4-to-3.5", "../examples/inventory-v3.yaml")
-		p, err := PlanLive(context.Background(), pb, inv, fc, Digests{Playbook: "sha256:pb", Inventory: "sha256:inv"})
+		p, err := PlanLive(context.Background(), pb, inv, fc, nil, Digests{Playbook: "sha256:pb", Inventory: "sha256:inv"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +38,7 @@ func TestPlanLiveGolden(t *testing.T) {
 	golden.Check(t, filepath.Join("testdata/plan", "3.4-to-3.5.live.txt"), texts[0])
 	golden.Check(t, filepath.Join("testdata/plan", "3.4-to-3.5.live.json"), jsons[0])
 	pb, inv := loadPair(t, "3.4-to-3.5", "../examples/inventory-v3.yaml")
-	p, err := PlanLive(context.Background(), pb, inv, fc, Digests{Playbook: "sha256:pb", Inventory: "sha256:inv"})
+	p, err := PlanLive(context.Background(), pb, inv, fc, nil, Digests{Playbook: "sha256:pb", Inventory: "sha256:inv"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestPlanLiveGolden(t *testing.T) {
 func TestCheckPlanRefusesChangedFiles(t *testing.T) {
 	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
 	pb, inv := loadPair(t, "3.4-to-3.5", "../examples/inventory-v3.yaml")
-	p, err := PlanLive(context.Background(), pb, inv, fc, Digests{Playbook: "sha256:pb", Inventory: "sha256:inv"})
+	p, err := PlanLive(context.Background(), pb, inv, fc, nil, Digests{Playbook: "sha256:pb", Inventory: "sha256:inv"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func (a authCluster) Cluster(ctx context.Context) (*etcdprobe.Cluster, error) {
 func TestPlanLiveEvaluatesChecks(t *testing.T) {
 	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
 	pb, inv := loadPair(t, "3.4-to-3.5", "../examples/inventory-v3.yaml")
-	p, err := PlanLive(context.Background(), pb, inv, authCluster{fc}, Digests{})
+	p, err := PlanLive(context.Background(), pb, inv, authCluster{fc}, nil, Digests{})
 	if err != nil {
 		t.Fatal(err)
 	}

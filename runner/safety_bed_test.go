@@ -127,7 +127,7 @@ func TestBedLearnerIsNotAVoter(t *testing.T) {
 	}
 	samePIDs(t, bed, before)
 
-	p, err := PlanLive(ctx, br.o.Playbook, br.o.Inventory, br.o.Cluster, Digests{})
+	p, err := PlanLive(ctx, br.o.Playbook, br.o.Inventory, br.o.Cluster, br.o.Hosts, Digests{})
 	if err != nil {
 		t.Fatal(err)
 	}

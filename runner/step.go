@@ -184,7 +184,7 @@ func (r *run) facts(ctx context.Context, member string) (schema.Facts, error) {
 	if err != nil {
 		return schema.Facts{}, err
 	}
-	return steps.FactsFrom(c, member, r.pb, r.vars), nil
+	return steps.FactsFrom(c, member, r.pb, r.vars, r.options), nil
 }
 
 // record keeps what an action wants in the report (a version before or

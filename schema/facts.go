@@ -35,6 +35,19 @@ type MemberFacts struct {
 	Healthy      bool   `expr:"healthy"`
 	Storage      string `expr:"storage"` // storage version (3.6+), else ""
 	IsLearner    bool   `expr:"isLearner"`
+	// Options are the member's effective etcd options as the running
+	// process got them, names without dashes ("enable-v2"): its flags and
+	// ETCD_* environment, or only its --config-file's keys when it has one
+	// (etcd then ignores flags and env). Read over SSH once in preflight
+	// and again after the member restarts (docs/production.md, "How
+	// etcdplay reads each member's options").
+	Options map[string]string `expr:"options"`
+	// OptionSources says where each option was set: "flag", "env" or
+	// "config-file".
+	OptionSources map[string]string `expr:"optionSources"`
+	// OptionsUnknown says what could not be read and why ("" when
+	// everything was): a check treats unknown options explicitly.
+	OptionsUnknown string `expr:"optionsUnknown"`
 }
 
 // PlaybookFacts names the playbook being run.

@@ -27,7 +27,13 @@ type bed struct {
 
 func startBed(t *testing.T, version string) *bed {
 	t.Helper()
-	c := testbed.StartT(t, testbed.Options{Version: version})
+	return startBedWith(t, testbed.Options{Version: version})
+}
+
+// startBedWith is startBed with the bed's options (flags, environment).
+func startBedWith(t *testing.T, o testbed.Options) *bed {
+	t.Helper()
+	c := testbed.StartT(t, o)
 	src, err := os.ReadFile(c.InventoryPath)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +115,7 @@ func (b *bed) env(t *testing.T, member string, pb *schema.Playbook) (*steps.Env,
 		Now: time.Now,
 		Facts: func(ctx context.Context) (schema.Facts, error) {
 			c, err := b.tg.Cluster(ctx)
-			return steps.FactsFrom(c, member, pb, nil), err
+			return steps.FactsFrom(c, member, pb, nil, nil), err
 		},
 	}
 	if member != "" {

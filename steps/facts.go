@@ -7,8 +7,10 @@ import (
 
 // FactsFrom turns one probe of the cluster into the facts guards read.
 // member names the member being upgraded ("" outside per-member phases);
-// vars are the playbook's vars with the inventory's merged over them.
-func FactsFrom(c *etcdprobe.Cluster, member string, pb *schema.Playbook, vars map[string]any) schema.Facts {
+// vars are the playbook's vars with the inventory's merged over them;
+// opts are the members' options as ReadOptions last read them, by
+// inventory name (nil when not read: every member's options are unknown).
+func FactsFrom(c *etcdprobe.Cluster, member string, pb *schema.Playbook, vars map[string]any, opts map[string]MemberOptions) schema.Facts {
 	f := schema.Facts{Vars: vars}
 	if pb != nil {
 		f.Playbook = schema.PlaybookFacts{Name: pb.Name, From: pb.From.String(), To: pb.To.String()}
@@ -34,6 +36,7 @@ func FactsFrom(c *etcdprobe.Cluster, member string, pb *schema.Playbook, vars ma
 	}
 	for i := range c.Members {
 		m := memberFacts(&c.Members[i])
+		withOptions(&m, opts)
 		f.Cluster.Members = append(f.Cluster.Members, m)
 		if member != "" && (c.Members[i].Endpoint == member || (c.Members[i].Endpoint == "" && c.Members[i].Name == member)) {
 			f.Member = m
@@ -57,5 +60,24 @@ func memberFacts(m *etcdprobe.Member) schema.MemberFacts {
 		Healthy:      m.Healthy,
 		Storage:      m.Storage,
 		IsLearner:    m.IsLearner,
+	}
+}
+
+// withOptions adds a member's options to its facts. A member whose
+// options were never read has them unknown, so a check cannot mistake
+// "not read" for "not set".
+func withOptions(m *schema.MemberFacts, opts map[string]MemberOptions) {
+	o, ok := opts[m.Name]
+	if !ok {
+		m.Options, m.OptionSources = map[string]string{}, map[string]string{}
+		m.OptionsUnknown = "options not read"
+		return
+	}
+	m.Options, m.OptionSources, m.OptionsUnknown = o.Options, o.Sources, o.Unknown
+	if m.Options == nil {
+		m.Options = map[string]string{}
+	}
+	if m.OptionSources == nil {
+		m.OptionSources = map[string]string{}
 	}
 }

@@ -7,6 +7,7 @@ func Kinds() []Kind {
 		{"health", func() Action { return &Health{} }},
 		{"assert-version", func() Action { return &AssertVersion{} }},
 		{"check", func() Action { return &Check{} }},
+		{"refuse-options", func() Action { return &RefuseOptions{} }},
 		{"backup", func() Action { return &Backup{} }},
 		{"move-leader", func() Action { return &MoveLeader{} }},
 		{"ssh-stop", func() Action { return &SSHStop{} }},

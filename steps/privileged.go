@@ -46,6 +46,9 @@ type HostFacts struct {
 	Home     string               `json:"home"`
 	Programs map[string]string    `json:"programs"` // name -> absolute path
 	Files    map[string]FileOwner `json:"files"`    // absolute path -> owner
+	// ConfigFile is the member's etcd --config-file when the login user
+	// cannot read it: ReadOptions then reads it with readConfigArgv.
+	ConfigFile string `json:"config_file,omitempty"`
 }
 
 // FileOwner is who owns a binary and its mode; Missing when it does not
@@ -57,8 +60,9 @@ type FileOwner struct {
 	Missing bool   `json:"missing,omitempty"`
 }
 
-// privilegedTools are the programs swap runs under sudo.
-var privilegedTools = []string{"install", "mv", "rm"}
+// privilegedTools are the programs swap runs under sudo, and cat, which
+// reads a config file only etcd's user can (ReadOptions).
+var privilegedTools = []string{"install", "mv", "rm", "cat"}
 
 // OfflineHostFacts is what the sudoers printer assumes without SSH: the
 // tools in /usr/bin (true on merged-/usr systems: Debian 12, Ubuntu 22.04,
@@ -203,6 +207,13 @@ func discardArgv(f HostFacts, dst string) []string {
 	return []string{f.program("rm"), "-f", dst + newSuffix}
 }
 
+// readConfigArgv reads etcd's config file as root: the exact command
+// optionsScript runs (`sudo -n "$(command -v cat)" -- FILE`) when the
+// login user cannot read the file.
+func readConfigArgv(f HostFacts, file string) []string {
+	return []string{f.program("cat"), "--", file}
+}
+
 // ServiceArgv splits a service command into the argv sudo runs, the
 // program resolved to its absolute path. A command with shell syntax is
 // refused: under sudo it would need a shell, that is, full root.
@@ -250,6 +261,10 @@ func MemberPrivileged(inv *schema.Inventory, m *schema.MemberConfig, f HostFacts
 			return nil, fmt.Errorf("member %s: %w", m.Name, err)
 		}
 		out = append(out, PrivilegedCommand{Argv: argv, Purpose: s.why})
+	}
+	if f.ConfigFile != "" {
+		out = append(out, PrivilegedCommand{Argv: readConfigArgv(f, f.ConfigFile),
+			Purpose: "preflight: read etcd's config file for the member.options facts"})
 	}
 	stage := StageDir(inv, m, f.Home)
 	for _, dst := range swappedFiles(inv, m) {

@@ -20,9 +20,9 @@ import (
 // startProductionBed is startBed on a production-shaped cluster: the
 // login user owns nothing of etcd's, the binary folder is root's, and sudo
 // allows only what the test installs.
-func startProductionBed(t *testing.T, version string) *bed {
+func startProductionBed(t *testing.T, version string, extraFlags ...string) *bed {
 	t.Helper()
-	c := testbed.StartT(t, testbed.Options{Version: version, Production: true})
+	c := testbed.StartT(t, testbed.Options{Version: version, Production: true, ExtraFlags: extraFlags})
 	src, err := os.ReadFile(c.InventoryPath)
 	if err != nil {
 		t.Fatal(err)

@@ -70,7 +70,7 @@ expressions.`,
 					return exit.New(exit.Invalid, err, "plan --offline needs no connection")
 				}
 				defer tgt.Close()
-				p, err = runner.PlanLive(cmd.Context(), pb, inv, tgt, runner.Digests{Playbook: pbDigest, Inventory: invDigest})
+				p, err = runner.PlanLive(cmd.Context(), pb, inv, tgt, tgt, runner.Digests{Playbook: pbDigest, Inventory: invDigest})
 				if err != nil {
 					return err
 				}

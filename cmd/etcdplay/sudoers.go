@@ -27,7 +27,10 @@ Cmnd_Alias per host listing each exact command (absolute program path, literal
 arguments, no wildcards) and one NOPASSWD rule. These are the same commands
 ssh-stop, swap and ssh-start run, built by the same code: the service commands
 as written, install -o OWNER -g GROUP -m MODE of each release into
-<binary>.etcdplay-new, and the mv that keeps, places and restores the binary.
+<binary>.etcdplay-new, the mv that keeps, places and restores the binary, and
+cat -- FILE of etcd's --config-file when the login user cannot read it (the
+member.options facts; found from the running etcd's command line, so
+--offline cannot know it).
 
 Program paths (install, mv, rm, and a service command's program given without
 a path) are resolved with 'command -v' over SSH, and the binaries' owner and
@@ -118,6 +121,10 @@ func sudoersOf(ctx context.Context, inv *schema.Inventory, offline bool) ([]host
 			}
 			if facts, err = steps.ReadHostFacts(ctx, h, &m); err != nil {
 				return nil, exit.New(exit.Unreachable, err, "")
+			}
+			// A config file the login user cannot read is read with sudo cat.
+			if o, err := steps.ReadOptions(ctx, h, &m); err == nil && o.ConfigNeedsSudo {
+				facts.ConfigFile = o.ConfigFile
 			}
 			if cfg, err := tgt.SSHConfig(m.Name); err == nil && user == "" {
 				user = cfg.User
