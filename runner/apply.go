@@ -233,8 +233,9 @@ func (r *run) finish(ctx context.Context, err error, start time.Time, res *Resul
 	}
 	res.RollbackRequested = r.rollbackRequested
 	r.versionsAfter(ctx)
-	res.Members = r.results()
-	if path, werr := r.writeReport(); werr == nil {
+	path, werr := r.writeReport()
+	res.Members = r.results() // after the report: it knows each member's first version
+	if werr == nil {
 		res.Report = path
 	} else {
 		r.emit(events.Event{Kind: events.Warn, Message: "report not written: " + werr.Error()})

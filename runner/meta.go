@@ -103,7 +103,19 @@ func (r *run) writeReport() (string, error) {
 		jpath = r.j.Path()
 	}
 	rep := report.Build(r.runEvents(), report.Extra{Cluster: r.inv.Cluster, Playbook: r.pb.Name, Members: r.names,
-		VersionsBefore: before, VersionsAfter: after, Backups: r.backups, JournalPath: jpath})
+		VersionsBefore: before, VersionsAfter: after, Backups: r.backups, JournalPath: jpath,
+		// a rollback's "before" is the version it started from
+		BeforeIsExact: r.mode == modeRollback})
+	// Otherwise the report reads "before" from the whole run's events: a
+	// resume's probe saw a member mid-upgrade, the run's first look did
+	// not. The summary says the same as the report.
+	if r.mode != modeRollback {
+		for _, m := range rep.Members {
+			if rm := r.members[m.Name]; rm != nil && m.VersionBefore != "" {
+				rm.Before = m.VersionBefore
+			}
+		}
+	}
 	// A rollback's report goes beside the run's, not over it.
 	dir := r.o.StateDir
 	if r.mode == modeRollback {

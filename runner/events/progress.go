@@ -222,7 +222,8 @@ func (p *Progress) Emit(e Event) {
 		}
 		p.println(p.red("✗") + " " + cmp.Or(p.mode, "run") + " failed after " + shortDuration(e.Duration))
 	case Interrupted:
-		p.println(p.yellow("■") + " " + cmp.Or(e.Message, "interrupted"))
+		// where and what next follow in the summary and the final error
+		p.println(p.yellow("■") + " " + cmp.Or(p.mode, "run") + " stopped after " + shortDuration(e.Duration))
 	default:
 		if e.Message != "" {
 			p.println(p.indent(e) + e.Message)

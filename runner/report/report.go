@@ -108,6 +108,10 @@ type Extra struct {
 	VersionsAfter  map[string]string
 	Backups        []steps.BackupManifest
 	JournalPath    string
+	// BeforeIsExact keeps VersionsBefore as given (a rollback starts from
+	// the version it found); otherwise a member's version when the run
+	// first started on it (its member-start event) wins.
+	BeforeIsExact bool
 }
 
 // Build folds evs (in the order emitted) into a Report. The cluster and
@@ -230,7 +234,7 @@ func Build(evs []events.Event, x Extra) *Report {
 		m := members[name]
 		runningUntil(m.Timeline, r.Finished)
 		m.VersionBefore, m.VersionAfter = x.VersionsBefore[name], x.VersionsAfter[name]
-		if v := firstSeen[name]; v != "" {
+		if v := firstSeen[name]; v != "" && !x.BeforeIsExact {
 			m.VersionBefore = v
 		}
 		m.State = memberState(m.Timeline, evs, name)
