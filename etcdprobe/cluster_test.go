@@ -167,7 +167,7 @@ func TestProbeReal(t *testing.T) {
 			c := settle(t, bed, p)
 			checkSettled(t, bed, c)
 
-			t.Log("members are named by the cluster's member list, not by the inventory")
+			t.Log("members are named by the inventory, matched by client URL; etcd's own name is kept apart")
 			var renamed []Endpoint
 			for i, h := range bed.Hosts {
 				renamed = append(renamed, Endpoint{Name: fmt.Sprintf("inv%d", i), URL: h.ClientURL})
@@ -181,12 +181,16 @@ func TestProbeReal(t *testing.T) {
 				t.Fatal(err)
 			} else {
 				for i, m := range rc.Members {
-					if m.Name != bed.Hosts[i].Name || m.Endpoint != renamed[i].Name {
-						t.Errorf("endpoint inv%d named %q (endpoint %q), want the member list's %q", i, m.Name, m.Endpoint, bed.Hosts[i].Name)
+					if m.Name != renamed[i].Name || m.Endpoint != renamed[i].Name || m.EtcdName != bed.Hosts[i].Name {
+						t.Errorf("endpoint inv%d named %q (endpoint %q, etcd name %q), want %q with etcd name %q",
+							i, m.Name, m.Endpoint, m.EtcdName, renamed[i].Name, bed.Hosts[i].Name)
 					}
 				}
+				if lm := rc.LeaderMember(); lm == nil || rc.Leader != lm.Name || !strings.HasPrefix(rc.Leader, "inv") {
+					t.Errorf("leader %q is not named by the inventory (%+v)", rc.Leader, lm)
+				}
 			}
-			if m, err := rp.Member(ctx, "inv1"); err != nil || m.Name != bed.Hosts[1].Name || m.Endpoint != "inv1" || !m.Healthy {
+			if m, err := rp.Member(ctx, "inv1"); err != nil || m.Name != "inv1" || m.EtcdName != bed.Hosts[1].Name || m.Endpoint != "inv1" || !m.Healthy {
 				t.Errorf("Member(inv1) = %+v, %v", m, err)
 			}
 
