@@ -25,10 +25,12 @@ func TestReadOptionsBed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t0 := time.Now()
 		o, err := steps.ReadOptions(ctx, h, &m)
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("%s: %d options read in one round trip in %v", m.Name, len(o.Options), time.Since(t0).Round(time.Millisecond))
 		if o.Unknown != "" {
 			t.Fatalf("%s: unknown: %s", m.Name, o.Unknown)
 		}

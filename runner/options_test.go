@@ -1,0 +1,65 @@
+package runner
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io/fs"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/etcdplay/etcdplay/steps"
+	"github.com/etcdplay/etcdplay/transport/ssh"
+)
+
+// optionHosts answers steps.ReadOptions' script with one etcd process
+// per member and records which member's options were read, in order.
+type optionHosts struct {
+	mu    sync.Mutex
+	reads []string
+}
+
+func (o *optionHosts) Host(_ context.Context, member string) (steps.Host, error) {
+	return &optionHost{o: o, member: member}, nil
+}
+
+type optionHost struct {
+	o      *optionHosts
+	member string
+}
+
+func (h *optionHost) Run(_ context.Context, cmd ssh.Command) (ssh.Result, error) {
+	if len(cmd.Argv) < 5 || !strings.Contains(cmd.Argv[2], "/proc/[0-9]*/cmdline") {
+		return ssh.Result{}, nil
+	}
+	h.o.mu.Lock()
+	h.o.reads = append(h.o.reads, h.member)
+	h.o.mu.Unlock()
+	argv := cmd.Argv[4] + "\x00--name=" + h.member + "\x00"
+	out := fmt.Sprintf("cmd\t100\t%s\nenv\t100\t%s\n", base64.StdEncoding.EncodeToString([]byte(argv)),
+		base64.StdEncoding.EncodeToString([]byte("ETCD_LOG_LEVEL=info\x00")))
+	return ssh.Result{Stdout: []byte(out)}, nil
+}
+
+func (h *optionHost) Upload(context.Context, string, string, fs.FileMode) error { return nil }
+
+// TestOptionsReadInPreflightAndAfterRestart: every member's options are
+// read once before the preflight steps (a guard may read any member's),
+// then a member's again after its restart, in the order members
+// restarted; guards in between read nothing over SSH.
+func TestOptionsReadInPreflightAndAfterRestart(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	fc.leader = "infra1"
+	h := newHarness(t, fakePlaybook, fc)
+	hosts := &optionHosts{}
+	h.o.Hosts = hosts
+	if _, err := Apply(context.Background(), h.o); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	want := append([]string{"infra0", "infra1", "infra2"}, fc.stopped()...)
+	if !reflect.DeepEqual(hosts.reads, want) {
+		t.Errorf("options read for %v, want %v (all in preflight, then each member after its restart)", hosts.reads, want)
+	}
+}
