@@ -3,7 +3,7 @@ package target
 import (
 	"context"
 	"fmt"
-	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -71,41 +71,37 @@ func (t *Target) lockClient(avoid string) (*clientv3.Client, error) {
 
 // votersOnly returns cfg's endpoints without learners: a learner answers
 // the lock's lease and transaction calls with "rpc not supported for
-// learner", and a client balanced onto one fails the lock. When the member
-// list cannot be read the endpoints are kept as they are (the lock's own
-// errors then say what happened).
+// learner", and a client balanced onto one fails the lock. Each endpoint is
+// asked for its own status, which says whether it is a learner: the member
+// list cannot say it reliably, because a learner that has not yet published
+// itself is listed without client URLs. An endpoint that does not answer is
+// kept (the lock's own errors then say what happened), and so is the whole
+// list when every endpoint would be dropped.
 func votersOnly(cfg clientv3.Config) []string {
-	// Each endpoint alone, until one answers: a learner may refuse the
-	// member list too, and a balanced client could keep asking it.
-	var list *clientv3.MemberListResponse
-	for _, ep := range cfg.Endpoints {
-		one := cfg
-		one.Endpoints = []string{ep}
-		cli, err := clientv3.New(one)
-		if err != nil {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		l, err := cli.MemberList(ctx)
-		cancel()
-		cli.Close()
-		if err == nil {
-			list = l
-			break
-		}
+	learner := make([]bool, len(cfg.Endpoints))
+	var wg sync.WaitGroup
+	for i, ep := range cfg.Endpoints {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			one := cfg
+			one.Endpoints = []string{ep}
+			cli, err := clientv3.New(one)
+			if err != nil {
+				return
+			}
+			defer cli.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			if st, err := cli.Status(ctx, ep); err == nil {
+				learner[i] = st.IsLearner
+			}
+		}()
 	}
-	if list == nil {
-		return cfg.Endpoints
-	}
-	learner := map[string]bool{}
-	for _, m := range list.Members {
-		for _, u := range m.ClientURLs {
-			learner[strings.TrimRight(u, "/")] = m.IsLearner
-		}
-	}
+	wg.Wait()
 	var keep []string
-	for _, ep := range cfg.Endpoints {
-		if !learner[strings.TrimRight(ep, "/")] {
+	for i, ep := range cfg.Endpoints {
+		if !learner[i] {
 			keep = append(keep, ep)
 		}
 	}
