@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/etcdplay/etcdplay/schema"
@@ -45,20 +46,40 @@ func (*SSHStop) Critical() bool { return true }
 //
 //   - the member's client port refuses TCP connections from the operator's
 //     machine (a port that does not answer at all proves nothing: it may
-//     be a firewall or a hung host), and
-//   - when the inventory has service.status, it exits non-zero.
+//     be a firewall or a hung host),
+//   - when the inventory has service.status, it exits non-zero, and
+//   - the etcd process found before the stop has exited. A closed client
+//     port alone proves nothing about the data dir: etcd closes its client
+//     listeners first and releases the data dir only later, after draining
+//     open streams for up to 7 s (docs/etcd-behaviour.md, "Stopping a member").
+//     The process is found by its command line, which any user may read
+//     (the same search member.options uses); where it cannot be found the
+//     proof says so and rests on the first two.
 //
-// Both must hold within the step's bound (default 1m). A stop command that
+// All must hold within the step's bound (default 1m). A stop command that
 // returns early must not let a swap race a live etcd.
 func (s *SSHStop) Run(ctx context.Context, env *Env) error {
+	m, err := needMember(env, "ssh-stop")
+	if err != nil {
+		return err
+	}
+	h, err := hostOf(ctx, env, m.Name)
+	if err != nil {
+		return err
+	}
+	// Before the stop, while the process still runs: which pid to watch.
+	proc, err := ReadOptions(ctx, h, m)
+	if err != nil {
+		return err
+	}
 	sr, err := runService(ctx, env, "ssh-stop", "stop", func(v schema.Service) string { return v.Stop })
 	if err != nil {
 		return err
 	}
-	m, h, addr, start := sr.m, sr.h, sr.addr, sr.start
+	addr, start := sr.addr, sr.start
 	var port portState
 	var statusRes ssh.Result
-	var running, haveStatus bool
+	var running, haveStatus, procLeft bool
 	err = poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
 		p := dialPort(ctx, addr)
 		if ctx.Err() != nil {
@@ -75,20 +96,58 @@ func (s *SSHStop) Run(ctx context.Context, env *Env) error {
 			return false, err
 		}
 		running, statusRes, haveStatus = r, res, have
-		return !running, nil
+		if running {
+			return false, nil
+		}
+		if proc.PID > 0 {
+			left, err := processRuns(ctx, h, proc.PID, m.Binary)
+			if ctx.Err() != nil {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			if procLeft = left; left {
+				return false, nil
+			}
+		}
+		return true, nil
 	})
 	if err != nil {
-		if port != portRefused {
+		switch {
+		case port != portRefused:
 			return pollErr(err, fmt.Sprintf("member %s still %s on %s %s after %q (expected the client port closed)",
 				m.Name, port, m.Client, since(start), m.Service.Stop))
+		case running:
+			return pollErr(err, fmt.Sprintf("%q on %s still exits 0 %s after %q (expected non-zero: stopped)%s",
+				m.Service.Status, m.Name, since(start), m.Service.Stop, outputTail(statusRes)))
+		case procLeft:
+			return pollErr(err, fmt.Sprintf("etcd on %s (pid %d) still running %s after %q, though its client port is closed (expected the process gone: etcd releases its data dir last)",
+				m.Name, proc.PID, since(start), m.Service.Stop))
 		}
-		return pollErr(err, fmt.Sprintf("%q on %s still exits 0 %s after %q (expected non-zero: stopped)%s",
-			m.Service.Status, m.Name, since(start), m.Service.Stop, outputTail(statusRes)))
+		return pollErr(err, fmt.Sprintf("member %s not proven stopped %s after %q", m.Name, since(start), m.Service.Stop))
 	}
 	proof := "client port closed"
 	if haveStatus {
 		proof += ", " + m.Service.Status + " says stopped"
 	}
+	if proc.PID > 0 {
+		proof += fmt.Sprintf(", etcd process %d gone", proc.PID)
+	} else {
+		proof += " (etcd's process not identified: " + proc.Unknown + ")"
+	}
 	env.info("member stopped", "member", m.Name, "took", since(start), "proof", proof)
 	return nil
+}
+
+// processRuns reports whether pid is still the etcd process it was: its
+// command line (empty once it is a zombie) still starts with binary or its
+// base name. A pid reused by another program reads as gone.
+func processRuns(ctx context.Context, h Host, pid int, binary string) (bool, error) {
+	res, err := shScript(ctx, h, `a=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1)
+[ -n "$a" ] && { [ "$a" = "$2" ] || [ "$a" = "${2##*/}" ]; }`, strconv.Itoa(pid), binary)
+	if err != nil {
+		return false, fmt.Errorf("check etcd's process %d: %w", pid, err)
+	}
+	return res.ExitStatus == 0, nil
 }
