@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -119,4 +120,33 @@ func TestPlanShowsOptions_Production(t *testing.T) {
 	}
 	b, _ := json.Marshal(p.Live.Members[0].Options)
 	t.Logf("%s's options from plan -o json: %s", p.Live.Members[0].Name, clip(string(b), 300))
+}
+
+// TestPreflight_DebugInConfigFile_3_4_to_3_5: a production-shaped 3.4
+// cluster whose config file sets `debug: true` (3.5 removed it; etcd run
+// from a config file drops the key silently, losing the setting). The run
+// is refused in preflight (exit 5), naming each member, the key and the
+// config file; no member is stopped. The login user reads the file, not
+// etcd's environment, which does not count with a config file.
+func TestPreflight_DebugInConfigFile_3_4_to_3_5(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := testbed.StartT(t, testbed.Options{Version: "3.4", Production: true, ExtraFlags: []string{"--debug"}})
+	writeKeys(ctx, t, c, 200)
+	o := newOperator(t, c)
+	before := pids(c)
+
+	res := o.etcdplay(ctx, "run", "3.4-to-3.5")
+	res.want(t, exitPreflight)
+	msg := res.failure()
+	for _, h := range c.Hosts {
+		if want := fmt.Sprintf("member %s runs with debug=true, set by the key \"debug\" in the config file %s", h.Name, h.ConfigFile); !strings.Contains(msg, want) {
+			t.Errorf("refusal does not say %q:\n%s", want, msg)
+		}
+	}
+	if !strings.Contains(msg, "--log-level") {
+		t.Errorf("refusal does not say what to do:\n%s", msg)
+	}
+	t.Logf("refused: %s", clip(msg, 400))
+	requireNothingStopped(t, o, res, before)
 }
