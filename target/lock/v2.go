@@ -55,13 +55,24 @@ func LockDirV2(dir, cluster string) string {
 // with their holder.json on stdout.
 const (
 	acquireScript = `set -u
-d=$1
-mkdir -p -- "$(dirname -- "$d")" || exit 1
+d=$1 h=$2 me=$(id -u)
+p=$(dirname -- "$d")
+mkdir -p -- "$p" || exit 1
+set -- $(ls -ldn -- "$p")
+case "$1" in
+?????????[tT]*) ;;
+?????w*|????????w*) echo "$p is writable by group or others without the sticky bit ($1): refusing to keep the lock there (another user could replace it); chmod go-w it or set backup_dir to a private folder" >&2; exit 1 ;;
+esac
 if err=$(mkdir -m 700 -- "$d" 2>&1); then
-  if printf '%s\n' "$2" >"$d/holder.json.tmp" && mv -f -- "$d/holder.json.tmp" "$d/holder.json"; then exit 0; fi
+  if printf '%s\n' "$h" >"$d/holder.json.tmp" && mv -f -- "$d/holder.json.tmp" "$d/holder.json"; then exit 0; fi
   rm -rf -- "$d"; exit 1
 fi
-if [ -d "$d" ]; then cat -- "$d/holder.json" 2>/dev/null; exit 3; fi
+if [ -d "$d" ] && [ ! -L "$d" ]; then
+  set -- $(ls -ldn -- "$d")
+  case "$1" in drwx------*) ;; *) false ;; esac && [ "$3" = "$me" ] || {
+    echo "$d exists but is not a private lock folder of this user (mode $1, owner uid $3): refusing; remove it if no etcdplay run holds it" >&2; exit 1; }
+  cat -- "$d/holder.json" 2>/dev/null; exit 3
+fi
 printf '%s\n' "$err" >&2; exit 1`
 	// release removes the folder only when holder.json is exactly ours: a
 	// lock broken and taken by another run since is left alone.

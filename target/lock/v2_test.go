@@ -247,3 +247,62 @@ func TestNewHolder(t *testing.T) {
 		t.Errorf("String() = %q", h)
 	}
 }
+
+// TestV2LockFolderMustBePrivate: the lock lives in a folder others may
+// share (/var/tmp by default). A parent folder that others can write
+// without the sticky bit, or a lock folder someone else (or a looser mode)
+// made, is refused: whoever can replace the folder can fake or steal the
+// lock. A sticky world-writable parent, like /var/tmp, is fine.
+func TestV2LockFolderMustBePrivate(t *testing.T) {
+	ctx := context.Background()
+	h := holderFor("alice", "run-1", 100)
+
+	t.Run("group-writable parent", func(t *testing.T) {
+		ts := hosts(t, 1)
+		if err := os.MkdirAll(ts[0].Dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(ts[0].Dir, 0o775); err != nil {
+			t.Fatal(err)
+		}
+		_, err := AcquireV2(ctx, cluster, ts, h)
+		if err == nil || !strings.Contains(err.Error(), "writable by group or others without the sticky bit") {
+			t.Fatalf("AcquireV2 = %v, want a refusal of the group-writable folder", err)
+		}
+		if lockExists(ts[0]) {
+			t.Error("a refused acquire left a lock folder")
+		}
+	})
+
+	t.Run("sticky world-writable parent", func(t *testing.T) {
+		ts := hosts(t, 1)
+		if err := os.MkdirAll(ts[0].Dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(ts[0].Dir, 0o777|os.ModeSticky); err != nil {
+			t.Fatal(err)
+		}
+		l, err := AcquireV2(ctx, cluster, ts, h)
+		if err != nil {
+			t.Fatalf("AcquireV2 in a sticky folder: %v", err)
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("lock folder made with a loose mode", func(t *testing.T) {
+		ts := hosts(t, 1)
+		d := LockDirV2(ts[0].Dir, cluster)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "holder.json"), []byte(holderFor("mallory", "run-x", 1).marshal()+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := AcquireV2(ctx, cluster, ts, h)
+		if err == nil || !strings.Contains(err.Error(), "not a private lock folder of this user") {
+			t.Fatalf("AcquireV2 = %v, want a refusal of the loose lock folder", err)
+		}
+	})
+}
