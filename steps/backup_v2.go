@@ -131,7 +131,7 @@ func backupV2(ctx context.Context, env *Env, m schema.MemberConfig, localDir str
 		// time, but never wait long for it.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		h.Run(rctx, ssh.Command{Argv: []string{"rm", "-f", archive}})
+		h.Run(rctx, ssh.Command{Argv: []string{"rm", "-f", "--", archive}})
 	}()
 	var remoteSum string
 	var remoteSize int64

@@ -182,29 +182,29 @@ func (f HostFacts) owner(dst string) FileOwner {
 func installArgv(f HostFacts, sudo bool, src, dst string) []string {
 	o := f.owner(dst)
 	if !sudo {
-		return []string{f.program("install"), "-m", o.Mode, src, dst + newSuffix}
+		return []string{f.program("install"), "-m", o.Mode, "--", src, dst + newSuffix}
 	}
-	return []string{f.program("install"), "-o", o.Owner, "-g", o.Group, "-m", o.Mode, src, dst + newSuffix}
+	return []string{f.program("install"), "-o", o.Owner, "-g", o.Group, "-m", o.Mode, "--", src, dst + newSuffix}
 }
 
 // keepArgv keeps the binary being replaced, by rename, for the rollback.
 func keepArgv(f HostFacts, dst string) []string {
-	return []string{f.program("mv"), "-f", dst, dst + prevSuffix}
+	return []string{f.program("mv"), "-f", "--", dst, dst + prevSuffix}
 }
 
 // placeArgv renames the installed copy over the binary (atomic).
 func placeArgv(f HostFacts, dst string) []string {
-	return []string{f.program("mv"), "-f", dst + newSuffix, dst}
+	return []string{f.program("mv"), "-f", "--", dst + newSuffix, dst}
 }
 
 // restoreArgv puts the kept binary back (a failed swap, a rollback).
 func restoreArgv(f HostFacts, dst string) []string {
-	return []string{f.program("mv"), "-f", dst + prevSuffix, dst}
+	return []string{f.program("mv"), "-f", "--", dst + prevSuffix, dst}
 }
 
 // discardArgv removes an installed copy that was not placed.
 func discardArgv(f HostFacts, dst string) []string {
-	return []string{f.program("rm"), "-f", dst + newSuffix}
+	return []string{f.program("rm"), "-f", "--", dst + newSuffix}
 }
 
 // readConfigArgv reads etcd's config file as root: the exact command

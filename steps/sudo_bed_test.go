@@ -157,7 +157,7 @@ func TestExactSudoProduction(t *testing.T) {
 	if !errors.As(err, &ms) || len(ms.Missing) != 1 {
 		t.Fatalf("preflight without the place rule: %v, want one missing sudo rule", err)
 	}
-	wantErr(t, err, "missing sudo rule on "+o.Name+" (sudo -n -l refuses it): etcdlogin ALL=(root) NOPASSWD: /usr/bin/mv -f "+place)
+	wantErr(t, err, "missing sudo rule on "+o.Name+" (sudo -n -l refuses it): etcdlogin ALL=(root) NOPASSWD: /usr/bin/mv -f -- "+place)
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("the refusal took %v", d)
 	}

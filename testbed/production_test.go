@@ -158,8 +158,8 @@ func TestProductionBed(t *testing.T) {
 		}
 		for _, allowed := range []string{
 			h.Service + " stop",
-			"/usr/bin/install -o root -g root -m 0755 " + filepath.Join(h.StageDir, "etcd-3.6.16") + " " + h.Binary() + ".etcdplay-new",
-			"/usr/bin/mv -f " + h.Binary() + " " + h.Binary() + ".etcdplay-prev",
+			"/usr/bin/install -o root -g root -m 0755 -- " + filepath.Join(h.StageDir, "etcd-3.6.16") + " " + h.Binary() + ".etcdplay-new",
+			"/usr/bin/mv -f -- " + h.Binary() + " " + h.Binary() + ".etcdplay-prev",
 		} {
 			if _, err := c.SSH(ctx, 1, "sudo -n -l "+allowed); err != nil {
 				t.Errorf("sudo -n -l %s: %v", allowed, err)

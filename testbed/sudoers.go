@@ -23,7 +23,7 @@ func sudoersPath(k int) string { return fmt.Sprintf("/etc/sudoers.d/etcdplay-bed
 // grants LoginUser when Options.SudoRules is nil, in the shape of the
 // commands etcdplay runs (docs/production.md): for every host, its
 // service script's start, stop and status, and for etcd and etcdctl in
-// its binary folder: install -o root -g root -m 0755 of a file from the
+// its binary folder: install -o root -g root -m 0755 -- of a file from the
 // host's staging folder or the release cache (Dir()/bin) as
 // <file>.etcdplay-new, mv -f to keep, place and restore the file, rm -f
 // of an unplaced install. Unlike `etcdplay sudoers`, the sources are
@@ -38,12 +38,12 @@ func (c *Cluster) DefaultSudoRules() []string {
 		}
 		for _, f := range []string{h.Binary(), h.Etcdctl()} {
 			cmnds = append(cmnds,
-				"/usr/bin/install -o root -g root -m 0755 "+filepath.Join(h.StageDir, "*")+" "+f+".etcdplay-new",
-				"/usr/bin/install -o root -g root -m 0755 "+filepath.Join(Dir(), "bin", "*")+" "+f+".etcdplay-new",
-				"/usr/bin/mv -f "+f+" "+f+".etcdplay-prev",
-				"/usr/bin/mv -f "+f+".etcdplay-new "+f,
-				"/usr/bin/mv -f "+f+".etcdplay-prev "+f,
-				"/usr/bin/rm -f "+f+".etcdplay-new",
+				"/usr/bin/install -o root -g root -m 0755 -- "+filepath.Join(h.StageDir, "*")+" "+f+".etcdplay-new",
+				"/usr/bin/install -o root -g root -m 0755 -- "+filepath.Join(Dir(), "bin", "*")+" "+f+".etcdplay-new",
+				"/usr/bin/mv -f -- "+f+" "+f+".etcdplay-prev",
+				"/usr/bin/mv -f -- "+f+".etcdplay-new "+f,
+				"/usr/bin/mv -f -- "+f+".etcdplay-prev "+f,
+				"/usr/bin/rm -f -- "+f+".etcdplay-new",
 			)
 		}
 	}
