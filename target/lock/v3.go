@@ -11,6 +11,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // KeyPrefix is the root of every etcdplay lock key in a v3 cluster.
@@ -44,7 +46,26 @@ type Lock struct {
 // current holder. ttl (rounded up to whole seconds; DefaultTTL when 0) is
 // how long the lock survives this process. ctx bounds the acquisition
 // only: the lease is kept alive after AcquireV3 returns, until Release.
+//
+// A member that goes away under the call (another run stopping it, a
+// restart) answers Unavailable; the acquisition is then tried again, at
+// most three times in all, on whichever member the client picks next. What
+// a failed attempt took is undone by closing its session.
 func AcquireV3(ctx context.Context, cli *clientv3.Client, cluster string, h Holder, ttl time.Duration) (*Lock, error) {
+	for attempt := 1; ; attempt++ {
+		l, err := acquireV3Once(ctx, cli, cluster, h, ttl)
+		if err == nil || attempt == 3 || status.Code(err) != codes.Unavailable {
+			return l, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func acquireV3Once(ctx context.Context, cli *clientv3.Client, cluster string, h Holder, ttl time.Duration) (*Lock, error) {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
