@@ -4,11 +4,8 @@ package e2e
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +17,7 @@ import (
 	"github.com/etcdplay/etcdplay/etcdprobe"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
+	"github.com/etcdplay/etcdplay/steps"
 	"github.com/etcdplay/etcdplay/testbed"
 )
 
@@ -332,7 +330,7 @@ func (o *operator) requireV2Backups(ctx context.Context) {
 			t.Errorf("%s: no backup manifest under %s", h.Name, o.backupDir)
 			continue
 		}
-		sum, err := fileSHA256(m.File)
+		sum, err := steps.FileSHA256(m.File)
 		if err != nil {
 			t.Errorf("%s: %v", h.Name, err)
 			continue
@@ -352,19 +350,6 @@ func (o *operator) requireV2Backups(ctx context.Context) {
 		}
 		t.Logf("%s: backup %s on the host (%s WAL files), archive sha256 %s... matches its manifest", h.Name, m.RemoteDir, strings.TrimSpace(out), sum[:12])
 	}
-}
-
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func secs(ms int64) string { return fmt.Sprintf("%.1fs", float64(ms)/1000) }

@@ -2,12 +2,9 @@ package runner
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,7 +117,7 @@ func checkManifest(m steps.BackupManifest, dir string, c *steps.ClusterStatus, o
 			file = filepath.Join(dir, filepath.Base(file))
 		}
 	}
-	sum, err := fileSHA256(file)
+	sum, err := steps.FileSHA256(file)
 	if err != nil {
 		return err
 	}
@@ -128,19 +125,6 @@ func checkManifest(m steps.BackupManifest, dir string, c *steps.ClusterStatus, o
 		return fmt.Errorf("%s has sha256 %s, the manifest says %s", file, sum, m.SHA256)
 	}
 	return nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // BackupWarning is what validate says about a playbook with no backup

@@ -117,7 +117,7 @@ func stageRelease(ctx context.Context, env *Env, h Host, m *schema.MemberConfig,
 			return nil, fmt.Errorf("release %s: %w", r.Version, err)
 		}
 		need += st.Size()
-		sum, err := fileSHA256(f.local)
+		sum, err := FileSHA256(f.local)
 		if err != nil {
 			return nil, fmt.Errorf("release %s: %w", r.Version, err)
 		}
@@ -253,7 +253,9 @@ func localPath(env *Env, p string) string {
 	return p
 }
 
-func fileSHA256(path string) (string, error) {
+// FileSHA256 is the hex sha256 of a local file, read in a stream: the one
+// way a release, a snapshot or a backup archive is checked on this machine.
+func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
