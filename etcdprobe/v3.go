@@ -121,6 +121,14 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 	}
 	switch {
 	case st.IsLearner || stalled: // a stalled raft would stall AlarmList too
+	case isAuthErr(aerr):
+		// AlarmList is for admins once auth is on; it can also be the first
+		// call to meet auth switched on while this probe ran. /health says
+		// the same without credentials.
+		pr.auth = true
+		if m.HealthError == "" && !p.healthOverHTTP(ctx, ep, &pr) {
+			getOK = false
+		}
 	case aerr != nil:
 		if m.HealthError == "" {
 			m.HealthError = fmt.Sprintf("alarm list: %v", aerr)
@@ -182,6 +190,16 @@ func (p *Prober) probeV3NoAuth(ctx context.Context, ep Endpoint, cli *clientv3.C
 		m.DBSize, m.DBSizeInUse = mv.DBSize, mv.DBSizeInUse
 		m.RaftIndex, m.RaftAppliedIndex, m.Revision = mv.Committed, mv.Applied, mv.Revision
 	}
+	m.Healthy = p.healthOverHTTP(ctx, ep, pr)
+	pr.list = memberList(ctx, cli)
+}
+
+// healthOverHTTP asks /health, which the server runs as root, whether the
+// member is healthy and which alarm is active: the way to see alarms when
+// auth refuses AlarmList to the probe. It notes the reason and the alarm
+// in pr.
+func (p *Prober) healthOverHTTP(ctx context.Context, ep Endpoint, pr *memberProbe) bool {
+	m := &pr.m
 	ok, reason, err := p.healthHTTP(ctx, ep)
 	switch {
 	case err != nil:
@@ -193,9 +211,9 @@ func (p *Prober) probeV3NoAuth(ctx context.Context, ep Endpoint, cli *clientv3.C
 			pr.alarms = append(pr.alarms, Alarm{Type: t})
 		}
 	default:
-		m.Healthy = true
+		return true
 	}
-	pr.list = memberList(ctx, cli)
+	return false
 }
 
 // anonymousDenied reports whether a Get without credentials is refused
