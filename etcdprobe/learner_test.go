@@ -40,6 +40,9 @@ func TestProbeLearner(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	if err := bed.WaitMemberCount(ctx, len(bed.Hosts)+1); err != nil {
+		t.Fatal(err)
+	}
 	var initial []string
 	for _, h := range bed.Hosts {
 		initial = append(initial, h.Name+"="+h.PeerURL)

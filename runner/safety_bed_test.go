@@ -185,6 +185,9 @@ func makeLearner(t *testing.T, ctx context.Context, bed *testbed.Cluster, i int)
 		t.Fatal(err)
 	}
 	retry(func() error { _, err := cli.MemberAddAsLearner(ctx, []string{h.PeerURL}); return err })
+	if err := bed.WaitMemberCount(ctx, len(bed.Hosts)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := bed.SSH(ctx, i, shell.Join(h.Service, "start")); err != nil {
 		t.Fatal(err)
 	}
