@@ -30,7 +30,9 @@ func buildEtcdplay(t *testing.T) string {
 // the caller's folder or ~/.ssh holds never changes the outcome.
 func runBin(t *testing.T, bin string, args ...string) (string, string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// A bound against a hung binary, not a speed target: a whole upgrade run
+	// through here took just over a minute on a loaded 2-core machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
