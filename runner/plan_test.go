@@ -60,6 +60,7 @@ func TestPlanOfflineGolden(t *testing.T) {
 	cases := []struct{ playbook, inventory string }{
 		{"2.0-to-2.1", "../examples/inventory-v2.yaml"},
 		{"2.1-to-2.2", "../examples/inventory-v2.yaml"},
+		{"2.2-to-2.3", "../examples/inventory-v2.yaml"},
 		{"3.4-to-3.5", "../examples/inventory-v3.yaml"},
 		// every kind of bound: a step timeout over wait's default, wait's
 		// own, an action's default, retries, and steps without a bound

@@ -17,6 +17,7 @@ import (
 var examplePaths = map[string]string{
 	"2.0-to-2.1": "inventory-v2.yaml",
 	"2.1-to-2.2": "inventory-v2.yaml",
+	"2.2-to-2.3": "inventory-v2.yaml",
 	"3.4-to-3.5": "inventory-v3.yaml",
 	"3.5-to-3.6": "inventory-v3.5.yaml",
 }
