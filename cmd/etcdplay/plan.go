@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -11,7 +13,7 @@ import (
 )
 
 func newPlanCmd(opts *options) *cobra.Command {
-	var inventory string
+	var inventories inventoryArgs
 	var offline, allowQuorumLoss bool
 	cmd := &cobra.Command{
 		Use:   "plan PLAYBOOK -i INVENTORY [--offline]",
@@ -44,53 +46,56 @@ With --offline nothing is contacted: members are listed in inventory order
 expressions.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			if inventory == "" {
-				return usageErr(errors.New("plan needs an inventory"), "add -i INVENTORY")
-			}
-			stderr := cmd.ErrOrStderr()
-			pb, pbDigest, perr := loadPlaybookDigest(a[0])
-			inv, invDigest, ierr := loadInventoryDigest(inventory)
-			if exit.Code(perr) == exit.Usage {
-				return perr
-			}
-			if exit.Code(ierr) == exit.Usage {
-				return ierr
-			}
-			if err := errors.Join(perr, ierr); err != nil {
-				return invalid(stderr, joinLists(perr, ierr))
-			}
-			p, err := runner.PlanOffline(pb, inv)
+			files, several, err := expandInventories(inventories)
 			if err != nil {
-				return invalid(stderr, err)
+				return err
 			}
-			var readyErr error
-			if !offline {
-				tgt, err := target.Open(cmd.Context(), inv, target.Options{V2DataSize: true})
-				if err != nil {
-					return exit.New(exit.Invalid, err, "plan --offline needs no connection")
+			if !several {
+				return planOne(cmd, opts, a[0], strings.Join(files, ""), offline, allowQuorumLoss)
+			}
+			// A fleet: every inventory is checked before any plan is
+			// printed, then each cluster's plan in turn (-o json: one
+			// array), and the first failure's code is the exit code.
+			if _, err := loadFleet(cmd, files); err != nil {
+				return err
+			}
+			var plans []*runner.Plan
+			var errs []error
+			for i, file := range files {
+				if opts.output != "json" && i > 0 {
+					fmt.Fprintln(cmd.OutOrStdout())
 				}
-				defer tgt.Close()
-				p, err = runner.PlanLive(cmd.Context(), pb, inv, tgt, tgt, runner.Digests{Playbook: pbDigest, Inventory: invDigest})
+				p, err := planFor(cmd, a[0], file, offline)
+				if p != nil {
+					p.AllowQuorumLoss = allowQuorumLoss
+					plans = append(plans, p)
+					if opts.output != "json" {
+						if opts.output == "markdown" {
+							fmt.Fprintf(cmd.OutOrStdout(), "## Cluster %s (%s)\n\n", p.Cluster, file)
+						} else {
+							fmt.Fprintf(cmd.OutOrStdout(), "== cluster %s (%s) ==\n", p.Cluster, file)
+						}
+						if werr := writePlan(cmd, opts, p); werr != nil {
+							return werr
+						}
+					}
+				}
 				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", file, err))
+				}
+			}
+			if opts.output == "json" {
+				if err := writeJSON(cmd.OutOrStdout(), plans); err != nil {
 					return err
 				}
-				p.Ready, readyErr = runner.ProveReady(cmd.Context(), pb, inv, tgt, tgt, todo(p))
 			}
-			p.AllowQuorumLoss = allowQuorumLoss
-			out := cmd.OutOrStdout()
-			var werr error
-			switch opts.output {
-			case "json":
-				werr = runner.WritePlanJSON(out, p)
-			case "markdown":
-				werr = runner.WritePlanMarkdown(out, p)
-			default:
-				werr = runner.WritePlanText(out, p)
+			if len(errs) > 0 {
+				return &exit.Error{Code: exit.Code(errs[0]), Err: errors.Join(errs...)}
 			}
-			return errors.Join(readyErr, werr)
+			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&inventory, "inventory", "i", "", "inventory file (required)")
+	cmd.Flags().VarP(&inventories, "inventory", "i", "inventory file (required; several, or a folder, plan each cluster in turn)")
 	cmd.Flags().BoolVar(&offline, "offline", false, "plan without contacting the cluster")
 	cmd.Flags().BoolVar(&allowQuorumLoss, "allow-quorum-loss", false, "review a run given --allow-quorum-loss (1- or 2-voter clusters)")
 	return cmd
@@ -109,4 +114,64 @@ func todo(p *runner.Plan) []string {
 		}
 	}
 	return out
+}
+
+// planOne is plan for one inventory, exactly as it always was.
+func planOne(cmd *cobra.Command, opts *options, playbook, inventory string, offline, allowQuorumLoss bool) error {
+	if inventory == "" {
+		return usageErr(errors.New("plan needs an inventory"), "add -i INVENTORY")
+	}
+	p, err := planFor(cmd, playbook, inventory, offline)
+	if p == nil {
+		return err
+	}
+	p.AllowQuorumLoss = allowQuorumLoss
+	return errors.Join(err, writePlan(cmd, opts, p))
+}
+
+// planFor loads and plans one inventory. A plan whose hosts are not all
+// ready comes back with the readiness error: it is still printed.
+func planFor(cmd *cobra.Command, playbook, inventory string, offline bool) (*runner.Plan, error) {
+	stderr := cmd.ErrOrStderr()
+	pb, pbDigest, perr := loadPlaybookDigest(playbook)
+	inv, invDigest, ierr := loadInventoryDigest(inventory)
+	if exit.Code(perr) == exit.Usage {
+		return nil, perr
+	}
+	if exit.Code(ierr) == exit.Usage {
+		return nil, ierr
+	}
+	if err := errors.Join(perr, ierr); err != nil {
+		return nil, invalid(stderr, joinLists(perr, ierr))
+	}
+	p, err := runner.PlanOffline(pb, inv)
+	if err != nil {
+		return nil, invalid(stderr, err)
+	}
+	if offline {
+		return p, nil
+	}
+	tgt, err := target.Open(cmd.Context(), inv, target.Options{V2DataSize: true})
+	if err != nil {
+		return nil, exit.New(exit.Invalid, err, "plan --offline needs no connection")
+	}
+	defer tgt.Close()
+	p, err = runner.PlanLive(cmd.Context(), pb, inv, tgt, tgt, runner.Digests{Playbook: pbDigest, Inventory: invDigest})
+	if err != nil {
+		return nil, err
+	}
+	var readyErr error
+	p.Ready, readyErr = runner.ProveReady(cmd.Context(), pb, inv, tgt, tgt, todo(p))
+	return p, readyErr
+}
+
+func writePlan(cmd *cobra.Command, opts *options, p *runner.Plan) error {
+	out := cmd.OutOrStdout()
+	switch opts.output {
+	case "json":
+		return runner.WritePlanJSON(out, p)
+	case "markdown":
+		return runner.WritePlanMarkdown(out, p)
+	}
+	return runner.WritePlanText(out, p)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,7 @@ import (
 
 func newResumeCmd(opts *options) *cobra.Command {
 	f := &runFlags{}
+	ff := &fleetFlags{}
 	cmd := &cobra.Command{
 		Use:   "resume -i INVENTORY [PLAYBOOK]",
 		Short: "Continue a run that stopped, after re-checking the cluster",
@@ -27,9 +29,26 @@ Before anything runs, the cluster is probed again and reconciled with the
 journal: a member found on the target version is verified and never
 stopped again; a member left stopped or on the old version runs its steps
 again from the first, behind the same safety gates. Preflight is not
-repeated once the run reached the members.`,
+repeated once the run reached the members.
+
+The report (report.md, report.json in the state folder) stays one per run
+id: each resume rewrites it from the whole run's events, so every member
+shows the version the run first found it on, the state it ended in, and
+the time the run stood stopped counts as the operator's, not the
+runner's.` + fleetHelp,
 		Args: args(cobra.RangeArgs(0, 1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			files, several, err := expandInventories(f.inventories)
+			if err != nil {
+				return err
+			}
+			if several {
+				return runFleet(cmd, opts, f, ff, strings.Join(a, ""), files)
+			}
+			if err := singleOnly(opts); err != nil {
+				return err
+			}
+			f.inventory = strings.Join(files, "")
 			pbArg, err := runPlaybookArg(cmd, f, a)
 			if err != nil {
 				return err
@@ -49,6 +68,7 @@ repeated once the run reached the members.`,
 	}
 	f.register(cmd)
 	f.registerPause(cmd)
+	ff.register(cmd)
 	cmd.Flags().BoolVar(&f.force, "force", false, "resume even though the playbook or inventory changed since the run started")
 	return cmd
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/etcdplay/etcdplay/runner"
@@ -24,6 +27,14 @@ must be healthy before the member is stopped, and it must come back
 healthy, caught up and on the old version.`,
 		Args: args(cobra.RangeArgs(0, 1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			files, several, err := expandInventories(f.inventories)
+			if err != nil {
+				return err
+			}
+			if several {
+				return usageErr(errors.New("rollback puts back one member of one cluster: give one inventory"), "")
+			}
+			f.inventory = strings.Join(files, "")
 			pbArg, err := runPlaybookArg(cmd, f, a)
 			if err != nil {
 				return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -69,7 +70,18 @@ against the cluster an inventory describes.`,
 
 // markdownCommands render -o markdown too: review output for pull
 // requests.
-var markdownCommands = map[string]bool{"plan": true, "diff": true}
+// run and resume: a fleet's summary (singleOnly refuses it for one
+// cluster).
+var markdownCommands = map[string]bool{"plan": true, "diff": true, "run": true, "resume": true}
+
+// singleOnly refuses what only a fleet renders: -o markdown of run and
+// resume is the fleet's summary.
+func singleOnly(opts *options) error {
+	if opts.output == "markdown" {
+		return usageErr(errors.New("-o markdown is a fleet's summary: give several inventories (-i A -i B, or a folder)"), "")
+	}
+	return nil
+}
 
 func usageErr(err error, hint string) error {
 	return &exit.Error{Code: exit.Usage, Err: err, Hint: hint}

@@ -28,6 +28,7 @@ import (
 
 func newRunCmd(opts *options) *cobra.Command {
 	f := &runFlags{}
+	ff := &fleetFlags{}
 	var planFile string
 	cmd := &cobra.Command{
 		Use:   "run PLAYBOOK -i INVENTORY",
@@ -56,9 +57,26 @@ stops (exit 130, "interrupted at ...; resume with: ..."); a second Ctrl-C
 stops at once.
 
 --plan FILE runs only if FILE (from plan -o json) was made from exactly
-these playbook and inventory files.`,
+these playbook and inventory files.` + fleetHelp,
 		Args: args(cobra.RangeArgs(0, 1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			files, several, err := expandInventories(f.inventories)
+			if err != nil {
+				return err
+			}
+			if several {
+				switch {
+				case planFile != "":
+					return usageErr(errors.New("--plan checks one cluster's plan: give one inventory"), "")
+				case len(a) == 0:
+					return usageErr(errors.New("run needs a playbook"), "usage: "+cmd.UseLine())
+				}
+				return runFleet(cmd, opts, f, ff, a[0], files)
+			}
+			if err := singleOnly(opts); err != nil {
+				return err
+			}
+			f.inventory = strings.Join(files, "")
 			var saved *runner.Plan
 			if planFile != "" {
 				fh, err := os.Open(planFile)
@@ -100,12 +118,16 @@ these playbook and inventory files.`,
 	}
 	f.register(cmd)
 	f.registerPause(cmd)
+	ff.register(cmd)
 	cmd.Flags().StringVar(&planFile, "plan", "", "run only if this saved plan (plan -o json) matches the files")
 	return cmd
 }
 
 // runFlags are the flags run, resume and rollback share.
 type runFlags struct {
+	// inventories is -i as given; inventory the one file of a
+	// single-cluster command (a fleet sets it per cluster).
+	inventories inventoryArgs
 	inventory   string
 	stateDir    string
 	breakLock   bool
@@ -130,7 +152,7 @@ func (f *runFlags) registerPause(cmd *cobra.Command) {
 
 func (f *runFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVarP(&f.inventory, "inventory", "i", "", "inventory file (required)")
+	fl.VarP(&f.inventories, "inventory", "i", "inventory file (required)")
 	fl.StringVar(&f.stateDir, "state-dir", journal.DefaultRoot, "folder of the state folders (journal, report): <state-dir>/<cluster>/")
 	fl.BoolVar(&f.breakLock, "break-lock", false, "break another run's lock after asking (only when that run is dead)")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "answer yes to every question (confirm steps, --break-lock)")
@@ -162,6 +184,13 @@ func (s *session) close() {
 // openSession loads the playbook and inventory (exit 3 on any problem,
 // every problem listed), opens the target, and wires the runner.
 func openSession(cmd *cobra.Command, opts *options, f *runFlags, playbookArg string) (*session, error) {
+	return openSessionWith(cmd.Context(), cmd, opts, f, playbookArg, nil)
+}
+
+// openSessionWith is openSession with the events going to sink (one
+// cluster of a fleet) instead of a view of its own; nil: the view -o and
+// -v ask for.
+func openSessionWith(ctx context.Context, cmd *cobra.Command, opts *options, f *runFlags, playbookArg string, sink events.Sink) (*session, error) {
 	if f.inventory == "" {
 		return nil, usageErr(errors.New(cmd.Name()+" needs an inventory"), "add -i INVENTORY")
 	}
@@ -190,15 +219,15 @@ func openSession(cmd *cobra.Command, opts *options, f *runFlags, playbookArg str
 	if err != nil {
 		return nil, exit.New(exit.Invalid, err, "")
 	}
-	tgt, err := target.Open(cmd.Context(), inv, target.Options{AcceptNewHostKeys: f.acceptNew, V2DataSize: true})
+	tgt, err := target.Open(ctx, inv, target.Options{AcceptNewHostKeys: f.acceptNew, V2DataSize: true})
 	if err != nil {
 		return nil, exit.New(exit.Invalid, err, "")
 	}
 	s := &session{stderr: stderr}
 	s.cleanup = append(s.cleanup, func() { tgt.Close() })
 
-	var sink events.Sink
 	switch {
+	case sink != nil:
 	case opts.output == "json":
 		s.json = events.NewJSON(cmd.OutOrStdout())
 		sink = s.json
@@ -234,7 +263,7 @@ func openSession(cmd *cobra.Command, opts *options, f *runFlags, playbookArg str
 		s.o.Pause = pauseAt
 		s.o.Ask = (&pauseAsker{cluster: tgt, hosts: hosts, in: cmd.InOrStdin(), out: stderr, yes: f.yes}).Ask
 	}
-	s.ctx, s.o.Hard = twoStageInterrupt(cmd.Context())
+	s.ctx, s.o.Hard = twoStageInterrupt(ctx)
 	return s, nil
 }
 

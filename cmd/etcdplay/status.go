@@ -20,7 +20,7 @@ import (
 )
 
 func newStatusCmd(opts *options) *cobra.Command {
-	var inventory string
+	var inventories inventoryArgs
 	var timeout time.Duration
 	var sshOnly bool
 	cmd := &cobra.Command{
@@ -39,52 +39,50 @@ Exit status: 0 healthy, 8 when any member is unhealthy, unreachable or there
 is no leader, 4 when no member answered, 3 when the inventory is invalid.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if inventory == "" {
-				return usageErr(errors.New("status needs an inventory"), "add -i INVENTORY")
-			}
-			inv, err := loadInventory(inventory)
+			files, several, err := expandInventories(inventories)
 			if err != nil {
-				if exit.Code(err) == exit.Usage {
-					return err
-				}
-				return invalid(cmd.ErrOrStderr(), err)
-			}
-			tgt, err := target.Open(cmd.Context(), inv, target.Options{})
-			if err != nil {
-				return exit.New(exit.Invalid, err, "check the inventory's tls section and client URLs")
-			}
-			defer tgt.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			if sshOnly {
-				return statusSSH(ctx, cmd.OutOrStdout(), opts.output == "json", inv, tgt)
-			}
-			c, perr := tgt.Cluster(ctx)
-			if c == nil {
-				return exit.New(exit.Unreachable, perr, "")
-			}
-			hosts := map[string]string{}
-			for _, m := range inv.Members {
-				hosts[m.Name] = m.Host
-			}
-			out := cmd.OutOrStdout()
-			if opts.output == "json" {
-				if err := writeJSON(out, statusJSON(inv.Cluster, c, hosts)); err != nil {
-					return err
-				}
-			} else if err := writeStatusTable(out, c, hosts); err != nil {
 				return err
 			}
-			switch {
-			case perr != nil:
-				return exit.New(exit.Unreachable, perr, "check the client URLs in the inventory and that etcd runs")
-			case !c.Healthy:
-				return &exit.Error{Code: exit.Unhealthy, Err: fmt.Errorf("cluster %s is not healthy: %s", inv.Cluster, strings.Join(c.Problems(), "; "))}
+			if !several {
+				return statusOne(cmd, opts, strings.Join(files, ""), timeout, sshOnly, nil)
+			}
+			if _, err := loadFleet(cmd, files); err != nil {
+				return err
+			}
+			// A fleet: each cluster's status in turn (-o json: one array);
+			// the exit code is the first unhealthy or unreachable cluster's.
+			all := []any{}
+			var collect *[]any
+			if opts.output == "json" {
+				collect = &all
+			}
+			var errs []error
+			for i, file := range files {
+				if opts.output != "json" {
+					if i > 0 {
+						fmt.Fprintln(cmd.OutOrStdout())
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "== %s ==\n", file)
+				}
+				if err := statusOne(cmd, opts, file, timeout, sshOnly, collect); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", file, err))
+					if opts.output != "json" {
+						fmt.Fprintln(cmd.OutOrStdout(), exit.Format(err))
+					}
+				}
+			}
+			if opts.output == "json" {
+				if err := writeJSON(cmd.OutOrStdout(), all); err != nil {
+					return err
+				}
+			}
+			if len(errs) > 0 {
+				return &exit.Error{Code: exit.Code(errs[0]), Err: fmt.Errorf("%d of %d clusters not healthy: %w", len(errs), len(files), errors.Join(errs...))}
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&inventory, "inventory", "i", "", "inventory file (required)")
+	cmd.Flags().VarP(&inventories, "inventory", "i", "inventory file (required; several, or a folder, show each cluster in turn)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Second, "bound for the whole probe")
 	cmd.Flags().BoolVar(&sshOnly, "ssh", false, "log in to every host over SSH instead of probing etcd")
 	return cmd
@@ -195,4 +193,54 @@ func healthWord(ok bool) string {
 		return "healthy"
 	}
 	return "NOT HEALTHY"
+}
+
+// statusOne is status for one inventory. collect, when not nil, gathers
+// the -o json value instead of printing it (a fleet prints one array).
+func statusOne(cmd *cobra.Command, opts *options, inventory string, timeout time.Duration, sshOnly bool, collect *[]any) error {
+	if inventory == "" {
+		return usageErr(errors.New("status needs an inventory"), "add -i INVENTORY")
+	}
+	inv, err := loadInventory(inventory)
+	if err != nil {
+		if exit.Code(err) == exit.Usage {
+			return err
+		}
+		return invalid(cmd.ErrOrStderr(), err)
+	}
+	tgt, err := target.Open(cmd.Context(), inv, target.Options{})
+	if err != nil {
+		return exit.New(exit.Invalid, err, "check the inventory's tls section and client URLs")
+	}
+	defer tgt.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	defer cancel()
+	if sshOnly {
+		return statusSSH(ctx, cmd.OutOrStdout(), opts.output == "json", inv, tgt)
+	}
+	c, perr := tgt.Cluster(ctx)
+	if c == nil {
+		return exit.New(exit.Unreachable, perr, "")
+	}
+	hosts := map[string]string{}
+	for _, m := range inv.Members {
+		hosts[m.Name] = m.Host
+	}
+	out := cmd.OutOrStdout()
+	if collect != nil {
+		*collect = append(*collect, statusJSON(inv.Cluster, c, hosts))
+	} else if opts.output == "json" {
+		if err := writeJSON(out, statusJSON(inv.Cluster, c, hosts)); err != nil {
+			return err
+		}
+	} else if err := writeStatusTable(out, c, hosts); err != nil {
+		return err
+	}
+	switch {
+	case perr != nil:
+		return exit.New(exit.Unreachable, perr, "check the client URLs in the inventory and that etcd runs")
+	case !c.Healthy:
+		return &exit.Error{Code: exit.Unhealthy, Err: fmt.Errorf("cluster %s is not healthy: %s", inv.Cluster, strings.Join(c.Problems(), "; "))}
+	}
+	return nil
 }
