@@ -186,7 +186,7 @@ func (v *recordView) Finished(o Outcome) {
 }
 
 func TestFromRun(t *testing.T) {
-	held := exit.New(exit.Locked, errors.New("cluster prod is locked by run 20260101T000000Z-abc (ops@laptop, pid 4242)\nmore"), "")
+	held := exit.New(exit.Locked, errors.New("cluster prod is locked by ops@laptop (run 20260101T000000Z-abc, pid 4242); wait for it, or use --break-lock\nmore"), "")
 	tests := []struct {
 		name   string
 		res    *runner.Result
@@ -196,7 +196,7 @@ func TestFromRun(t *testing.T) {
 		reason string
 	}{
 		{"done", &runner.Result{RunID: "r1", Outcome: runner.OutcomeSucceeded}, nil, Succeeded, 0, ""},
-		{"locked", &runner.Result{Outcome: runner.OutcomeLocked}, held, Skipped, 0, "cluster prod is locked by run 20260101T000000Z-abc (ops@laptop, pid 4242)"},
+		{"locked", &runner.Result{Outcome: runner.OutcomeLocked}, held, Skipped, 0, "cluster prod is locked by ops@laptop (run 20260101T000000Z-abc, pid 4242)"},
 		{"nothing to resume", &runner.Result{RunID: "r1"}, runner.ErrNothingToResume, Skipped, 0, "run r1 finished: nothing to resume"},
 		{"interrupted", &runner.Result{Outcome: runner.OutcomeInterrupted}, exit.New(exit.Interrupted, errors.New("interrupted at host2"), ""), Interrupted, exit.Interrupted, "interrupted at host2"},
 		{"failed", &runner.Result{Outcome: runner.OutcomeFailed, Resume: "etcdplay resume -i a.yaml"}, exit.New(exit.StepFailed, errors.New("host2 swap failed"), ""), Failed, exit.StepFailed, "host2 swap failed"},

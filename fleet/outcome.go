@@ -25,7 +25,9 @@ func FromRun(res *runner.Result, err error) Outcome {
 		o.Status, o.Code, o.Reason = Skipped, 0, fmt.Sprintf("run %s finished: nothing to resume", o.RunID)
 	case err == nil:
 	case o.Code == exit.Locked || (res != nil && res.Outcome == runner.OutcomeLocked):
-		o.Status, o.Code, o.Reason = Skipped, 0, firstLine(err)
+		// the holder, not the single run's advice (wait, --break-lock)
+		why, _, _ := strings.Cut(firstLine(err), "; ")
+		o.Status, o.Code, o.Reason = Skipped, 0, why
 	case o.Code == exit.Interrupted || (res != nil && res.Outcome == runner.OutcomeInterrupted):
 		o.Status, o.Reason = Interrupted, firstLine(err)
 	default:

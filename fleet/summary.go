@@ -16,16 +16,18 @@ import (
 // request or a ticket, JSON for machines).
 
 // membersDone is "2/3": members the run left upgraded or found on the
-// target, of all the cluster's members; "-" when the run never got to them.
+// target, of all the cluster's members; "-" when the run touched none
+// (skipped, refused before the members).
 func membersDone(o Outcome) string {
-	if len(o.Members) == 0 {
-		return "-"
-	}
-	n := 0
+	n, touched := 0, false
 	for _, m := range o.Members {
 		if strings.HasPrefix(m.State, "upgraded") || strings.HasPrefix(m.State, "already on") {
 			n++
 		}
+		touched = touched || m.State != "untouched"
+	}
+	if !touched {
+		return "-"
 	}
 	return fmt.Sprintf("%d/%d", n, len(o.Members))
 }

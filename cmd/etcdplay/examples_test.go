@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/etcdplay/etcdplay/fleet"
 	"github.com/etcdplay/etcdplay/playbooks"
 	"github.com/etcdplay/etcdplay/runner"
 )
@@ -66,5 +67,41 @@ func TestExamplesCoverEveryShippedPath(t *testing.T) {
 		if !strings.Contains(string(readme), "("+inv+")") {
 			t.Errorf("examples/README.md does not link %s", inv)
 		}
+	}
+}
+
+// TestExampleFleet: examples/fleet is a folder of inventories that `run
+// 3.5-to-3.6 -i examples/fleet` takes as a fleet: at least two clusters,
+// each loading cleanly with its own name and planning offline.
+func TestExampleFleet(t *testing.T) {
+	files, several, err := fleet.Inventories([]string{"../../examples/fleet"})
+	if err != nil || !several || len(files) < 2 {
+		t.Fatalf("examples/fleet: %v, %v, %v; want a fleet of two clusters or more", files, several, err)
+	}
+	pb, err := loadPlaybook("3.5-to-3.6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, f := range files {
+		inv, err := loadInventory(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if prev, ok := names[inv.Cluster]; ok {
+			t.Errorf("%s and %s both name cluster %s", prev, f, inv.Cluster)
+		}
+		names[inv.Cluster] = f
+		if _, err := runner.PlanOffline(pb, inv); err != nil {
+			t.Errorf("plan 3.5-to-3.6 -i %s --offline: %v", f, err)
+		}
+	}
+	readme, err := os.ReadFile("../../examples/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "(fleet/)") {
+		t.Errorf("examples/README.md does not link fleet/")
 	}
 }
