@@ -23,6 +23,16 @@ func Names() []string {
 	return names
 }
 
+// Name is the shipped playbook that goes from minor from to minor to
+// ("3.5", "3.6"): "3.5-to-3.6", or "3.5-patch" when they are the same
+// (a patch upgrade to the inventory's newest release of that minor).
+func Name(from, to string) string {
+	if from == to {
+		return from + "-patch"
+	}
+	return from + "-to-" + to
+}
+
 // Read returns a shipped playbook's source and the path it is reported
 // under in messages (playbooks/NAME.yaml).
 func Read(name string) (src []byte, path string, err error) {
@@ -35,7 +45,8 @@ func Read(name string) (src []byte, path string, err error) {
 }
 
 // versionLess orders "2.1-to-2.2" before "3.4-to-3.5" and "3.10-..." after
-// "3.9-...".
+// "3.9-..."; a minor's patch playbook ("3.5-patch") before its upgrade to
+// the next minor ("3.5-to-3.6").
 func versionLess(a, b string) bool {
 	var a1, a2, b1, b2 int
 	fmt.Sscanf(a, "%d.%d", &a1, &a2)

@@ -304,7 +304,7 @@ func (r *run) body(ctx context.Context) error {
 		// they are skipped; every member is done; finish's read-only checks
 		// still run and prove it.
 		r.emit(events.Event{Kind: events.Info, Phase: schema.PhasePreflight,
-			Message: "every member already runs " + r.pb.To.String() + ": preflight skipped, nothing to upgrade"})
+			Message: "every member already runs " + r.targetName() + ": preflight skipped, nothing to upgrade"})
 	case r.preflightDone:
 		r.emit(events.Event{Kind: events.Info, Phase: schema.PhasePreflight,
 			Message: "preflight passed before the run stopped (run " + r.id + "): not repeated"})
@@ -438,7 +438,7 @@ func (r *run) membersPhase(ctx context.Context) error {
 				break
 			}
 		}
-		pt := PausePoint{Next: fmt.Sprintf("%s (%s → %s)", next, cmp.Or(memberServer(c, next), "-"), r.pb.To), Member: next, Phase: schema.PhaseMembers}
+		pt := PausePoint{Next: fmt.Sprintf("%s (%s → %s)", next, cmp.Or(memberServer(c, next), "-"), r.targetName()), Member: next, Phase: schema.PhaseMembers}
 		if err := r.pause(ctx, PauseMember, pt); err != nil {
 			return err
 		}
@@ -470,7 +470,7 @@ func pickNext(order string, remaining []string, c *steps.ClusterStatus) string {
 func (r *run) upgradeMember(ctx context.Context, name string, c *steps.ClusterStatus) error {
 	var msg string
 	// server, target and leader let views print "infra1  3.5.35 → 3.6".
-	fields := map[string]any{"target": r.pb.To.String()}
+	fields := map[string]any{"target": r.targetName()}
 	if m := c.MemberByName(name); m != nil && m.Reachable {
 		msg = fmt.Sprintf("upgrading %s (%s%s)", name, cmp.Or(m.Server, "-"), map[bool]string{true: ", leader"}[m.IsLeader])
 		fields["server"], fields["leader"] = m.Server, m.IsLeader
@@ -494,10 +494,31 @@ func (r *run) memberDone(ph schema.Phase, name, state, msg string) error {
 }
 
 // onTo reports whether the member answers with a server on the target
-// minor.
+// minor (for a patch playbook, the exact target release).
 func (r *run) onTo(c *steps.ClusterStatus, name string) bool {
 	m := c.MemberByName(name)
-	return m != nil && m.Reachable && matchMinor(r.pb.To, m.Server)
+	return m != nil && m.Reachable && r.isTarget(m.Server)
+}
+
+// isTarget: a server version the playbook is done with; isSource: one it
+// starts from. A patch playbook's from and to are the same minor, so only
+// the exact release tells them apart (steps.OnTarget).
+func (r *run) isTarget(server string) bool { return onTarget(r.pb, r.inv, server) }
+
+func (r *run) isSource(server string) bool {
+	if r.pb.IsPatch() {
+		return steps.OnSource(r.pb, r.inv, server)
+	}
+	return matchMinor(r.pb.From, server)
+}
+
+// targetName is what the run moves members to, for messages: the minor,
+// or a patch playbook's exact release.
+func (r *run) targetName() string {
+	if t := steps.PatchTarget(r.pb, r.inv); !t.IsZero() {
+		return t.String()
+	}
+	return r.pb.To.String()
 }
 
 func memberServer(c *steps.ClusterStatus, name string) string {

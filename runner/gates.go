@@ -48,7 +48,7 @@ func (r *run) preflightGate(c *steps.ClusterStatus) error {
 		case m.Unhealthy() != "":
 			bad = append(bad, n+" "+m.Unhealthy())
 		}
-		if m != nil && m.Reachable && !matchMinor(r.pb.From, m.Server) && !matchMinor(r.pb.To, m.Server) {
+		if m != nil && m.Reachable && !r.isSource(m.Server) && !r.isTarget(m.Server) {
 			versions = append(versions, fmt.Sprintf("%s runs %s", n, cmp.Or(m.Server, "-")))
 		}
 	}
@@ -65,8 +65,8 @@ func (r *run) preflightGate(c *steps.ClusterStatus) error {
 	}
 	if len(versions) > 0 {
 		return refused(&GateError{Gate: "preflight", Observed: strings.Join(versions, ", "),
-			Expected: fmt.Sprintf("every member on %s (the playbook's from) or already on %s", r.pb.From, r.pb.To)},
-			"this playbook upgrades "+r.pb.From.String()+" to "+r.pb.To.String()+"; `etcdplay list` shows the playbooks")
+			Expected: r.sourceExpected()},
+			r.sourceHint())
 	}
 	if len(bad) > 0 {
 		return refused(&GateError{Gate: "preflight", Observed: strings.Join(bad, ", "),
@@ -201,9 +201,9 @@ func (r *run) stopGate(ctx context.Context, name string) error {
 // healthy, on the target version, and caught up to the leader's commit
 // index sampled once the member is back, within GateTimeout.
 func (r *run) postGate(ctx context.Context, name string) error {
-	want := r.pb.To
+	want, onWant := r.targetName(), r.isTarget
 	if r.mode == modeRollback {
-		want = r.pb.From
+		want, onWant = r.pb.From.String(), r.isSource
 	}
 	start := r.o.now()
 	gctx, cancel := context.WithTimeout(ctx, r.o.gateTimeout())
@@ -219,7 +219,7 @@ func (r *run) postGate(ctx context.Context, name string) error {
 			observed = m.Unhealthy()
 		case !m.Healthy:
 			observed = "server " + cmp.Or(m.Server, "-") + ", " + m.Unhealthy()
-		case !matchMinor(want, m.Server):
+		case !onWant(m.Server):
 			observed = fmt.Sprintf("server %s, healthy", cmp.Or(m.Server, "-"))
 		case target == 0:
 			// Sample the leader's commit index once the member is back,
@@ -300,7 +300,7 @@ func (r *run) reconcile(c *steps.ClusterStatus) {
 		m := c.MemberByName(n)
 		var what string
 		switch {
-		case m != nil && m.Reachable && matchMinor(r.pb.To, m.Server):
+		case m != nil && m.Reachable && r.isTarget(m.Server):
 			what = fmt.Sprintf("found on %s: upgraded, it is verified and not stopped again", m.Server)
 		case m == nil || !m.Reachable:
 			what = "found down: its steps run again from the first (the stop is a no-op on a stopped member)"
@@ -312,4 +312,21 @@ func (r *run) reconcile(c *steps.ClusterStatus) {
 		}
 		r.emit(events.Event{Kind: events.Reconcile, Phase: schema.PhaseMembers, Member: n, Message: what})
 	}
+}
+
+// sourceExpected and sourceHint word the preflight gate's version refusal:
+// a patch playbook takes members of its minor up to one exact release and
+// never down (a member above the release would be downgraded).
+func (r *run) sourceExpected() string {
+	if t := steps.PatchTarget(r.pb, r.inv); !t.IsZero() {
+		return fmt.Sprintf("every member on %s at or below %s (the inventory's newest %s release)", r.pb.From, t, r.pb.From)
+	}
+	return fmt.Sprintf("every member on %s (the playbook's from) or already on %s", r.pb.From, r.pb.To)
+}
+
+func (r *run) sourceHint() string {
+	if r.pb.IsPatch() {
+		return "this playbook moves every " + r.pb.From.String() + " member to " + r.targetName() + "; list a newer release in the inventory, or `etcdplay list` for the minor upgrades"
+	}
+	return "this playbook upgrades " + r.pb.From.String() + " to " + r.pb.To.String() + "; `etcdplay list` shows the playbooks"
 }

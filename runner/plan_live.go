@@ -89,7 +89,7 @@ func PlanLive(ctx context.Context, pb *schema.Playbook, inv *schema.Inventory, c
 		}
 		if m := c.MemberByName(n); m != nil {
 			lm.Server, lm.Healthy, lm.Leader = m.Server, m.Healthy, m.IsLeader
-			if m.Reachable && matchMinor(pb.To, m.Server) {
+			if m.Reachable && onTarget(pb, inv, m.Server) {
 				lm.Done = "already on " + m.Server
 			}
 		}
@@ -298,4 +298,12 @@ func CheckPlan(p *Plan, now Digests) error {
 		return exit.New(exit.Invalid, fmt.Errorf("the inventory changed since the plan was made (plan %s, now %s)", p.Digests.Inventory, now.Inventory), hint)
 	}
 	return nil
+}
+
+// onTarget is run.isTarget for a plan, which has no run.
+func onTarget(pb *schema.Playbook, inv *schema.Inventory, server string) bool {
+	if pb.IsPatch() {
+		return steps.OnTarget(pb, inv, server)
+	}
+	return matchMinor(pb.To, server)
 }

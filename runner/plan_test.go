@@ -62,6 +62,8 @@ func TestPlanOfflineGolden(t *testing.T) {
 		{"2.1-to-2.2", "../examples/inventory-v2.yaml"},
 		{"2.2-to-2.3", "../examples/inventory-v2.yaml"},
 		{"3.4-to-3.5", "../examples/inventory-v3.yaml"},
+		{"3.5-patch", "../examples/inventory-v3.5.yaml"},
+		{"3.6-to-3.7", "../examples/inventory-v3.6.yaml"},
 		// every kind of bound: a step timeout over wait's default, wait's
 		// own, an action's default, retries, and steps without a bound
 		{"bounds", "../examples/inventory-v3.yaml"},

@@ -76,14 +76,14 @@ func (r *run) rollbackBody(ctx context.Context) error {
 			r.members[n].Before = m.Server
 		}
 	}
-	if matchMinor(r.pb.To, c.Version) {
+	if !r.pb.IsPatch() && matchMinor(r.pb.To, c.Version) {
 		return refused(fmt.Errorf("cluster version is %s: every member already speaks %s and a %s binary will refuse to start", c.Version, r.pb.To, r.pb.From),
 			r.waysBack())
 	}
 	if err := r.clusterStillOld(c); err != nil {
 		return err
 	}
-	if m := c.MemberByName(name); m != nil && m.Reachable && m.Healthy && matchMinor(r.pb.From, m.Server) {
+	if m := c.MemberByName(name); m != nil && m.Reachable && m.Healthy && r.isSource(m.Server) {
 		msg := fmt.Sprintf("already on %s and healthy: nothing to roll back", m.Server)
 		return r.memberDone(schema.PhaseRollback, name, msg, "")
 	}

@@ -338,6 +338,21 @@ func (d *Decoder) StringList(n *yaml.Node, what string) []string {
 	return out
 }
 
+// StringMap decodes a mapping of strings to strings.
+func (d *Decoder) StringMap(n *yaml.Node, what string) map[string]string {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		d.Errorf(n, "%s must be a mapping, got %s", what, kindName(n))
+		return nil
+	}
+	out := make(map[string]string, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := d.String(n.Content[i], what+" key")
+		out[k] = d.String(n.Content[i+1], what+"."+k)
+	}
+	return out
+}
+
 // Any decodes a free-form value (vars) into plain Go values.
 func (d *Decoder) Any(n *yaml.Node, what string) (v any) {
 	defer func() {

@@ -11,7 +11,7 @@ type Playbook struct {
 	File      string         `yaml:"-" json:"file"`
 	Name      string         `yaml:"playbook" json:"playbook" jsonschema:"required" doc:"a human name, e.g. etcd 3.4 to 3.5"`
 	From      Minor          `yaml:"from" json:"from" jsonschema:"required" doc:"the minor every member runs before, quoted: \"3.4\""`
-	To        Minor          `yaml:"to" json:"to" jsonschema:"required" doc:"the minor every member runs after: one above from"`
+	To        Minor          `yaml:"to" json:"to" jsonschema:"required" doc:"the minor every member runs after: one above from, or from itself for a patch upgrade (every member onto the inventory's newest release of that minor)"`
 	Guide     string         `yaml:"guide" json:"guide,omitempty" doc:"the upgrade guide this playbook encodes"`
 	Vars      map[string]any `yaml:"vars" json:"vars,omitempty" doc:"values guards read as vars.NAME; the inventory's vars override them"`
 	Preflight []*Step        `yaml:"preflight" json:"preflight,omitempty" doc:"read-only checks and the backup, before anything changes"`
@@ -122,15 +122,20 @@ func (d *Decoder) decodeMembers(n *yaml.Node) Members {
 	return m
 }
 
+// IsPatch: the playbook moves every member to another patch release of
+// the same minor (from == to); the target is the exact release the
+// inventory lists for it, and the cluster version does not change.
+func (p *Playbook) IsPatch() bool { return !p.From.IsZero() && p.From == p.To }
+
 // checkUpgradePath refuses paths etcd does not support: one minor at a
-// time, and 2.3 to 3.0 across the major.
+// time, 2.3 to 3.0 across the major, or a patch upgrade within a minor.
 func (d *Decoder) checkUpgradePath(p *Playbook) {
 	if p.From.IsZero() || p.To.IsZero() {
 		return
 	}
 	f, t := p.From, p.To
 	next := Minor{f.Major, f.Minor + 1}
-	ok := t == next || (f == Minor{2, 3} && t == Minor{3, 0})
+	ok := t == next || t == f || (f == Minor{2, 3} && t == Minor{3, 0})
 	if !ok {
 		d.ErrorAt(p.ToPos, fmt.Sprintf("etcd supports one minor at a time: from %q go to %q first", f, next),
 			"playbook goes from %s to %s, which etcd does not support", f, t)

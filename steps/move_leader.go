@@ -128,10 +128,8 @@ func (m *MoveLeader) pick(env *Env, c *etcdprobe.Cluster, self *etcdprobe.Member
 		if first == nil {
 			first = o
 		}
-		if upgraded == nil && env.Playbook != nil && !env.Playbook.To.IsZero() {
-			if v, ok := reportedVersion(o.Server); ok && v.MinorLine() == env.Playbook.To {
-				upgraded = o
-			}
+		if upgraded == nil && OnTarget(env.Playbook, env.Inventory, o.Server) {
+			upgraded = o
 		}
 	}
 	if m.Prefer != "any" && upgraded != nil {

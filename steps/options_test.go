@@ -115,7 +115,10 @@ func TestReadOptionsPrecedence(t *testing.T) {
 }
 
 func TestRefuseOptionsFind(t *testing.T) {
-	r := &RefuseOptions{Removed: []string{"enable-v2=true", "experimental-enable-v2v3", "proxy*"}, Message: "remove it", Unknown: "warn"}
+	r := &RefuseOptions{Removed: []string{"enable-v2=true", "experimental-enable-v2v3", "proxy*", "experimental-corrupt-check-time", "experimental-initial-corrupt-check=true", "experimental-*"},
+		Values:  []string{"logger=capnslog"},
+		Instead: map[string]string{"experimental-corrupt-check-time": "corrupt-check-time", "experimental-initial-corrupt-check": "feature-gates=InitialCorruptCheck={value}", "logger": "logger=zap"},
+		Message: "remove it", Unknown: "warn"}
 	mem := func(name string, kv ...string) schema.MemberFacts {
 		m := schema.MemberFacts{Name: name, Options: map[string]string{}, OptionSources: map[string]string{}}
 		for _, s := range kv {
@@ -126,10 +129,15 @@ func TestRefuseOptionsFind(t *testing.T) {
 		return m
 	}
 	f := schema.Facts{Cluster: schema.ClusterFacts{Members: []schema.MemberFacts{
+		// A removed flag is fatal whatever its value: etcd exits on it.
 		mem("a", "enable-v2=false@flag", "proxy-refresh-interval=30000@env"),
 		mem("b", "enable-v2=1@config-file", "config-file=/etc/etcd.yaml@flag"),
 		mem("c", "experimental-enable-v2v3=/v2@flag"),
 		{Name: "d", OptionsUnknown: "no running process"},
+		// A dropped variable or key with a harmless value changes nothing.
+		mem("e", "enable-v2=false@env", "experimental-initial-corrupt-check=false@env", "logger=zap@flag", "experimental-initial-corrupt-check=false@config-file"),
+		mem("f", "experimental-corrupt-check-time=5m@flag", "experimental-initial-corrupt-check=false@flag", "logger=capnslog@env"),
+		mem("g", "experimental-corrupt-check-time=1m@config-file", "experimental-initial-corrupt-check=TRUE@env", "config-file=/etc/g.yaml@env", "experimental-foo=1@config-file"),
 	}}}
 	hits, unknown := r.find(f)
 	var got []string
@@ -137,9 +145,16 @@ func TestRefuseOptionsFind(t *testing.T) {
 		got = append(got, h.String())
 	}
 	want := []string{
+		"member a runs with enable-v2=false, set by the flag --enable-v2",
 		"member a runs with proxy-refresh-interval=30000, set by the environment variable ETCD_PROXY_REFRESH_INTERVAL",
 		`member b runs with enable-v2=1, set by the key "enable-v2" in the config file /etc/etcd.yaml`,
 		"member c runs with experimental-enable-v2v3=/v2, set by the flag --experimental-enable-v2v3",
+		"member f runs with experimental-corrupt-check-time=5m, set by the flag --experimental-corrupt-check-time (use --corrupt-check-time=5m instead)",
+		"member f runs with experimental-initial-corrupt-check=false, set by the flag --experimental-initial-corrupt-check (use --feature-gates=InitialCorruptCheck=false instead)",
+		"member f runs with logger=capnslog, set by the environment variable ETCD_LOGGER (use ETCD_LOGGER=zap instead)",
+		`member g runs with experimental-corrupt-check-time=1m, set by the key "experimental-corrupt-check-time" in the config file /etc/g.yaml (use the key "corrupt-check-time": 1m instead)`,
+		"member g runs with experimental-foo=1, set by the key \"experimental-foo\" in the config file /etc/g.yaml",
+		"member g runs with experimental-initial-corrupt-check=TRUE, set by the environment variable ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK (use ETCD_FEATURE_GATES=InitialCorruptCheck=TRUE instead)",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("hits:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -151,8 +166,33 @@ func TestRefuseOptionsFind(t *testing.T) {
 		t.Errorf("PlanCheck = %+v", pc)
 	}
 	// In the members phase only the member itself counts.
-	f.Member = mem("a", "enable-v2=false@flag")
+	f.Member = mem("e", "enable-v2=false@env")
 	if hits, _ := r.find(f); len(hits) != 0 {
 		t.Errorf("member phase: hits = %v", hits)
+	}
+}
+
+// TestRefuseOptionsDecode: a rename table names only options the step
+// refuses, as option names; values: are NAME=VALUE; one of removed: and
+// values: is needed.
+func TestRefuseOptionsDecode(t *testing.T) {
+	load := func(args string) error {
+		src := "playbook: t\nfrom: \"3.6\"\nto: \"3.7\"\npreflight:\n  - refuse-options: " + args + "\nmembers:\n  steps:\n    - ssh-stop: {}\n"
+		_, err := schema.LoadPlaybook("t.yaml", []byte(src), Default())
+		return err
+	}
+	if err := load(`{removed: [experimental-memory-mlock=true], instead: {experimental-memory-mlock: memory-mlock}, message: m}`); err != nil {
+		t.Errorf("valid step: %v", err)
+	}
+	for args, want := range map[string]string{
+		`{removed: [a], instead: {b: c}, message: m}`:           `"b" is not an option this step refuses`,
+		`{removed: [a], instead: {a: --c}, message: m}`:         `"--c" for a is not NEW or NEW=VALUE`,
+		`{values: [logger], message: m}`:                        `"logger" is not NAME=VALUE`,
+		`{message: m}`:                                          "refuse-options needs removed: or values:",
+		`{values: [logger=capnslog], instead: [x], message: m}`: "refuse-options.instead must be a mapping",
+	} {
+		if err := load(args); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", args, err, want)
+		}
 	}
 }

@@ -81,6 +81,16 @@ func (s *Swap) CheckContext(d *schema.Decoder, c schema.StepContext) {
 func (*Swap) Bound() time.Duration { return 5 * time.Minute }
 
 func (s *Swap) Plan(c *PlanContext) (Plan, error) {
+	if c.Phase == schema.PhaseRollback && c.Playbook != nil && c.Playbook.IsPatch() {
+		// The release listed for the minor is the one rolled back from:
+		// only the kept binary holds the patch the member ran before.
+		bin := "the member's binary"
+		if c.Member != nil {
+			bin = c.Member.Binary
+		}
+		return Plan{Text: fmt.Sprintf("put back the %s.x binary the upgrade's swap kept (%s%s), the release the member ran before", s.To, bin, prevSuffix),
+			Args: map[string]string{"to": s.To.String(), "kept": bin + prevSuffix}}, nil
+	}
 	if c.Inventory == nil {
 		return Plan{Text: fmt.Sprintf("put the inventory's newest %s.x release in place", s.To),
 			Args: map[string]string{"to": s.To.String()}}, nil
