@@ -160,6 +160,7 @@ type runReport struct {
 		EtcdStartMS int64 `json:"etcd_start_ms"`
 		WaitsMS     int64 `json:"waits_ms"`
 		OverheadMS  int64 `json:"overhead_ms"`
+		OperatorMS  int64 `json:"operator_ms"`
 	} `json:"totals"`
 	Members []struct {
 		Name          string        `json:"name"`

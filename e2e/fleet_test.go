@@ -259,3 +259,89 @@ func TestFleet_ThreeClusters_TwoOperators_3_5_to_3_6(t *testing.T) {
 		requireKeys(ctx, t, c)
 	}
 }
+
+// TestFleet_FailFast_3_5_to_3_6: two clusters at once with --fail-fast;
+// one has a 3.6 release that prints its version but cannot start, so its
+// first member fails. The other cluster stops at its next safe point,
+// between members: none of its members is left stopped or half-way, its
+// run is journaled as interrupted, the fleet exits with the failed
+// cluster's code, and `resume` finishes the stopped cluster.
+func TestFleet_FailFast_3_5_to_3_6(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	good := startBed(ctx, t, "3.5", fleetKeys)
+	bad := startBed(ctx, t, "3.5", fleetKeys)
+	v36 := release(t, "3.6")
+	ob := newOperator(t, bad)
+	broken := filepath.Join(bad.Dir, "broken-"+v36, "etcd")
+	if err := os.MkdirAll(filepath.Dir(broken), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(broken, []byte(strings.Replace(brokenEtcd, "%s", v36, 1)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	badInv := ob.editInventory("inventory-broken.yaml", func(inv map[string]any) { setRelease(inv, v36, broken) })
+
+	root := t.TempDir()
+	dir := filepath.Join(root, "fleet")
+	home := filepath.Join(root, "home")
+	for _, d := range []string{dir, home} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyInventory(t, good, dir, "1-good.yaml")
+	b, err := os.ReadFile(badInv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "2-bad.yaml"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(root, "state")
+	before := pids(good)
+	r := startFleetCommand(ctx, t, "fleet", home, "run", "3.5-to-3.6", "-i", dir, "--parallel", "2", "--fail-fast",
+		"--state-dir", state, "--backup-dir", filepath.Join(root, "backups"), "-o", "markdown")()
+	t.Logf("summary (-o markdown):\n%s", r.stdout)
+	t.Logf("progress:\n%s", lastLines(r.stderr, 30))
+	if r.code != exitStepFailed {
+		t.Fatalf("exit %d; want %d, the failed cluster's", r.code, exitStepFailed)
+	}
+	for _, want := range []string{"| " + good.Name + " | `", " | stopped | ", " | failed | ", "--fail-fast: " + bad.Name + " failed", "etcdplay resume -i "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the markdown summary lacks %q", want)
+		}
+	}
+	// Between members: every member of the stopped cluster runs and is
+	// healthy, on 3.5 or already on 3.6, none stopped twice.
+	after := pids(good)
+	upgraded := 0
+	for i, h := range good.Hosts {
+		if after[i] == 0 {
+			t.Errorf("%s of the stopped cluster is down: --fail-fast must stop between members", h.Name)
+			continue
+		}
+		v, err := good.ServerVersion(ctx, i)
+		if err != nil {
+			t.Errorf("%s: %v", h.Name, err)
+			continue
+		}
+		switch {
+		case v.Server == v36 && after[i] != before[i]:
+			upgraded++
+		case v.Server == release(t, "3.5") && after[i] == before[i]:
+		default:
+			t.Errorf("%s: server %s, pid %d before, %d after; want untouched on 3.5 or upgraded", h.Name, v.Server, before[i], after[i])
+		}
+	}
+	t.Logf("%s stopped at a safe point with %d of %d members upgraded", good.Name, upgraded, len(good.Hosts))
+	requireHealthy(ctx, t, good)
+
+	// The stopped cluster's run goes on where it stopped.
+	rs := startFleetCommand(ctx, t, "resume", home, "resume", "-i", filepath.Join(dir, "1-good.yaml"), "--state-dir", state)()
+	if rs.code != 0 {
+		t.Fatalf("resume of the stopped cluster: exit %d\n%s", rs.code, lastLines(rs.stderr, 30))
+	}
+	requireVersions(ctx, t, good, v36, "3.6.0")
+	requireKeys(ctx, t, good)
+}
