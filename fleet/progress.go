@@ -145,7 +145,7 @@ func (p *Progress) Finished(o Outcome) {
 		l.end += " " + short(o.Took)
 	}
 	if o.Status != Succeeded && o.Reason != "" {
-		l.end += ": " + o.Reason
+		l.end += ": " + clip(o.Reason, reasonWidth)
 	}
 	p.plain(o.Cluster, l.end)
 	p.draw()
@@ -183,7 +183,7 @@ func (p *Progress) emit(cluster string, e events.Event) {
 			l.phase, l.member, l.version = string(e.Phase), "", ""
 		}
 	case events.StepFailed:
-		p.plain(cluster, "✗ "+strings.TrimSpace(e.Member+" "+e.StepName)+": "+msg)
+		p.plain(cluster, "✗ "+strings.TrimSpace(e.Member+" "+e.StepName)+": "+clip(msg, reasonWidth))
 	case events.MemberDone:
 		l.members++
 		p.plain(cluster, e.Member+" "+cmp.Or(msg, "done"))

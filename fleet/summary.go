@@ -40,13 +40,17 @@ func took(o Outcome) string {
 }
 
 // detail is what the last column says: the reason for anything but
-// success, else the report.
+// success (clipped: a step's failure can quote a page of etcd's log; the
+// JSON summary and the cluster's report keep all of it), else the report.
 func detail(o Outcome) string {
 	if o.Status != Succeeded && o.Reason != "" {
-		return o.Reason
+		return clip(o.Reason, reasonWidth)
 	}
 	return o.Report
 }
+
+// reasonWidth bounds a reason in the table, the markdown and the progress.
+const reasonWidth = 160
 
 // tally is "3 clusters: 2 succeeded, 1 skipped".
 func tally(outs []Outcome) string {

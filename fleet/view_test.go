@@ -31,7 +31,7 @@ func outcomes() []Outcome {
 			Report: ".etcdplay/eu-1/report.md", Members: up, Took: 92*time.Second + 400*time.Millisecond},
 		{Cluster: "eu-2", Inventory: "fleet/eu-2.yaml", Status: Skipped,
 			Reason: "cluster eu-2 is locked by run 20260101T000001Z-bbbbbb (ci@runner-7, pid 311)", Took: 800 * time.Millisecond},
-		{Cluster: "us-1", Inventory: "fleet/us-1.yaml", Status: Failed, Code: 6, Reason: "db1 step 3 (swap): etcd --version printed 3.5.35",
+		{Cluster: "us-1", Inventory: "fleet/us-1.yaml", Status: Failed, Code: 6, Reason: "db1 step 3 (swap): etcd --version printed 3.5.35: " + strings.Repeat("log line | ", 20),
 			Resume: "etcdplay resume -i fleet/us-1.yaml", Rollback: "etcdplay rollback -i fleet/us-1.yaml --member db1", Members: half, Took: 41 * time.Second},
 		{Cluster: "us-2", Inventory: "fleet/us-2.yaml", Status: Stopped, Code: 130, Reason: "--fail-fast: us-1 failed",
 			Resume: "etcdplay resume -i fleet/us-2.yaml", Members: up[:1], Took: 30 * time.Second},
