@@ -163,6 +163,9 @@ func assemble(api string, eps []Endpoint, probes []memberProbe) *Cluster {
 		c.DBSize = max(c.DBSize, m.DBSize)
 		c.Revision = max(c.Revision, m.Revision)
 	}
+	if api == APIv3 {
+		c.V3Revision, c.V3Healthy = c.Revision, c.Healthy
+	}
 	return c
 }
 

@@ -86,7 +86,15 @@ type Cluster struct {
 	DBSize int64 `json:"dbSize"`
 	// Revision is the highest store revision seen (v3 header revision; on v2
 	// the store index, X-Etcd-Index).
-	Revision    int64    `json:"revision"`
+	Revision int64 `json:"revision"`
+	// V3Revision is the v3 store's revision, 1 while no v3 key was ever
+	// written, and V3Healthy says every member answered the v3 API as
+	// healthy (ETCDCTL_API=3 etcdctl endpoint health). A v3 probe sets
+	// them to Revision and Healthy; a v2 probe leaves them zero, for the
+	// caller to fill when the cluster runs 3.x (a cluster upgraded from 2.3
+	// keeps its v2 inventory: see target.Cluster).
+	V3Revision  int64    `json:"v3Revision"`
+	V3Healthy   bool     `json:"v3Healthy"`
 	Members     []Member `json:"members"`
 	Alarms      []Alarm  `json:"alarms"`
 	AuthEnabled bool     `json:"authEnabled"`

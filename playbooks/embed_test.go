@@ -14,7 +14,7 @@ import (
 // says in every step which sentence of the guide the step stands for.
 func TestShipped(t *testing.T) {
 	names := playbooks.Names()
-	if want := "2.0-to-2.1 2.1-to-2.2 2.2-to-2.3 3.4-patch 3.4-to-3.5 3.5-patch 3.5-to-3.6 3.6-patch 3.6-to-3.7 3.7-patch"; strings.Join(names, " ") != want {
+	if want := "2.0-to-2.1 2.1-to-2.2 2.2-to-2.3 2.3-to-3.0 3.4-patch 3.4-to-3.5 3.5-patch 3.5-to-3.6 3.6-patch 3.6-to-3.7 3.7-patch"; strings.Join(names, " ") != want {
 		t.Fatalf("shipped %v, want %s", names, want)
 	}
 	for _, name := range names {
@@ -76,6 +76,13 @@ func TestGuideFacts(t *testing.T) {
 	has("2.2-to-2.3", `that: "cluster.dbSize < 100 * MB"`)
 	has("2.2-to-2.3", `backup: {from: each}`)
 	has("2.2-to-2.3", `backup: {from: self}`)
+	has("2.3-to-3.0", `when: "cluster.dbSize > 50 * MB"`)
+	has("2.3-to-3.0", `that: "cluster.dbSize < 100 * MB"`)
+	has("2.3-to-3.0", `backup: {from: each}`)
+	has("2.3-to-3.0", `backup: {from: self}`)
+	has("2.3-to-3.0", `"listen-client-urls" in .options && "listen-peer-urls" in .options`)
+	has("2.3-to-3.0", `that: "cluster.v3Healthy"`)
+	has("2.3-to-3.0", `that: "cluster.v3Revision > 1"`)
 	has("3.4-to-3.5", `that: "!cluster.authEnabled"`)
 	has("3.4-to-3.5", `that: "len(cluster.alarms) == 0"`)
 	has("3.4-to-3.5", `backup: {from: leader}`)

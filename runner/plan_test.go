@@ -61,6 +61,7 @@ func TestPlanOfflineGolden(t *testing.T) {
 		{"2.0-to-2.1", "../examples/inventory-v2.yaml"},
 		{"2.1-to-2.2", "../examples/inventory-v2.yaml"},
 		{"2.2-to-2.3", "../examples/inventory-v2.yaml"},
+		{"2.3-to-3.0", "../examples/inventory-v2.3.yaml"},
 		{"3.4-to-3.5", "../examples/inventory-v3.yaml"},
 		{"3.5-patch", "../examples/inventory-v3.5.yaml"},
 		{"3.6-to-3.7", "../examples/inventory-v3.6.yaml"},

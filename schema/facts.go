@@ -21,6 +21,14 @@ type ClusterFacts struct {
 	AuthEnabled bool          `expr:"authEnabled"` // v3 auth (or v2 security) on
 	Healthy     bool          `expr:"healthy"`     // every member healthy
 	Alarms      []string      `expr:"alarms"`      // active alarms, e.g. "NOSPACE"
+	// V3Revision is the v3 store's revision: 1 while no v3 key was ever
+	// written (a cluster migrated from 2.x with no v3 data, which 3.2+
+	// cannot restart from: etcd issue 9480), 0 while the cluster does not
+	// serve the v3 API (2.x, or mixed 2.3/3.0).
+	V3Revision int64 `expr:"v3Revision"`
+	// V3Healthy: every member answers the v3 API as healthy, as
+	// `ETCDCTL_API=3 etcdctl endpoint health` would.
+	V3Healthy bool `expr:"v3Healthy"`
 }
 
 // MemberFacts describes one member. Outside the per-member phase the

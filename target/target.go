@@ -58,6 +58,8 @@ type Target struct {
 	// tls is the inventory's client TLS, read once by Open: the prober and
 	// the lock's client use this one config.
 	tls *tls.Config
+	// v3 probes a v2 inventory's members over the v3 API (nil on v3).
+	v3 *etcdprobe.Prober
 
 	lockOnce sync.Once
 	locker   lock.Locker
@@ -105,8 +107,37 @@ func Open(ctx context.Context, inv *schema.Inventory, opts Options) (*Target, er
 		return nil, fmt.Errorf("open target %s: %w", inv.Cluster, err)
 	}
 	t.Prober = p
+	if inv.API == etcdprobe.APIv2 {
+		// The same members over the v3 API, for a v2 inventory whose
+		// cluster has reached 3.0 (v3view.go).
+		if t.v3, err = etcdprobe.New(eps, etcdprobe.Options{
+			API:            etcdprobe.APIv3,
+			TLS:            tc,
+			DialTimeout:    opts.DialTimeout,
+			RequestTimeout: opts.RequestTimeout,
+			Username:       opts.Username,
+			Password:       opts.Password,
+		}); err != nil {
+			return nil, fmt.Errorf("open target %s: %w", inv.Cluster, err)
+		}
+	}
 	t.pool = ssh.NewPool()
 	return t, nil
+}
+
+// Cluster probes the cluster. On a v2 inventory it adds what the v2 HTTP
+// API cannot tell: each member's data size over SSH (Options.V2DataSize,
+// v2size.go) and, once the cluster runs 3.x, its v3 store (v3view.go).
+func (t *Target) Cluster(ctx context.Context) (*etcdprobe.Cluster, error) {
+	c, err := t.Prober.Cluster(ctx)
+	if c == nil || c.API != etcdprobe.APIv2 {
+		return c, err
+	}
+	if t.opts.V2DataSize {
+		t.measureV2Sizes(ctx, c)
+	}
+	t.addV3View(ctx, c)
+	return c, err
 }
 
 // Inventory is the inventory the target was opened from.
@@ -172,7 +203,11 @@ func (t *Target) SSHConfig(member string) (ssh.Config, error) {
 // Close closes every SSH connection and the prober's idle connections.
 // Release the lock first.
 func (t *Target) Close() error {
-	return errors.Join(t.pool.Close(), t.Prober.Close())
+	err := errors.Join(t.pool.Close(), t.Prober.Close())
+	if t.v3 != nil {
+		err = errors.Join(err, t.v3.Close())
+	}
+	return err
 }
 
 // path makes an inventory path absolute: ~ is the home folder, a relative

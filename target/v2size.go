@@ -24,16 +24,12 @@ n=0
 for w in "$d"/wal/*.wal; do [ -f "$w" ] && n=$((n + $(wc -c <"$w"))); done
 echo "$n"`
 
-// Cluster probes the cluster. On v2, whose HTTP API exposes no backend
-// size, it also measures each member's data size over SSH when
-// Options.V2DataSize is set, so that the 2.x guides' 50 MB and 100 MB rules
-// (cluster.dbSize in the shipped playbooks) see a real number instead of 0.
-// A member whose size cannot be read keeps 0, and its Error says why.
-func (t *Target) Cluster(ctx context.Context) (*etcdprobe.Cluster, error) {
-	c, err := t.Prober.Cluster(ctx)
-	if c == nil || !t.opts.V2DataSize || c.API != etcdprobe.APIv2 {
-		return c, err
-	}
+// measureV2Sizes: the v2 HTTP API exposes no backend size, so with
+// Options.V2DataSize each member's data size is measured over SSH, and the
+// 2.x guides' 50 MB and 100 MB rules (cluster.dbSize in the shipped
+// playbooks) see a real number instead of 0. A member whose size cannot be
+// read keeps 0, and its Error says why.
+func (t *Target) measureV2Sizes(ctx context.Context, c *etcdprobe.Cluster) {
 	for i := range c.Members {
 		m := &c.Members[i]
 		cfg, ok := t.members[m.Endpoint]
@@ -52,7 +48,6 @@ func (t *Target) Cluster(ctx context.Context) (*etcdprobe.Cluster, error) {
 			c.DBSize = size
 		}
 	}
-	return c, err
 }
 
 func (t *Target) v2Size(ctx context.Context, m schema.MemberConfig) (int64, error) {

@@ -19,6 +19,7 @@ var examplePaths = map[string]string{
 	"2.0-to-2.1": "inventory-v2.yaml",
 	"2.1-to-2.2": "inventory-v2.yaml",
 	"2.2-to-2.3": "inventory-v2.yaml",
+	"2.3-to-3.0": "inventory-v2.3.yaml",
 	"3.4-patch":  "inventory-v3.yaml",
 	"3.4-to-3.5": "inventory-v3.yaml",
 	"3.5-patch":  "inventory-v3.5.yaml",
