@@ -145,18 +145,25 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	} else {
 		r.emit(events.Event{Kind: events.Warn, Message: "events file not written, the report covers this process only: " + err.Error()})
 	}
-	if r.mode != modeRun {
+	if r.mode != modeRun || r.o.route.number() > 1 {
 		// The run being resumed or repaired may have taken its backups
-		// before it stopped: the report lists them, rollback names them.
+		// before it stopped, and a route's earlier hops took theirs: the
+		// report lists them, rollback names them. (A new hop's backup gate
+		// still wants the hop's own backup: see backupGate.)
 		b, err := readBackups(r.o.StateDir, r.id)
 		if err != nil {
 			r.emit(events.Event{Kind: events.Warn, Message: "the run's backup record cannot be read: " + err.Error()})
 		}
 		r.backups = b
 	}
-	if err := r.happen(transition{kind: events.RunStart,
+	opening := transition{kind: events.RunStart,
 		message: fmt.Sprintf("%s %s (%s) with inventory %s", r.modeName(), r.o.PlaybookPath, r.pb.Name, r.o.InventoryPath),
-		fields:  map[string]any{"cluster": r.inv.Cluster, "playbook": r.pb.Name, "mode": r.modeName()}}); err != nil {
+		fields:  map[string]any{"cluster": r.inv.Cluster, "playbook": r.pb.Name, "mode": r.modeName()}}
+	if rt := r.o.route; rt != nil {
+		opening.message = fmt.Sprintf("hop %d/%d: ", rt.hop, len(rt.hops)) + opening.message
+		opening.fields["hops"] = len(rt.hops)
+	}
+	if err := r.happen(opening); err != nil {
 		return res, err
 	}
 	if r.mode != modeRollback {
@@ -569,6 +576,7 @@ func (r *run) emit(e events.Event) {
 		e.Time = r.o.now()
 	}
 	e.RunID = r.id
+	e.Hop = r.o.route.number()
 	r.rec.Emit(e)
 	if r.file != nil {
 		r.file.Emit(e)

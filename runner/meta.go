@@ -61,12 +61,32 @@ type Meta struct {
 	PlaybookDigest  string    `json:"playbook_digest"`
 	InventoryDigest string    `json:"inventory_digest"`
 	Started         time.Time `json:"started"`
+	// Route is set for `etcdplay upgrade --to`: every hop's playbook (as
+	// given, with its digest) in order, and Hop, the 1-based hop running
+	// (Playbook* above describe that hop). resume continues the route.
+	Route []MetaHop `json:"route,omitempty"`
+	Hop   int       `json:"hop,omitempty"`
+	// Target is the route's --to.
+	Target string `json:"target,omitempty"`
+}
+
+// MetaHop is one hop of a route in run.json.
+type MetaHop struct {
+	PlaybookPath   string `json:"playbook_path"`
+	PlaybookDigest string `json:"playbook_digest"`
 }
 
 func (r *run) meta() Meta {
-	return Meta{RunID: r.id, Cluster: r.inv.Cluster, Playbook: r.pb.Name, PlaybookPath: r.o.PlaybookPath,
+	m := Meta{RunID: r.id, Cluster: r.inv.Cluster, Playbook: r.pb.Name, PlaybookPath: r.o.PlaybookPath,
 		InventoryPath: r.o.InventoryPath, PlaybookDigest: r.o.PlaybookDigest, InventoryDigest: r.o.InventoryDigest,
 		Started: r.o.now().UTC()}
+	if rt := r.o.route; rt != nil {
+		m.Hop, m.Target = rt.hop, rt.target
+		for _, h := range rt.hops {
+			m.Route = append(m.Route, MetaHop{PlaybookPath: h.PlaybookPath, PlaybookDigest: h.PlaybookDigest})
+		}
+	}
+	return m
 }
 
 func writeMeta(dir string, m Meta) error {
@@ -102,7 +122,7 @@ func (r *run) writeReport() (string, error) {
 	if r.j != nil {
 		jpath = r.j.Path()
 	}
-	rep := report.Build(r.runEvents(), report.Extra{Cluster: r.inv.Cluster, Playbook: r.pb.Name, Members: r.names,
+	rep := report.Build(r.runEvents(), report.Extra{Cluster: r.inv.Cluster, Playbook: r.o.route.title(r.pb.Name), Members: r.names,
 		VersionsBefore: before, VersionsAfter: after, Backups: r.backups, JournalPath: jpath,
 		// a rollback's "before" is the version it started from
 		BeforeIsExact: r.mode == modeRollback})

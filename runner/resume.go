@@ -62,7 +62,7 @@ func Resume(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	for _, rec := range recs {
-		if rec.RunID == st.RunID && rec.Phase == schema.PhaseMembers {
+		if rec.RunID == st.RunID && rec.Hop == st.Hop && rec.Phase == schema.PhaseMembers {
 			r.preflightDone = true
 		}
 	}

@@ -76,6 +76,11 @@ type Options struct {
 	Pause PauseAt
 	Ask   func(ctx context.Context, at PausePoint) (Answer, error)
 
+	// route is set by Upgrade on each hop's options: which hop this is
+	// and every hop of the route (journal records, events, run.json and
+	// the report carry it). nil for a run of one playbook.
+	route *routeRun
+
 	// journalOpener opens the state folder's journal; nil is journal.Open.
 	// Tests put a failing journal here.
 	journalOpener func(dir string) (journalWriter, error)

@@ -79,7 +79,7 @@ func (r *run) happen(t transition) error {
 // repairs, but no run-start or run end: a refused rollback must not turn a
 // finished run into one that resume would pick up again.
 func (r *run) recordOf(t transition) (journal.Record, bool) {
-	rec := journal.Record{Phase: t.phase, Member: t.member, Detail: t.message}
+	rec := journal.Record{Phase: t.phase, Member: t.member, Detail: t.message, Hop: r.o.route.number()}
 	if t.step != nil {
 		rec.StepIndex, rec.Action = t.step.index, t.step.action
 	}

@@ -81,6 +81,9 @@ type Event struct {
 	// which the run report reads. Secret-looking keys are redacted by every
 	// sink.
 	Fields map[string]any
+	// Hop is the 1-based position of the event's playbook in an upgrade
+	// route (`etcdplay upgrade --to`); 0 for a run of one playbook.
+	Hop int
 }
 
 // Sink receives events. Emit must be safe for concurrent use and must not
@@ -116,6 +119,7 @@ type wire struct {
 	DurationMS *int64         `json:"duration_ms,omitempty"`
 	Fields     map[string]any `json:"fields,omitempty"`
 	Spent      Spent          `json:"spent,omitempty"`
+	Hop        int            `json:"hop,omitempty"`
 }
 
 // timeLayout keeps a fixed number of fraction digits so lines align and
@@ -128,7 +132,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	w := wire{
 		Time: e.Time.UTC().Format(timeLayout), RunID: e.RunID, Kind: e.Kind, Phase: e.Phase,
 		Member: e.Member, StepIndex: e.StepIndex, Steps: e.Steps, StepName: e.StepName,
-		Action: e.Action, Message: e.Message, Fields: e.Fields, Spent: e.Spent,
+		Action: e.Action, Message: e.Message, Fields: e.Fields, Spent: e.Spent, Hop: e.Hop,
 	}
 	if e.Duration != 0 {
 		ms := e.Duration.Milliseconds()
@@ -151,7 +155,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	*e = Event{
 		Time: t, RunID: w.RunID, Kind: w.Kind, Phase: w.Phase, Member: w.Member,
 		StepIndex: w.StepIndex, Steps: w.Steps, StepName: w.StepName, Action: w.Action,
-		Message: w.Message, Fields: w.Fields, Spent: w.Spent,
+		Message: w.Message, Fields: w.Fields, Spent: w.Spent, Hop: w.Hop,
 	}
 	if w.DurationMS != nil {
 		e.Duration = time.Duration(*w.DurationMS) * time.Millisecond

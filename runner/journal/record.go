@@ -43,6 +43,10 @@ type Record struct {
 	// run-start records: resume refuses to go on with different files.
 	PlaybookDigest  string `json:"playbook_digest,omitempty"`
 	InventoryDigest string `json:"inventory_digest,omitempty"`
+	// Hop is the 1-based position of the record's playbook in an upgrade
+	// route (`etcdplay upgrade --to`), whose hops share one run id; 0 for a
+	// run of one playbook.
+	Hop int `json:"hop,omitempty"`
 	// Detail is free text for people: an error, what a step observed. It is
 	// redacted before it is written.
 	Detail string `json:"detail,omitempty"`

@@ -33,7 +33,12 @@ type MemberState struct {
 // State is the last run folded out of a journal: what resume reconciles
 // with the live cluster.
 type State struct {
-	RunID           string
+	RunID string
+	// Hop is the route hop the last run-start opened (Record.Hop); 0 for a
+	// run of one playbook. Only that hop's records are folded: each hop
+	// runs its own playbook, so an earlier hop's member-done says nothing
+	// about this one.
+	Hop             int
 	PlaybookDigest  string
 	InventoryDigest string
 	Started         time.Time // the run's first run-start
@@ -63,23 +68,25 @@ func (s *State) Member(name string) MemberState {
 	return MemberState{Name: name}
 }
 
-// Reconcile folds the records of the last run in recs (the run id of the
-// last run-start; of the last record if there is none) into a State. Older
-// runs appended before it are ignored. It returns nil for no records.
+// Reconcile folds the records of the last run in recs (the run id and hop
+// of the last run-start; of the last record if there is none) into a
+// State. Older runs appended before it, and the earlier hops of a route,
+// are ignored. It returns nil for no records.
 func Reconcile(recs []Record) *State {
 	if len(recs) == 0 {
 		return nil
 	}
-	s := &State{Members: map[string]*MemberState{}, RunID: recs[len(recs)-1].RunID}
+	last := recs[len(recs)-1]
+	s := &State{Members: map[string]*MemberState{}, RunID: last.RunID, Hop: last.Hop}
 	for i := len(recs) - 1; i >= 0; i-- {
 		if recs[i].Kind == RunStart {
-			s.RunID = recs[i].RunID
+			s.RunID, s.Hop = recs[i].RunID, recs[i].Hop
 			break
 		}
 	}
 	for i := range recs {
 		r := recs[i]
-		if r.RunID != s.RunID {
+		if r.RunID != s.RunID || r.Hop != s.Hop {
 			continue
 		}
 		s.apply(&r)

@@ -135,3 +135,31 @@ func TestReconcileClusterWideInFlightAndFinish(t *testing.T) {
 		t.Errorf("finished run: %+v", s)
 	}
 }
+
+// A route's hops share one run id; each hop runs its own playbook, so the
+// state is the last hop's alone: a member done in hop 1 is still to do in
+// hop 2, and the hop's own digests are the ones resume checks.
+func TestReconcileFoldsTheLastHopOnly(t *testing.T) {
+	hop := func(r Record, n int) Record { r.Hop = n; return r }
+	recs := []Record{
+		{Time: t0, RunID: "r1", Hop: 1, Kind: RunStart, PlaybookDigest: "sha256:patch"},
+		hop(rec(MemberDone, "infra0", 0), 1),
+		hop(rec(StepDone, "infra1", 4), 1),
+		{Time: t0, RunID: "r1", Hop: 1, Kind: RunDone},
+		{Time: t0, RunID: "r1", Hop: 2, Kind: RunStart, PlaybookDigest: "sha256:minor"},
+		hop(rec(StepDone, "infra1", 1), 2),
+	}
+	s := Reconcile(recs)
+	if s.Hop != 2 || s.PlaybookDigest != "sha256:minor" || s.Finished() {
+		t.Errorf("state hop %d digest %s finished %v", s.Hop, s.PlaybookDigest, s.Finished())
+	}
+	if s.Member("infra0").Done {
+		t.Error("a member done in hop 1 counts as done in hop 2")
+	}
+	if m := s.Member("infra1"); m.LastStep != 1 {
+		t.Errorf("infra1 last step %d, want hop 2's 1", m.LastStep)
+	}
+	if s := Reconcile(recs[:4]); s.Hop != 1 || !s.Finished() {
+		t.Errorf("after hop 1's run-done: hop %d finished %v", s.Hop, s.Finished())
+	}
+}

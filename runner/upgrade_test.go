@@ -1,0 +1,134 @@
+package runner
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/etcdplay/etcdplay/runner/journal"
+	)
+
+// routeHops is a two-hop route on the fake cluster: 3.4 to 3.5, then 3.5
+// to 3.6, whose members' steps fail on infra1 while vars.boom is set.
+func routeHops(t *testing.T, h *harness) []Hop {
+	t.Helper()
+	next := strings.NewReplacer("3.5", "3.6", "3.4", "3.5").Replace(fakePlaybook)
+	next = strings.Replace(next, "    - swap: {to: \"3.6\"}", "    - fail: {msg: boom}\n      when: \"vars.boom == true && member.name == 'infra1'\"\n    - swap: {to: \"3.6\"}", 1)
+	pb2, _ := loadFake(t, next)
+	return []Hop{
+		{Playbook: h.o.Playbook, PlaybookPath: "a.yaml", PlaybookDigest: "sha256:a"},
+		{Playbook: pb2, PlaybookPath: "b.yaml", PlaybookDigest: "sha256:b"},
+	}
+}
+
+func TestUpgradeRunsEveryHopUnderOneRunAndLock(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	h := newHarness(t, fakePlaybook, fc)
+	res, err := Upgrade(context.Background(), h.o, routeHops(t, h), "3.6")
+	if err != nil {
+		t.Fatalf("Upgrade: %v", err)
+	}
+	want := map[string]string{"infra0": "3.6.1", "infra1": "3.6.1", "infra2": "3.6.1"}
+	if got := fc.versions(); !reflect.DeepEqual(got, want) {
+		t.Errorf("versions %v, want %v", got, want)
+	}
+	if len(fc.stops) != 6 {
+		t.Errorf("stops %v: want each member stopped once per hop", fc.stops)
+	}
+	if h.locker.acquired != 1 || h.locker.released != 1 {
+		t.Errorf("lock acquired %d released %d: want once each, around the whole route", h.locker.acquired, h.locker.released)
+	}
+	recs, _, err := journal.Read(h.o.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hops := map[int]int{}
+	for _, r := range recs {
+		if r.RunID != res.RunID {
+			t.Errorf("record %s of run %s, want the route's %s", r.Kind, r.RunID, res.RunID)
+		}
+		if r.Kind == journal.RunStart {
+			hops[r.Hop]++
+		}
+	}
+	if !reflect.DeepEqual(hops, map[int]int{1: 1, 2: 1}) {
+		t.Errorf("run-starts by hop %v, want one for each hop", hops)
+	}
+	m, err := ReadMeta(h.o.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Hop != 2 || len(m.Route) != 2 || m.Route[1].PlaybookPath != "b.yaml" || m.PlaybookPath != "b.yaml" || m.Target != "3.6" {
+		t.Errorf("run.json %+v", m)
+	}
+	md, err := os.ReadFile(res.Report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "route to 3.6: fake 3.4 to 3.5, then fake 3.5 to 3.6") {
+		t.Errorf("report.md does not name the route:\n%s", md)
+	}
+}
+
+// A hop that fails leaves the route there; resume finishes that hop (not
+// the one before, whose members are not stopped again) and the rest.
+func TestResumeUpgradeContinuesTheHopItStoppedIn(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	h := newHarness(t, fakePlaybook, fc)
+	hops := routeHops(t, h)
+	h.o.Inventory.Vars = map[string]any{"boom": true}
+	res, err := Upgrade(context.Background(), h.o, hops, "3.6")
+	if err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("Upgrade: err %v, want hop 2's boom", err)
+	}
+	id := res.RunID
+	if !strings.Contains(res.Resume, "etcdplay resume") {
+		t.Errorf("resume command %q", res.Resume)
+	}
+	stopsBefore := len(fc.stops)
+	h.o.Inventory.Vars = nil
+	h.o.RunID = ""
+	res, err = ResumeUpgrade(context.Background(), h.o, hops, "3.6")
+	if err != nil {
+		t.Fatalf("ResumeUpgrade: %v", err)
+	}
+	if res.RunID != id {
+		t.Errorf("resumed as run %s, want %s", res.RunID, id)
+	}
+	want := map[string]string{"infra0": "3.6.1", "infra1": "3.6.1", "infra2": "3.6.1"}
+	if got := fc.versions(); !reflect.DeepEqual(got, want) {
+		t.Errorf("versions %v, want %v", got, want)
+	}
+	// infra1 (last in hop 2) was left down by the failure: resume starts
+	// it again without a new stop, and no member of hop 1 or of hop 2's
+	// done ones is stopped again: each member stopped once per hop.
+	count := map[string]int{}
+	for _, n := range fc.stops {
+		count[n]++
+	}
+	if !reflect.DeepEqual(count, map[string]int{"infra0": 2, "infra1": 2, "infra2": 2}) || len(fc.stops) != stopsBefore {
+		t.Errorf("stops %v (%d before resume): want each member stopped once per hop, none by the resume", fc.stops, stopsBefore)
+	}
+	if _, err := ResumeUpgrade(context.Background(), h.o, hops, "3.6"); err != ErrNothingToResume {
+		t.Errorf("resume of a finished route: %v, want ErrNothingToResume", err)
+	}
+}
+
+// Stopped between hops (the journal's last hop finished): resume starts
+// the next hop afresh.
+func TestResumeUpgradeStartsTheNextHop(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	h := newHarness(t, fakePlaybook, fc)
+	hops := routeHops(t, h)
+	if _, err := Upgrade(context.Background(), h.o, hops[:1], "3.6"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ResumeUpgrade(context.Background(), h.o, hops, "3.6"); err != nil {
+		t.Fatalf("ResumeUpgrade: %v", err)
+	}
+	if got := fc.versions()["infra2"]; got != "3.6.1" {
+		t.Errorf("infra2 on %s after resume, want 3.6.1", got)
+	}
+}
