@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/etcdplay/etcdplay/runner/journal"
-	)
+)
 
 // routeHops is a two-hop route on the fake cluster: 3.4 to 3.5, then 3.5
 // to 3.6, whose members' steps fail on infra1 while vars.boom is set.
