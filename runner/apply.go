@@ -159,7 +159,7 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	opening := transition{kind: events.RunStart,
 		message: fmt.Sprintf("%s %s (%s) with inventory %s", r.modeName(), r.o.PlaybookPath, r.pb.Name, r.o.InventoryPath),
 		fields:  map[string]any{"cluster": r.inv.Cluster, "playbook": r.pb.Name, "mode": r.modeName()}}
-	if rt := r.o.route; rt != nil {
+	if rt := r.o.route; rt != nil && len(rt.hops) > 0 {
 		opening.message = fmt.Sprintf("hop %d/%d: ", rt.hop, len(rt.hops)) + opening.message
 		opening.fields["hops"] = len(rt.hops)
 	}

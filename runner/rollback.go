@@ -41,6 +41,11 @@ func Rollback(ctx context.Context, o Options, member string) (*Result, error) {
 	}
 	if st != nil && o.RunID == "" {
 		o.RunID = st.RunID
+		if st.Hop > 0 && o.route == nil {
+			// The member is put back within the route's hop it stopped
+			// in, so resume (which folds that hop) sees it rolled back.
+			o.route = &routeRun{hop: st.Hop}
+		}
 	}
 	r, err := newRun(o, modeRollback)
 	if err != nil {

@@ -39,7 +39,7 @@ func (rt *routeRun) number() int {
 // title names the route for the report: "route to 3.7: 3.5-patch, ...";
 // the playbook's own name outside a route.
 func (rt *routeRun) title(playbook string) string {
-	if rt == nil {
+	if rt == nil || len(rt.hops) == 0 {
 		return playbook
 	}
 	var names []string

@@ -9,14 +9,16 @@ import (
 
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner"
+	"github.com/etcdplay/etcdplay/runner/route"
 	"github.com/etcdplay/etcdplay/target"
 )
 
 func newPlanCmd(opts *options) *cobra.Command {
 	var inventories inventoryArgs
+	var to string
 	var offline, allowQuorumLoss bool
 	cmd := &cobra.Command{
-		Use:   "plan PLAYBOOK -i INVENTORY [--offline]",
+		Use:   "plan (PLAYBOOK | --to VERSION) -i INVENTORY [--offline]",
 		Short: "Show the exact steps, member order and guards; change nothing",
 		Long: `plan resolves a playbook against an inventory and prints what a run
 would do: phases, members in order, each step with its resolved arguments
@@ -43,12 +45,31 @@ in its first line.
 
 With --offline nothing is contacted: members are listed in inventory order
 (leader-last is applied at run time) and guards and checks are shown as
-expressions.`,
-		Args: args(cobra.ExactArgs(1)),
+expressions.
+
+With --to VERSION instead of a playbook, plan shows the route
+` + "`etcdplay upgrade --to VERSION`" + ` would take from the live versions: each hop
+(a patch up to the floor the next playbook asserts, then each minor), the
+exact release each installs, and the releases the inventory must list;
+a route that cannot be taken is refused the way upgrade refuses it.
+Plan a hop's steps with ` + "`etcdplay plan HOP -i INV`" + `.`,
+		Args: args(cobra.RangeArgs(0, 1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			files, several, err := expandInventories(inventories)
 			if err != nil {
 				return err
+			}
+			switch {
+			case to != "" && len(a) > 0:
+				return usageErr(errors.New("plan takes a PLAYBOOK or --to VERSION, not both"), "")
+			case to != "" && offline:
+				return usageErr(errors.New("plan --to starts from the live versions, so it cannot be --offline"), "")
+			case to != "" && several:
+				return usageErr(errors.New("plan --to plans one cluster's route: give one inventory"), "")
+			case to != "":
+				return planTo(cmd, opts, strings.Join(files, ""), to)
+			case len(a) == 0:
+				return usageErr(errors.New("plan needs a PLAYBOOK or --to VERSION"), "usage: "+cmd.UseLine())
 			}
 			if !several {
 				return planOne(cmd, opts, a[0], strings.Join(files, ""), offline, allowQuorumLoss)
@@ -97,6 +118,7 @@ expressions.`,
 	}
 	cmd.Flags().VarP(&inventories, "inventory", "i", "inventory file (required; several, or a folder, plan each cluster in turn)")
 	cmd.Flags().BoolVar(&offline, "offline", false, "plan without contacting the cluster")
+	cmd.Flags().StringVar(&to, "to", "", "show the route to this version (a minor such as 3.7, or an exact release) instead of one playbook's plan")
 	cmd.Flags().BoolVar(&allowQuorumLoss, "allow-quorum-loss", false, "review a run given --allow-quorum-loss (1- or 2-voter clusters)")
 	return cmd
 }
@@ -174,4 +196,20 @@ func writePlan(cmd *cobra.Command, opts *options, p *runner.Plan) error {
 		return runner.WritePlanMarkdown(out, p)
 	}
 	return runner.WritePlanText(out, p)
+}
+
+// planTo prints the route `upgrade --to` would take.
+func planTo(cmd *cobra.Command, opts *options, inventory, to string) error {
+	rt, _, err := planRoute(cmd.Context(), inventory, to)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	switch opts.output {
+	case "json":
+		return route.WriteJSON(out, rt)
+	case "markdown":
+		return route.WriteMarkdown(out, rt)
+	}
+	return route.WriteText(out, rt)
 }

@@ -22,6 +22,8 @@ func newResumeCmd(opts *options) *cobra.Command {
 		Short: "Continue a run that stopped, after re-checking the cluster",
 		Long: `resume continues the last run journaled in the state folder, with the
 same run id. PLAYBOOK defaults to the one the run started with (run.json).
+A run of etcdplay upgrade --to is continued as a route: the hop it stopped
+in is resumed, then the hops after it run.
 The playbook and inventory must be the files the run started with (their
 digests are in the journal) unless --force.
 
@@ -52,6 +54,9 @@ runner's.` + fleetHelp,
 			pbArg, err := runPlaybookArg(cmd, f, a)
 			if err != nil {
 				return err
+			}
+			if m := runMeta(f); len(a) == 0 && m != nil && len(m.Route) > 0 {
+				return resumeRoute(cmd, opts, f, m)
 			}
 			s, err := openSession(cmd, opts, f, pbArg)
 			if err != nil {
@@ -108,4 +113,53 @@ func runPlaybookArg(cmd *cobra.Command, f *runFlags, a []string) (string, error)
 			"check --state-dir, or start one: etcdplay run PLAYBOOK -i INV")
 	}
 	return m.PlaybookPath, nil
+}
+
+// runMeta is run.json of the inventory's state folder, nil when there is
+// none (runPlaybookArg has said why).
+func runMeta(f *runFlags) *runner.Meta {
+	inv, _, err := loadInventoryDigest(f.inventory)
+	if err != nil {
+		return nil
+	}
+	dir, err := journal.StateDir(f.stateDir, inv.Cluster)
+	if err != nil {
+		return nil
+	}
+	m, _ := runner.ReadMeta(dir)
+	return m
+}
+
+// resumeRoute continues an `upgrade --to` route: every hop's playbook as
+// run.json lists it, each the same file it was (unless --force).
+func resumeRoute(cmd *cobra.Command, opts *options, f *runFlags, m *runner.Meta) error {
+	inv, _, err := loadInventoryDigest(f.inventory)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, h := range m.Route {
+		names = append(names, h.PlaybookPath)
+	}
+	hops, err := loadHops(names, inv)
+	if err != nil {
+		return err
+	}
+	for i, h := range hops {
+		if h.PlaybookDigest != m.Route[i].PlaybookDigest && !f.force {
+			return exit.New(exit.Invalid, fmt.Errorf("hop %d's playbook %s changed since run %s started (%s, now %s)", i+1, h.PlaybookPath, m.RunID, m.Route[i].PlaybookDigest, h.PlaybookDigest),
+				"resume with the etcdplay that started the upgrade, or add --force if the change is deliberate")
+		}
+	}
+	s, err := openSession(cmd, opts, f, m.PlaybookPath)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	res, err := runner.ResumeUpgrade(s.ctx, s.o, hops, m.Target)
+	if errors.Is(err, runner.ErrNothingToResume) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "run %s finished every hop: nothing to resume\n", res.RunID)
+		return nil
+	}
+	return s.finishOrRollBack(res, err)
 }

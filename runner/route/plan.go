@@ -63,7 +63,8 @@ type Hop struct {
 
 // Route is the whole path from the live versions to the target.
 type Route struct {
-	Live   Live           `json:"live"`
+	Cluster string         `json:"cluster"` // the inventory's name, set by the caller
+	Live    Live           `json:"live"`
 	From   schema.Version `json:"from"` // the lowest member's release
 	Target string         `json:"target"`
 	To     schema.Version `json:"to"` // the release every member ends on

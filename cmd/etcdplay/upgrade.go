@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/runner"
+	"github.com/etcdplay/etcdplay/runner/route"
+	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/target"
+)
+
+func newUpgradeCmd(opts *options) *cobra.Command {
+	f := &runFlags{}
+	var to string
+	cmd := &cobra.Command{
+		Use:   "upgrade --to VERSION -i INVENTORY",
+		Short: "Upgrade the cluster to a version, through every playbook on the way",
+		Long: `upgrade reads every member's server version and the cluster version,
+plans the route to VERSION over the shipped playbooks and runs it: first a
+patch hop when a member is below the floor the next playbook asserts (the
+floor is the playbook's own assert-version min, e.g. 3.5.32 before
+3.5-to-3.6), then each minor in turn. VERSION is a minor (3.7: the newest
+3.7 release the inventory lists) or an exact release (3.7.1). Each hop
+installs the newest release the inventory lists on its minor; the route
+shows which (plan --to shows it without running).
+
+Each hop is a whole run of its playbook: its preflight with a verified
+backup, the members one at a time behind the same safety gates, its
+finish. All hops share one run id, one journal, one lock and one report,
+so after a failure or a crash ` + "`etcdplay resume -i INV`" + ` finishes the hop it
+stopped in and runs the rest.
+
+Refused before anything changes: a route that goes down (a downgrade: the
+downgrade playbooks run one minor at a time with etcdplay run), that
+skips a minor no shipped playbook covers, or that needs a release the
+inventory does not list (every missing release is named).`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rt, hops, err := planRoute(cmd.Context(), f.inventory, to)
+			if err != nil {
+				return err
+			}
+			stderr := cmd.ErrOrStderr()
+			if err := route.WriteText(stderr, rt); err != nil {
+				return err
+			}
+			if len(hops) == 0 {
+				return nil
+			}
+			fmt.Fprintln(stderr)
+			s, err := openSession(cmd, opts, f, hops[0].PlaybookPath)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			res, err := runner.Upgrade(s.ctx, s.o, hops, to)
+			return s.finishOrRollBack(res, err)
+		},
+	}
+	f.register(cmd)
+	f.registerPause(cmd)
+	cmd.Flags().StringVar(&to, "to", "", "the version to reach: a minor (3.7: the newest 3.7 release the inventory lists) or an exact release (3.7.1)")
+	return cmd
+}
+
+// planRoute probes the cluster the inventory describes and plans the
+// route to `to` over the shipped playbooks, loading each hop's playbook.
+// Planning changes nothing.
+func planRoute(ctx context.Context, invPath, to string) (*route.Route, []runner.Hop, error) {
+	if to == "" {
+		return nil, nil, usageErr(errors.New("--to is required"), "e.g. --to 3.6 (the newest 3.6 release the inventory lists) or --to 3.6.14")
+	}
+	if invPath == "" {
+		return nil, nil, usageErr(errors.New("an inventory is required"), "add -i INVENTORY")
+	}
+	tg, err := route.ParseTarget(to)
+	if err != nil {
+		return nil, nil, usageErr(err, "")
+	}
+	inv, _, err := loadInventoryDigest(invPath)
+	if err != nil {
+		if exit.Code(err) == exit.Usage {
+			return nil, nil, err
+		}
+		var list schema.ErrorList
+		if errors.As(err, &list) {
+			return nil, nil, exit.New(exit.Invalid, errors.New(list.Format()), "")
+		}
+		return nil, nil, err
+	}
+	cat, err := route.Shipped()
+	if err != nil {
+		return nil, nil, exit.New(exit.Internal, err, "")
+	}
+	tgt, err := target.Open(ctx, inv, target.Options{})
+	if err != nil {
+		return nil, nil, exit.New(exit.Invalid, err, "")
+	}
+	defer tgt.Close()
+	c, err := tgt.Cluster(ctx)
+	if err != nil {
+		return nil, nil, exit.New(exit.Unreachable, fmt.Errorf("probe cluster %s: %w", inv.Cluster, err),
+			"the route starts from the live versions; etcdplay status -i INV shows what answers")
+	}
+	live := route.Live{Cluster: c.Version}
+	for _, m := range inv.Members {
+		lm := route.Member{Name: m.Name}
+		if pm := c.MemberByName(m.Name); pm != nil && pm.Reachable {
+			lm.Server = pm.Server
+		}
+		live.Members = append(live.Members, lm)
+	}
+	var releases []schema.Version
+	for _, r := range inv.SortedReleases() {
+		releases = append(releases, r.Version)
+	}
+	rt, err := route.Plan(cat, live, releases, tg)
+	if err != nil {
+		return nil, nil, err
+	}
+	rt.Cluster = inv.Cluster
+	hops, err := loadHops(rt.Playbooks(), inv)
+	return rt, hops, err
+}
+
+// loadHops loads each hop's shipped playbook and checks it plans against
+// the inventory (its swap finds its release), as run does for one.
+func loadHops(names []string, inv *schema.Inventory) ([]runner.Hop, error) {
+	var hops []runner.Hop
+	for _, name := range names {
+		pb, digest, err := loadPlaybookDigest(name)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := runner.PlanOffline(pb, inv); err != nil {
+			return nil, exit.New(exit.Invalid, fmt.Errorf("hop %s: %w", name, err), "")
+		}
+		hops = append(hops, runner.Hop{Playbook: pb, PlaybookPath: name, PlaybookDigest: digest})
+	}
+	return hops, nil
+}
