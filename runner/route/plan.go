@@ -65,10 +65,10 @@ type Hop struct {
 type Route struct {
 	Cluster string         `json:"cluster"` // the inventory's name, set by the caller
 	Live    Live           `json:"live"`
-	From   schema.Version `json:"from"` // the lowest member's release
-	Target string         `json:"target"`
-	To     schema.Version `json:"to"` // the release every member ends on
-	Hops   []Hop          `json:"hops"`
+	From    schema.Version `json:"from"` // the lowest member's release
+	Target  string         `json:"target"`
+	To      schema.Version `json:"to"` // the release every member ends on
+	Hops    []Hop          `json:"hops"`
 	// Releases are the releases the inventory must list, in hop order.
 	Releases []schema.Version `json:"releases"`
 }
