@@ -31,6 +31,7 @@ var (
 	flagBigMB     = flag.Int("bench.big-mb", 200, "data in the cluster for the fixed-wait comparison (0 skips it)")
 	flagFixedWait = flag.Duration("bench.fixed-wait", 2*time.Minute, "the 2.x guides' fixed wait between members (shorter: a quicker, labelled variant)")
 	flagOut       = flag.String("bench.out", "", "folder for results.json and results.md (default: only the test log)")
+	flagTimeline  = flag.Bool("bench.timeline", false, "log each etcdplay run's timeline: its events beside each member's stop, start and /health seen from outside (also timeline-*.txt in the output folder)")
 )
 
 var etcdplayBin string
@@ -197,8 +198,10 @@ func upgradeOnce(t *testing.T, way string, n, rep int) Result {
 	}
 	terms, before := map[int]bool{}, 0
 	var down time.Duration
+	sigterms := map[string]time.Time{}
 	for i, h := range bed.Hosts {
 		sig, ts, b := etcdLog(h, t0, t1)
+		sigterms[h.Name] = sig
 		before = max(before, b)
 		for k := range ts {
 			terms[k] = true
@@ -221,6 +224,11 @@ func upgradeOnce(t *testing.T, way string, n, rep int) Result {
 		}
 	}
 	r.OverheadMS = (wall - down - tr.outside - tr.backups).Milliseconds()
+	if *flagTimeline && tr.events != nil {
+		tl := timeline(t0, tr.events, tracks, sigterms)
+		t.Logf("timeline of %s, %d members, run %d:\n%s", way, n, rep, tl)
+		writeTimeline(fmt.Sprintf("%s-%dm-%d", way, n, rep), tl)
+	}
 	for i := range bed.Hosts {
 		if v, err := testbed.ServerVersion(ctx, bed.Hosts[i].ClientURL); err != nil || !strings.HasPrefix(v.Server, "3.6.") {
 			t.Errorf("%s after the upgrade: %+v %v", bed.Hosts[i].Name, v, err)

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"sync"
 
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/schema"
@@ -9,8 +10,8 @@ import (
 )
 
 // readOptions reads the named members' etcd options over SSH (one round
-// trip per host) into r.options, where every later facts() finds them. A
-// host that cannot run the reader leaves that member's options unknown,
+// trip per host, the hosts in parallel) into r.options, where every later
+// facts() finds them. A host that cannot run the reader leaves that member's options unknown,
 // with a warning: a check that needs them decides what unknown means.
 func (r *run) readOptions(ctx context.Context, names ...string) {
 	if r.o.Hosts == nil {
@@ -19,14 +20,30 @@ func (r *run) readOptions(ctx context.Context, names ...string) {
 	if r.options == nil {
 		r.options = map[string]steps.MemberOptions{}
 	}
-	for _, n := range names {
-		cfg := r.inv.Resolve(r.inv.Member(n))
-		o, err := readMemberOptions(ctx, r.o.Hosts, n, &cfg)
-		if err != nil {
-			r.emit(events.Event{Kind: events.Warn, Member: n, Message: "etcd options unknown: " + err.Error()})
+	got, errs := readAllOptions(ctx, r.o.Hosts, r.inv, names)
+	for i, n := range names {
+		if errs[i] != nil {
+			r.emit(events.Event{Kind: events.Warn, Member: n, Message: "etcd options unknown: " + errs[i].Error()})
 		}
-		r.options[n] = o
+		r.options[n] = got[i]
 	}
+}
+
+// readAllOptions reads the named members' options, one host each, side
+// by side (docs/performance.md): what one host costs, not their sum.
+func readAllOptions(ctx context.Context, hosts steps.Hosts, inv *schema.Inventory, names []string) ([]steps.MemberOptions, []error) {
+	got, errs := make([]steps.MemberOptions, len(names)), make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		cfg := inv.Resolve(inv.Member(n))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = readMemberOptions(ctx, hosts, n, &cfg)
+		}()
+	}
+	wg.Wait()
+	return got, errs
 }
 
 // readMemberOptions reads one member's options; on error they are unknown

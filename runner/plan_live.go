@@ -76,9 +76,9 @@ func PlanLive(ctx context.Context, pb *schema.Playbook, inv *schema.Inventory, c
 	var opts map[string]steps.MemberOptions
 	if hosts != nil {
 		opts = map[string]steps.MemberOptions{}
-		for _, n := range p.Members {
-			cfg := inv.Resolve(inv.Member(n))
-			opts[n], _ = readMemberOptions(ctx, hosts, n, &cfg) // unknown says why
+		got, _ := readAllOptions(ctx, hosts, inv, p.Members) // unknown says why
+		for i, n := range p.Members {
+			opts[n] = got[i]
 		}
 	}
 	var todo, done []string

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/etcdplay/etcdplay/schema"
-	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 // Releases reach a member in two moves (docs/production.md): before any
@@ -181,15 +180,19 @@ func hostSHA256(ctx context.Context, h Host, p string) (string, error) {
 }
 
 // unstage removes a release's staged uploads (never a remote release's
-// files: those are the operator's), and the version folder when empty.
+// files: those are the operator's), and each version folder when empty,
+// in one round trip.
 func unstage(ctx context.Context, h Host, files []stagedFile) {
+	var uploads []string
 	for _, f := range files {
-		if f.local == "" {
-			continue
+		if f.local != "" {
+			uploads = append(uploads, f.remote)
 		}
-		h.Run(ctx, ssh.Command{Argv: []string{"rm", "-f", "--", f.remote}})
-		h.Run(ctx, ssh.Command{Argv: []string{"rmdir", "--", path.Dir(f.remote)}})
 	}
+	if len(uploads) == 0 {
+		return
+	}
+	shScript(ctx, h, `for f do rm -f -- "$f"; rmdir -- "${f%/*}" 2>/dev/null; done; exit 0`, uploads...)
 }
 
 // syncRemote makes files and folders durable on the host: `sync PATH...`

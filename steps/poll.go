@@ -37,6 +37,45 @@ func poll(ctx context.Context, interval time.Duration, check func(ctx context.Co
 	}
 }
 
+// pollQuickly is poll for conditions that usually hold within a moment of
+// a change (a member just started is healthy, caught up, the cluster
+// version moves on etcd's next check): every quickInterval for the first
+// quickFor, then every interval. A fixed half-second poll made every
+// member wait up to half a second longer than etcd needed
+// (docs/performance.md).
+func pollQuickly(ctx context.Context, interval time.Duration, check func(ctx context.Context) (bool, error)) error {
+	start := time.Now()
+	for {
+		done, err := check(ctx)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		next := interval
+		if time.Since(start) < quickFor {
+			next = quickInterval
+		}
+		t := time.NewTimer(next)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return errTimedOut
+			}
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// pollQuickly's first stretch.
+const (
+	quickInterval = 100 * time.Millisecond
+	quickFor      = 5 * time.Second
+)
+
 // since renders an elapsed time the way messages show it ("45s", "1.2s").
 func since(start time.Time) string {
 	d := time.Since(start)

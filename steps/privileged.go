@@ -10,6 +10,7 @@ import (
 
 	"github.com/etcdplay/etcdplay/internal/shell"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/transport/ssh"
 )
 
 // Privileged commands are everything etcdplay runs as root on a member
@@ -110,6 +111,18 @@ done`
 // programs, and the owner and mode of the binaries (and of alsoStat, where
 // ~/ is the login user's home), in one round trip.
 func ReadHostFacts(ctx context.Context, h Host, m *schema.MemberConfig, alsoStat ...string) (HostFacts, error) {
+	res, err := h.Run(ctx, ssh.Command{Argv: hostFactsArgv(m, alsoStat)})
+	if err != nil {
+		return HostFacts{}, fmt.Errorf("read tool paths on %s: %w", m.Name, err)
+	}
+	if res.ExitStatus != 0 {
+		return HostFacts{}, fmt.Errorf("read tool paths on %s: exit %d%s", m.Name, res.ExitStatus, outputTail(res))
+	}
+	return parseHostFacts(m, res.Stdout)
+}
+
+// hostFactsArgv is the command ReadHostFacts runs (alone, or in a batch).
+func hostFactsArgv(m *schema.MemberConfig, alsoStat []string) []string {
 	args := append([]string(nil), privilegedTools...)
 	if sudoOn(m) {
 		args = hostPrograms(m)
@@ -120,16 +133,14 @@ func ReadHostFacts(ctx context.Context, h Host, m *schema.MemberConfig, alsoStat
 		}
 	}
 	args = append(args, alsoStat...)
-	res, err := shScript(ctx, h, hostFactsScript, args...)
-	if err != nil {
-		return HostFacts{}, fmt.Errorf("read tool paths on %s: %w", m.Name, err)
-	}
-	if res.ExitStatus != 0 {
-		return HostFacts{}, fmt.Errorf("read tool paths on %s: exit %d%s", m.Name, res.ExitStatus, outputTail(res))
-	}
+	return append([]string{"sh", "-c", hostFactsScript, "etcdplay"}, args...)
+}
+
+// parseHostFacts reads what hostFactsScript printed.
+func parseHostFacts(m *schema.MemberConfig, out []byte) (HostFacts, error) {
 	f := HostFacts{Programs: map[string]string{}, Files: map[string]FileOwner{}}
 	var missing []string
-	for _, line := range strings.Split(strings.TrimSpace(string(res.Stdout)), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		w := strings.Split(line, "\t")
 		switch {
 		case w[0] == "home" && len(w) == 2:

@@ -1,9 +1,11 @@
 package steps
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/etcdplay/etcdplay/schema"
@@ -80,7 +82,11 @@ func (s *SSHStop) Run(ctx context.Context, env *Env) error {
 	var port portState
 	var statusRes ssh.Result
 	var running, haveStatus, procLeft bool
-	err = poll(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
+	// The port is dialled from here every stopPoll (no round trip); once
+	// it refuses, the status command and the wait for the process run at
+	// once, side by side, so the proof costs one round trip after etcd
+	// exits, not two and a poll interval (docs/performance.md).
+	err = poll(ctx, stopPoll, func(ctx context.Context) (bool, error) {
 		p := dialPort(ctx, addr)
 		if ctx.Err() != nil {
 			return false, nil
@@ -88,30 +94,26 @@ func (s *SSHStop) Run(ctx context.Context, env *Env) error {
 		if port = p; port != portRefused {
 			return false, nil
 		}
+		var wg sync.WaitGroup
+		var left bool
+		var procErr error
+		if proc.PID > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				left, procErr = processRunsAfter(ctx, h, proc.PID, m.Binary, processWait)
+			}()
+		}
 		r, res, have, err := serviceStatus(ctx, h, m)
+		wg.Wait()
 		if ctx.Err() != nil {
 			return false, nil
 		}
-		if err != nil {
+		if err = cmp.Or(err, procErr); err != nil {
 			return false, err
 		}
-		running, statusRes, haveStatus = r, res, have
-		if running {
-			return false, nil
-		}
-		if proc.PID > 0 {
-			left, err := processRuns(ctx, h, proc.PID, m.Binary)
-			if ctx.Err() != nil {
-				return false, nil
-			}
-			if err != nil {
-				return false, err
-			}
-			if procLeft = left; left {
-				return false, nil
-			}
-		}
-		return true, nil
+		running, statusRes, haveStatus, procLeft = r, res, have, left
+		return !running && !procLeft, nil
 	})
 	if err != nil {
 		switch {
@@ -140,12 +142,31 @@ func (s *SSHStop) Run(ctx context.Context, env *Env) error {
 	return nil
 }
 
-// processRuns reports whether pid is still the etcd process it was: its
-// command line (empty once it is a zombie) still starts with binary or its
-// base name. A pid reused by another program reads as gone.
-func processRuns(ctx context.Context, h Host, pid int, binary string) (bool, error) {
-	res, err := shScript(ctx, h, `a=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1)
-[ -n "$a" ] && { [ "$a" = "$2" ] || [ "$a" = "${2##*/}" ]; }`, strconv.Itoa(pid), binary)
+// How ssh-stop polls: the client port from here, and, once it refuses,
+// the process on the host for up to processWait in one round trip.
+const (
+	stopPoll    = 50 * time.Millisecond
+	processWait = 2 * time.Second
+)
+
+// processRunsAfter reports whether pid is still the etcd process it was
+// after waiting up to wait for it to exit, checking on the host every
+// 20 ms: its command line (empty once it is a zombie) still starts with
+// binary or its base name. A pid reused by another program reads as gone.
+// It returns as soon as the process is gone. Where sleep takes no
+// fraction the loop ends early and the caller's poll asks again.
+func processRunsAfter(ctx context.Context, h Host, pid int, binary string, wait time.Duration) (bool, error) {
+	res, err := shScript(ctx, h, `runs() {
+  a=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1)
+  [ -n "$a" ] && { [ "$a" = "$2" ] || [ "$a" = "${2##*/}" ]; }
+}
+i=0
+while runs "$1" "$2"; do
+  [ "$i" -ge "$3" ] && exit 0
+  i=$((i + 1))
+  sleep 0.02 2>/dev/null || exit 0
+done
+exit 1`, strconv.Itoa(pid), binary, strconv.Itoa(int(wait/(20*time.Millisecond))))
 	if err != nil {
 		return false, fmt.Errorf("check etcd's process %d: %w", pid, err)
 	}

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -262,11 +263,15 @@ func swapPrivileged(inv *schema.Inventory, m *schema.MemberConfig, f HostFacts, 
 // a file). Then `<binary> --version` must print the expected release;
 // otherwise the kept binary is renamed back and the step fails. With
 // ssh.sudo each of those is one exact command under sudo -n
-// (privileged.go). etcdctl is swapped the same way when the release names
-// one and the member has an etcdctl path. A rollback swap renames the kept
-// binary back when it is on the minor rolled back to. A binary already on
-// the target release is left alone, so re-running a swap after a crash is
-// safe.
+// (privileged.go). etcdctl is swapped the same way, beside etcd, when the
+// release names one and the member has an etcdctl path that is not on the
+// target minor yet. A rollback swap renames the kept binary back when it
+// is on the minor rolled back to. A binary already on the target release
+// is left alone, so re-running a swap after a crash is safe.
+//
+// While the member is down this costs two round trips (swapFacts, then
+// replaceAll's batch), whatever the number of commands
+// (docs/performance.md).
 func (s *Swap) Run(ctx context.Context, env *Env) error {
 	m, err := needMember(env, "swap")
 	if err != nil {
@@ -280,11 +285,11 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	r := env.Inventory.ReleaseFor(s.To)
-	facts, err := ReadHostFacts(ctx, h, m, stagedSources(env, m, r)...)
+	sf, err := swapFacts(ctx, h, m, stagedSources(env, m, r))
 	if err != nil {
 		return err
 	}
-	before, beforeErr := binVersion(ctx, h, m.Binary)
+	facts, before, beforeErr := sf.facts, sf.etcd, sf.etcdErr
 	if beforeErr == nil {
 		env.record("version-before", before.String())
 	}
@@ -299,53 +304,123 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 	want := r.Version
 	files := releaseFiles(env, m, r, StageDir(env.Inventory, m, facts.Home))
 
-	if beforeErr == nil && before == want {
+	var rs []replacement
+	etcdDone := beforeErr == nil && before == want
+	if etcdDone {
 		env.info("binary already on the target release; nothing to swap", "member", m.Name, "version", before.String())
-		env.record("version-after", before.String())
-		return s.swapEtcdctl(ctx, env, h, m, facts, files, want)
-	}
-	if len(files) == 0 {
-		return fmt.Errorf("swap to %s: release %s names no etcd binary", s.To, want)
-	}
-	// Preflight proved the file's sum and version; while the member is
-	// down only its presence is checked again, with the release's version
-	// when the preflight did not run in this process (a resume).
-	if err := checkStaged(ctx, h, m, files[0], want, facts); err != nil {
-		if files[0].local == "" {
-			return fmt.Errorf("%w; nothing was changed", err)
+	} else {
+		if len(files) == 0 || files[0].tool != "etcd" {
+			return fmt.Errorf("swap to %s: release %s names no etcd binary", s.To, want)
 		}
-		// Only after a crash or a resume that skipped preflight: better a
-		// late upload than a member left down.
-		env.warn("the staged release is missing or changed; uploading it while the member is down", "member", m.Name, "error", err.Error())
-		if files, err = stageRelease(ctx, env, h, m, r, facts.Home); err != nil {
+		// Preflight proved the file's sum and version; while the member is
+		// down only its presence is checked again, with the release's
+		// version when the preflight did not run in this process (a
+		// resume).
+		if err := checkStaged(ctx, h, m, files[0], want, facts); err != nil {
+			if files[0].local == "" {
+				return fmt.Errorf("%w; nothing was changed", err)
+			}
+			// Only after a crash or a resume that skipped preflight: better a
+			// late upload than a member left down.
+			env.warn("the staged release is missing or changed; uploading it while the member is down", "member", m.Name, "error", err.Error())
+			if files, err = stageRelease(ctx, env, h, m, r, facts.Home); err != nil {
+				return err
+			}
+		}
+		rs = append(rs, replacement{tool: "etcd", src: files[0].remote, dst: m.Binary, exists: beforeErr == nil, want: want, exact: true})
+	}
+	if ctl := etcdctlFile(files); ctl != nil && m.Etcdctl != "" && (sf.etcdctlErr != nil || sf.etcdctl.MinorLine() != want.MinorLine()) {
+		if err := checkStaged(ctx, h, m, *ctl, want, facts); err != nil {
 			return err
 		}
+		rs = append(rs, replacement{tool: "etcdctl", src: ctl.remote, dst: m.Etcdctl, exists: sf.etcdctlErr == nil, want: want})
 	}
-	if err := replaceFile(ctx, h, m, facts, files[0].remote, m.Binary, beforeErr == nil); err != nil {
+	if len(rs) == 0 {
+		env.record("version-after", before.String())
+		return nil
+	}
+	after, err := replaceAll(ctx, h, m, facts, rs)
+	if err != nil {
 		return err
 	}
-	after, err := binVersion(ctx, h, m.Binary)
-	if err != nil || after != want {
-		got := "an unreadable version"
-		if err == nil {
-			got = "etcd " + after.String()
-		}
-		if rerr := privileged(ctx, h, m, restoreArgv(facts, m.Binary)); rerr != nil {
-			return fmt.Errorf("%s on %s prints %s after the swap (expected %s), and restoring %s%s failed: %v",
-				m.Binary, m.Name, got, want, m.Binary, prevSuffix, rerr)
-		}
-		return fmt.Errorf("%s on %s prints %s after the swap (expected %s); the previous binary is back in place", m.Binary, m.Name, got, want)
+	if etcdDone {
+		after = before
 	}
-	if err := s.swapEtcdctl(ctx, env, h, m, facts, files, want); err != nil {
-		if rerr := privileged(ctx, h, m, restoreArgv(facts, m.Binary)); rerr != nil {
-			return fmt.Errorf("%w; restoring %s failed too: %v", err, m.Binary, rerr)
-		}
-		return fmt.Errorf("%w; the previous etcd binary is back in place", err)
+	if !etcdDone {
+		unstage(ctx, h, files)
 	}
-	unstage(ctx, h, files)
 	env.record("version-after", after.String())
-	env.info("binary swapped", "member", m.Name, "before", before.String(), "after", after.String(), "kept", m.Binary+prevSuffix)
+	if !etcdDone {
+		env.info("binary swapped", "member", m.Name, "before", before.String(), "after", after.String(), "kept", m.Binary+prevSuffix)
+	}
 	return nil
+}
+
+// swapped is what swapFacts read: the host's facts and the versions the
+// member's etcd and etcdctl print now (an error when they print none).
+type swapped struct {
+	facts      HostFacts
+	etcd       schema.Version
+	etcdErr    error
+	etcdctl    schema.Version
+	etcdctlErr error
+}
+
+// swapFacts reads, in one round trip, what a swap needs before it changes
+// anything: ReadHostFacts (with alsoStat) and `--version` of the member's
+// etcd and etcdctl.
+func swapFacts(ctx context.Context, h Host, m *schema.MemberConfig, alsoStat []string) (swapped, error) {
+	cmds := []batchCmd{{argv: hostFactsArgv(m, alsoStat)}, {argv: binVersionArgv(m.Binary), mayFail: true}}
+	if m.Etcdctl != "" {
+		cmds = append(cmds, batchCmd{argv: binVersionArgv(m.Etcdctl), mayFail: true})
+	}
+	rs, err := runBatch(ctx, h, m, cmds)
+	if err != nil {
+		return swapped{}, fmt.Errorf("read tool paths and versions on %s: %w", m.Name, err)
+	}
+	if rs[0].Status != 0 {
+		return swapped{}, fmt.Errorf("read tool paths on %s: exit %d%s", m.Name, rs[0].Status, outputTail(ssh.Result{Stdout: rs[0].Output}))
+	}
+	var out swapped
+	if out.facts, err = parseHostFacts(m, rs[0].Output); err != nil {
+		return swapped{}, err
+	}
+	out.etcd, out.etcdErr = batchVersion(m.Binary, rs[1])
+	out.etcdctlErr = errors.New("no etcdctl path")
+	if m.Etcdctl != "" {
+		out.etcdctl, out.etcdctlErr = batchVersion(m.Etcdctl, rs[2])
+	}
+	return out, nil
+}
+
+// batchVersion reads the version a binVersionArgv command of a batch
+// printed, as binVersion does.
+func batchVersion(path string, r batchResult) (schema.Version, error) {
+	v, err := parseBinVersion(r.Output)
+	if err != nil {
+		return schema.Version{}, fmt.Errorf("%s --version: exit %d: %w", path, r.Status, err)
+	}
+	return v, nil
+}
+
+// etcdctlFile is the release's etcdctl among files, nil when none.
+func etcdctlFile(files []stagedFile) *stagedFile {
+	for i := range files {
+		if files[i].tool == "etcdctl" {
+			return &files[i]
+		}
+	}
+	return nil
+}
+
+// replacement is one binary a swap puts in place.
+type replacement struct {
+	tool   string // etcd or etcdctl
+	src    string // the staged or remote release file
+	dst    string // the member's binary
+	exists bool   // dst exists, and is kept as dst.etcdplay-prev
+	want   schema.Version
+	exact  bool // the version must be want exactly, not only its minor
 }
 
 // stagedSources are the files a swap to r installs, for ReadHostFacts to
@@ -405,39 +480,6 @@ func (s *Swap) restoreKept(ctx context.Context, env *Env, h Host, m *schema.Memb
 	return true, nil
 }
 
-// replaceFile installs src as dst's new version: install beside dst with
-// dst's owner and mode, sync that file, keep dst (when it exists) as
-// dst.etcdplay-prev, rename the new file over dst, sync the folder (the
-// renames). A failure before
-// the last rename leaves dst as it was and removes the install.
-func replaceFile(ctx context.Context, h Host, m *schema.MemberConfig, f HostFacts, src, dst string, exists bool) error {
-	dir := path.Dir(dst)
-	if err := privileged(ctx, h, m, installArgv(f, sudoOn(m), src, dst)); err != nil {
-		privileged(ctx, h, m, discardArgv(f, dst))
-		return fmt.Errorf("install %s at %s on %s: %w", src, dst+newSuffix, m.Name, err)
-	}
-	if err := syncRemote(ctx, h, dst+newSuffix); err != nil {
-		privileged(ctx, h, m, discardArgv(f, dst))
-		return fmt.Errorf("on %s: %w", m.Name, err)
-	}
-	if exists {
-		if err := privileged(ctx, h, m, keepArgv(f, dst)); err != nil {
-			privileged(ctx, h, m, discardArgv(f, dst))
-			return fmt.Errorf("keep %s as %s on %s: %w", dst, dst+prevSuffix, m.Name, err)
-		}
-	}
-	if err := privileged(ctx, h, m, placeArgv(f, dst)); err != nil {
-		if exists {
-			privileged(ctx, h, m, restoreArgv(f, dst))
-		}
-		return fmt.Errorf("rename %s over %s on %s: %w", dst+newSuffix, dst, m.Name, err)
-	}
-	if err := syncRemote(ctx, h, dir); err != nil {
-		return fmt.Errorf("on %s: %w", m.Name, err)
-	}
-	return nil
-}
-
 // privileged runs one command from privileged.go: under sudo -n when the
 // member's ssh.sudo says so, as the login user otherwise.
 func privileged(ctx context.Context, h Host, m *schema.MemberConfig, argv []string) error {
@@ -458,38 +500,6 @@ func (s *Swap) isRollback(env *Env) bool {
 	}
 	p := env.Playbook
 	return p != nil && s.To == p.From && s.To != p.To
-}
-
-// swapEtcdctl swaps the member's etcdctl when the release has one for
-// it (staged with etcd in preflight). Its version must be on the same
-// minor as etcd's.
-func (s *Swap) swapEtcdctl(ctx context.Context, env *Env, h Host, m *schema.MemberConfig, f HostFacts, files []stagedFile, want schema.Version) error {
-	var sf *stagedFile
-	for i := range files {
-		if files[i].tool == "etcdctl" {
-			sf = &files[i]
-		}
-	}
-	if sf == nil || m.Etcdctl == "" {
-		return nil
-	}
-	before, beforeErr := binVersion(ctx, h, m.Etcdctl)
-	if beforeErr == nil && before.MinorLine() == want.MinorLine() {
-		return nil
-	}
-	if err := checkStaged(ctx, h, m, *sf, want, f); err != nil {
-		return err
-	}
-	if err := replaceFile(ctx, h, m, f, sf.remote, m.Etcdctl, beforeErr == nil); err != nil {
-		return err
-	}
-	if err := checkVersion(ctx, h, m.Name, m.Etcdctl, "etcdctl", want, false); err != nil {
-		if rerr := privileged(ctx, h, m, restoreArgv(f, m.Etcdctl)); rerr != nil {
-			return fmt.Errorf("%w; restoring it failed: %v", err, rerr)
-		}
-		return fmt.Errorf("%w; the previous etcdctl is back in place", err)
-	}
-	return nil
 }
 
 // checkHop refuses a target more than one minor above the cluster version

@@ -122,7 +122,8 @@ func (w *Wait) Plan(c *PlanContext) (Plan, error) {
 	return Plan{Text: text, Args: args}, nil
 }
 
-// Run waits for the condition, polling every half second, until ctx ends
+// Run waits for the condition, polling every 100 ms for the first five
+// seconds and every half second after (pollQuickly), until ctx ends
 // (the runner bounds each attempt by the step's Bound). A fixed duration
 // ends early only when the run is interrupted.
 func (w *Wait) Run(ctx context.Context, env *Env) error {
@@ -155,7 +156,7 @@ const waitInterval = 500 * time.Millisecond
 func (w *Wait) healthy(ctx context.Context, env *Env) error {
 	start := time.Now()
 	var last string
-	err := poll(ctx, waitInterval, func(ctx context.Context) (bool, error) {
+	err := pollQuickly(ctx, waitInterval, func(ctx context.Context) (bool, error) {
 		c, err := env.Cluster.Cluster(ctx)
 		if err != nil {
 			note(ctx, &last, err.Error())
@@ -200,7 +201,7 @@ func (w *Wait) caughtUp(ctx context.Context, env *Env) error {
 	var leader string
 	var mark uint64
 	var last string
-	err = poll(ctx, waitInterval, func(ctx context.Context) (bool, error) {
+	err = pollQuickly(ctx, waitInterval, func(ctx context.Context) (bool, error) {
 		if leader == "" {
 			l, idx, err := env.Cluster.LeaderCommitted(ctx)
 			if err != nil {
@@ -244,7 +245,7 @@ func (w *Wait) caughtUp(ctx context.Context, env *Env) error {
 func (w *Wait) clusterVersion(ctx context.Context, env *Env) error {
 	start := time.Now()
 	var last string
-	err := poll(ctx, waitInterval, func(ctx context.Context) (bool, error) {
+	err := pollQuickly(ctx, waitInterval, func(ctx context.Context) (bool, error) {
 		c, err := env.Cluster.Cluster(ctx)
 		if err != nil {
 			note(ctx, &last, err.Error())
