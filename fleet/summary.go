@@ -122,6 +122,9 @@ func WriteMarkdown(w io.Writer, outs []Outcome) error {
 // Summary is the JSON form: -o json ends a fleet's event stream with it,
 // as one line whose kind is "fleet-summary".
 type Summary struct {
+	// Time and Kind lead, as on every event line, so a reader of the
+	// stream that decodes each line as an event reads this one too.
+	Time     string           `json:"time,omitempty"`
 	Kind     string           `json:"kind"`
 	OK       bool             `json:"ok"`
 	Tally    string           `json:"tally"`
@@ -165,9 +168,12 @@ func NewSummary(outs []Outcome) Summary {
 	return s
 }
 
-// WriteJSON writes NewSummary(outs) as one line.
-func WriteJSON(w io.Writer, outs []Outcome) error {
-	b, err := json.Marshal(NewSummary(outs))
+// WriteJSON writes NewSummary(outs) as one line, stamped with at (the
+// events' format: UTC, milliseconds).
+func WriteJSON(w io.Writer, outs []Outcome, at time.Time) error {
+	s := NewSummary(outs)
+	s.Time = at.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	b, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}

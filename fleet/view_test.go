@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func TestSummaryGoldens(t *testing.T) {
 	if err := WriteMarkdown(&md, outcomes()); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteJSON(&js, outcomes()); err != nil {
+	if err := WriteJSON(&js, outcomes(), time.Date(2026, 1, 1, 0, 1, 40, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	golden.Check(t, "testdata/summary.golden", table.Bytes())
@@ -55,6 +56,10 @@ func TestSummaryGoldens(t *testing.T) {
 	golden.Check(t, "testdata/summary-json.golden", js.Bytes())
 	if n := strings.Count(strings.TrimSpace(js.String()), "\n"); n != 0 {
 		t.Errorf("the JSON summary is %d lines; want one, to end a JSON-lines stream", n+1)
+	}
+	var e events.Event
+	if err := json.Unmarshal(js.Bytes(), &e); err != nil || e.Kind != "fleet-summary" {
+		t.Errorf("the summary line does not read as an event of the stream: %v, kind %q", err, e.Kind)
 	}
 }
 

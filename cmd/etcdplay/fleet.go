@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/log"
 	"github.com/spf13/cobra"
@@ -181,7 +182,7 @@ func runFleet(cmd *cobra.Command, opts *options, f *runFlags, ff *fleetFlags, pl
 	var werr error
 	switch opts.output {
 	case "json":
-		werr = fleet.WriteJSON(out, outs)
+		werr = fleet.WriteJSON(out, outs, time.Now())
 	case "markdown":
 		werr = fleet.WriteMarkdown(out, outs)
 	default:

@@ -46,38 +46,42 @@ is no leader, 4 when no member answered, 3 when the inventory is invalid.`,
 			if !several {
 				return statusOne(cmd, opts, strings.Join(files, ""), timeout, sshOnly, nil)
 			}
-			if _, err := loadFleet(cmd, files); err != nil {
+			invs, err := loadFleet(cmd, files)
+			if err != nil {
 				return err
 			}
 			// A fleet: each cluster's status in turn (-o json: one array);
 			// the exit code is the first unhealthy or unreachable cluster's.
 			all := []any{}
 			var collect *[]any
-			if opts.output == "json" {
-				collect = &all
+			if opts.output == "json" && !sshOnly {
+				collect = &all // --ssh -o json: each cluster's own lines
 			}
-			var errs []error
-			for i, file := range files {
+			var bad []string
+			code := 0
+			for i, fi := range invs {
+				file := fi.file
 				if opts.output != "json" {
 					if i > 0 {
 						fmt.Fprintln(cmd.OutOrStdout())
 					}
-					fmt.Fprintf(cmd.OutOrStdout(), "== %s ==\n", file)
+					fmt.Fprintf(cmd.OutOrStdout(), "== cluster %s (%s) ==\n", fi.inv.Cluster, file)
 				}
 				if err := statusOne(cmd, opts, file, timeout, sshOnly, collect); err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", file, err))
-					if opts.output != "json" {
-						fmt.Fprintln(cmd.OutOrStdout(), exit.Format(err))
+					if code == 0 {
+						code = exit.Code(err)
 					}
+					bad = append(bad, fmt.Sprintf("%s (exit %d)", fi.inv.Cluster, exit.Code(err)))
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", fi.inv.Cluster, exit.Format(err))
 				}
 			}
-			if opts.output == "json" {
+			if collect != nil {
 				if err := writeJSON(cmd.OutOrStdout(), all); err != nil {
 					return err
 				}
 			}
-			if len(errs) > 0 {
-				return &exit.Error{Code: exit.Code(errs[0]), Err: fmt.Errorf("%d of %d clusters not healthy: %w", len(errs), len(files), errors.Join(errs...))}
+			if len(bad) > 0 {
+				return &exit.Error{Code: code, Err: fmt.Errorf("%d of %d clusters not healthy: %s", len(bad), len(invs), strings.Join(bad, ", "))}
 			}
 			return nil
 		},
@@ -220,6 +224,10 @@ func statusOne(cmd *cobra.Command, opts *options, inventory string, timeout time
 	}
 	c, perr := tgt.Cluster(ctx)
 	if c == nil {
+		if collect != nil {
+			// a fleet's array keeps one entry per cluster
+			*collect = append(*collect, map[string]any{"inventory": inv.Cluster, "error": perr.Error()})
+		}
 		return exit.New(exit.Unreachable, perr, "")
 	}
 	hosts := map[string]string{}
