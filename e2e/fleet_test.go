@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etcdplay/etcdplay/internal/shell"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/testbed"
 )
@@ -47,14 +48,24 @@ type fleetSummary struct {
 // own HOME and state folder: another machine); wait returns how it ended.
 func startFleetCommand(ctx context.Context, t *testing.T, name string, home string, args ...string) (wait func() fleetRun) {
 	t.Helper()
+	return startFleetCommandOn(ctx, t, name, home, false, args...)
+}
+
+// startFleetCommandOn is startFleetCommand; with tty, etcdplay runs on a
+// pseudo-terminal (util-linux script), which merges stdout and stderr.
+func startFleetCommandOn(ctx context.Context, t *testing.T, name string, home string, tty bool, args ...string) (wait func() fleetRun) {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, etcdplayBin, args...)
+	if tty {
+		cmd = exec.CommandContext(ctx, "script", "-qefc", shell.Join(append([]string{etcdplayBin}, args...)...), "/dev/null")
+	}
 	var env []string
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); k != "HOME" && k != "SSH_AUTH_SOCK" {
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = append(env, "HOME="+home, "NO_COLOR=1")
+	cmd.Env = append(env, "HOME="+home, "NO_COLOR=1", "TERM=xterm")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.WaitDelay = 5 * time.Second
@@ -166,7 +177,11 @@ func TestFleet_ThreeClusters_TwoOperators_3_5_to_3_6(t *testing.T) {
 	stateA, stateB := filepath.Join(root, "stateA"), filepath.Join(root, "stateB")
 	waitA := startFleetCommand(ctx, t, "A", filepath.Join(root, "homeA"), "run", "3.5-to-3.6", "-i", all, "--parallel", "2",
 		"--state-dir", stateA, "--backup-dir", filepath.Join(root, "backupsA"), "-o", "json")
-	waitB := startFleetCommand(ctx, t, "B", filepath.Join(root, "homeB"), "run", "3.5-to-3.6", "-i", some,
+	_, noScript := exec.LookPath("script")
+	if noScript != nil {
+		t.Log("no script(1): B runs without a terminal")
+	}
+	waitB := startFleetCommandOn(ctx, t, "B", filepath.Join(root, "homeB"), noScript == nil, "run", "3.5-to-3.6", "-i", some,
 		"--state-dir", stateB, "--backup-dir", filepath.Join(root, "backupsB"))
 	var a, b fleetRun
 	var wg sync.WaitGroup
@@ -174,8 +189,17 @@ func TestFleet_ThreeClusters_TwoOperators_3_5_to_3_6(t *testing.T) {
 	go func() { defer wg.Done(); a = waitA() }()
 	go func() { defer wg.Done(); b = waitB() }()
 	wg.Wait()
-	t.Logf("[B] progress (not a terminal: one plain line per milestone):\n%s", b.stderr)
-	t.Logf("[B] summary:\n%s", b.stdout)
+	t.Logf("[B] output:\n%q", lastLines(b.stdout, 12))
+	if noScript == nil {
+		// On a terminal: B's two clusters are one block of two lines,
+		// rewritten in place (cursor up 2), never plain milestone lines.
+		if !strings.Contains(b.stdout, "\x1b[2A\r\x1b[2K") {
+			t.Errorf("B on a terminal never rewrote its two-line block in place")
+		}
+		if strings.Contains(b.stdout, ": started") {
+			t.Errorf("B on a terminal printed plain milestone lines")
+		}
+	}
 	if a.code != 0 || b.code != 0 {
 		t.Fatalf("exit A %d, B %d; want 0 and 0 (succeeded or skipped everywhere)\nA: %s\nB: %s", a.code, b.code, lastLines(a.stderr, 20), lastLines(b.stderr+b.stdout, 30))
 	}
