@@ -285,26 +285,23 @@ func TestFleet_ThreeClusters_TwoOperators_3_5_to_3_6(t *testing.T) {
 }
 
 // TestFleet_FailFast_3_5_to_3_6: two clusters at once with --fail-fast;
-// one has a 3.6 release that prints its version but cannot start, so its
-// first member fails. The other cluster stops at its next safe point,
-// between members: none of its members is left stopped or half-way, its
-// run is journaled as interrupted, the fleet exits with the failed
-// cluster's code, and `resume` finishes the stopped cluster.
+// one's inventory names, as its 3.6 release, a binary that prints 3.5, so
+// its preflight refuses within seconds. The other cluster, mid-way, stops
+// at its next safe point, between members: none of its members is left
+// stopped or half-way, its run is journaled as interrupted, and the fleet
+// exits with the refused cluster's code. `resume` over the same folder
+// finishes the stopped cluster and refuses the other again, on its own.
 func TestFleet_FailFast_3_5_to_3_6(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	good := startBed(ctx, t, "3.5", fleetKeys)
 	bad := startBed(ctx, t, "3.5", fleetKeys)
-	v36 := release(t, "3.6")
+	v35, v36 := release(t, "3.5"), release(t, "3.6")
 	ob := newOperator(t, bad)
-	broken := filepath.Join(bad.Dir, "broken-"+v36, "etcd")
-	if err := os.MkdirAll(filepath.Dir(broken), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(broken, []byte(strings.Replace(brokenEtcd, "%s", v36, 1)), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	badInv := ob.editInventory("inventory-broken.yaml", func(inv map[string]any) { setRelease(inv, v36, broken) })
+	badInv := ob.editInventory("inventory-wrong-release.yaml", func(inv map[string]any) {
+		old := inv["releases"].(map[string]any)[v35].(map[string]any)["remote"].(string)
+		setRelease(inv, v36, old)
+	})
 
 	root := t.TempDir()
 	dir := filepath.Join(root, "fleet")
@@ -328,8 +325,8 @@ func TestFleet_FailFast_3_5_to_3_6(t *testing.T) {
 		"--state-dir", state, "--backup-dir", filepath.Join(root, "backups"), "-o", "markdown")()
 	t.Logf("summary (-o markdown):\n%s", r.stdout)
 	t.Logf("progress:\n%s", lastLines(r.stderr, 30))
-	if r.code != exitStepFailed {
-		t.Fatalf("exit %d; want %d, the failed cluster's", r.code, exitStepFailed)
+	if r.code != exitPreflight {
+		t.Fatalf("exit %d; want %d, the refused cluster's", r.code, exitPreflight)
 	}
 	for _, want := range []string{"| " + good.Name + " | `", " | stopped | ", " | failed | ", "--fail-fast: " + bad.Name + " failed", "etcdplay resume -i "} {
 		if !strings.Contains(r.stdout, want) {
@@ -353,7 +350,7 @@ func TestFleet_FailFast_3_5_to_3_6(t *testing.T) {
 		switch {
 		case v.Server == v36 && after[i] != before[i]:
 			upgraded++
-		case v.Server == release(t, "3.5") && after[i] == before[i]:
+		case v.Server == v35 && after[i] == before[i]:
 		default:
 			t.Errorf("%s: server %s, pid %d before, %d after; want untouched on 3.5 or upgraded", h.Name, v.Server, before[i], after[i])
 		}
@@ -361,10 +358,21 @@ func TestFleet_FailFast_3_5_to_3_6(t *testing.T) {
 	t.Logf("%s stopped at a safe point with %d of %d members upgraded", good.Name, upgraded, len(good.Hosts))
 	requireHealthy(ctx, t, good)
 
-	// The stopped cluster's run goes on where it stopped.
-	rs := startFleetCommand(ctx, t, "resume", home, "resume", "-i", filepath.Join(dir, "1-good.yaml"), "--state-dir", state)()
-	if rs.code != 0 {
-		t.Fatalf("resume of the stopped cluster: exit %d\n%s", rs.code, lastLines(rs.stderr, 30))
+	// `resume` over the same folder: the stopped cluster's run goes on
+	// where it stopped; the broken one fails again, on its own.
+	rs := startFleetCommand(ctx, t, "resume", home, "resume", "-i", dir, "--state-dir", state, "-o", "json")()
+	lines := strings.Split(strings.TrimSpace(rs.stdout), "\n")
+	var sum fleetSummary
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil || len(sum.Clusters) != 2 {
+		t.Fatalf("resume -i FOLDER: exit %d, no summary line (%v)\n%s", rs.code, err, lastLines(rs.stderr, 20))
+	}
+	got := map[string]string{}
+	for _, c := range sum.Clusters {
+		got[c.Cluster] = c.Status
+		t.Logf("[resume] %s: %s %s (run %s)", c.Cluster, c.Status, clip(c.Reason, 100), c.RunID)
+	}
+	if got[good.Name] != "succeeded" || got[bad.Name] != "failed" || rs.code != exitPreflight {
+		t.Errorf("resume -i FOLDER: %v, exit %d; want %s succeeded, %s failed, exit %d", got, rs.code, good.Name, bad.Name, exitPreflight)
 	}
 	requireVersions(ctx, t, good, v36, "3.6.0")
 	requireKeys(ctx, t, good)
