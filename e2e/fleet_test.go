@@ -360,7 +360,8 @@ func TestFleet_FailFast_3_5_to_3_6(t *testing.T) {
 
 	// `resume` over the same folder: the stopped cluster's run goes on
 	// where it stopped; the broken one fails again, on its own.
-	rs := startFleetCommand(ctx, t, "resume", home, "resume", "-i", dir, "--state-dir", state, "-o", "json")()
+	rs := startFleetCommand(ctx, t, "resume", home, "resume", "-i", dir, "--state-dir", state,
+		"--backup-dir", filepath.Join(root, "backups"), "-o", "json")()
 	lines := strings.Split(strings.TrimSpace(rs.stdout), "\n")
 	var sum fleetSummary
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil || len(sum.Clusters) != 2 {
