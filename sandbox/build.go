@@ -72,6 +72,10 @@ func ensure(ctx context.Context, version string, p *Progress) error {
 		return copyDebian(v.Version, p)
 	case "v2", "v3":
 		return build(ctx, v, p)
+	case "v3old":
+		// Its dependency pins live in the source tree (testbed/oldetcd),
+		// which a built etcdplay does not carry.
+		return fmt.Errorf("etcd %s is built only by testbed/provision.sh (it needs the pins in testbed/oldetcd); run: sudo bash testbed/provision.sh", v.Version)
 	}
 	return fmt.Errorf("etcd %s: unknown source %q in versions.txt", v.Version, v.Source)
 }

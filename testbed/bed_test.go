@@ -60,6 +60,9 @@ func TestEveryVersion(t *testing.T) {
 				if c.API == "v2" {
 					ctlVersion = h.Etcdctl() + " --version"
 				}
+				if oldV3(v.Version) { // 3.0-3.3's etcdctl defaults to the v2 API
+					ctlVersion = "ETCDCTL_API=3 " + ctlVersion
+				}
 				cmd := exec.CommandContext(ctx, "ssh", "-F", c.SSHConfigPath, h.Name, "--", ctlVersion)
 				if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), v.Version) {
 					t.Fatalf("ssh -F %s %s %s: %q %v", c.SSHConfigPath, h.Name, ctlVersion, out, err)

@@ -126,6 +126,25 @@ build_v2() { # version
     go build -trimpath -o "$b/etcdctl.tmp" github.com/coreos/etcd/etcdctl && mv "$b/etcdctl.tmp" "$b/etcdctl" )
 }
 
+# etcd 3.0-3.3 have no go.mod and their vendored dependencies are not in
+# the module zip: testbed/oldetcd/VERSION/go.mod pins versions the module
+# proxy still serves (testbed/oldetcd/README.md says why each). Built with
+# go1.21.13 like 2.x (the old ugorji codec), and -mod=readonly so a missing
+# pin fails instead of resolving to today's release.
+build_v3old() { # version
+  local v=$1 d=$BED/build/oldetcd b=$BED/bin/$1
+  [ -x "$b/etcd" ] && [ -x "$b/etcdctl" ] && return 0
+  [ -f "$here/oldetcd/$v/go.mod" ] || { echo "provision: no testbed/oldetcd/$v/go.mod for source v3old" >&2; exit 1; }
+  log "build etcd $v"
+  mkdir -p "$d" "$b"
+  rm -rf "$d/$v" "$d/ccache"
+  cp -r "$here/oldetcd/$v" "$here/oldetcd/ccache" "$d/"
+  ( cd "$d/$v"
+    export GOTOOLCHAIN=go1.21.13 GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=0
+    quiet go build -trimpath -o "$b/etcd.tmp" github.com/coreos/etcd && mv "$b/etcd.tmp" "$b/etcd"
+    quiet go build -trimpath -o "$b/etcdctl.tmp" github.com/coreos/etcd/etcdctl && mv "$b/etcdctl.tmp" "$b/etcdctl" )
+}
+
 link_debian() { # version
   local v=$1 b=$BED/bin/$1
   local have
@@ -147,6 +166,7 @@ while read -r v src _; do
   case "$src" in
     v2) build_v2 "$v" ;;
     v3) build_v3 "$v" ;;
+    v3old) build_v3old "$v" ;;
     debian) link_debian "$v" ;;
     *) echo "provision: unknown source $src for $v in versions.txt" >&2; exit 1 ;;
   esac

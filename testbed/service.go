@@ -58,8 +58,10 @@ esac
 `
 
 // memberFlags returns host h's etcd flags, one per line. 2.x and 3.x take
-// the same flags; 3.x adds --logger=zap (3.4 defaults to capnslog, which
-// 3.5+ rejects, so one spelling works everywhere). --enable-v2 is never
+// the same flags; 3.4+ adds --logger=zap (3.4 defaults to capnslog, which
+// 3.5+ rejects, so one spelling works from 3.4 on; 3.0-3.3 have no
+// --logger and exit on it, and their capnslog default is what 3.4 keeps
+// when a cluster born there is upgraded). --enable-v2 is never
 // added: 3.6+ exits on it; ask for it through Options.ExtraFlags.
 func (c *Cluster) memberFlags(h *Host, extra []string) string {
 	var peers []string
@@ -77,7 +79,7 @@ func (c *Cluster) memberFlags(h *Host, extra []string) string {
 		"--initial-cluster-state=new",
 		"--initial-cluster-token=" + c.Name,
 	}
-	if c.API == "v3" {
+	if hasLoggerFlag(c.Version) {
 		flags = append(flags, "--logger=zap")
 	}
 	flags = append(flags, extra...)

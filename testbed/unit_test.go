@@ -11,7 +11,7 @@ func TestVersionsFile(t *testing.T) {
 	if len(vs) < 10 {
 		t.Fatalf("versions.txt lists %d versions", len(vs))
 	}
-	for _, role := range []string{"2.0", "2.1", "2.2", "2.3", "3.4", "3.5", "3.5-below-floor", "3.6", "3.6-below-floor", "3.7"} {
+	for _, role := range []string{"2.0", "2.1", "2.2", "2.3", "3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "3.5-below-floor", "3.6", "3.6-below-floor", "3.7"} {
 		v, err := Resolve(role)
 		if err != nil {
 			t.Errorf("role %s: %v", role, err)
@@ -29,6 +29,9 @@ func TestVersionsFile(t *testing.T) {
 	}
 	if v, _ := Resolve("2.3"); apiOf(v) != "v2" {
 		t.Errorf("2.3 API %s", apiOf(v))
+	}
+	if v, _ := Resolve("3.0"); apiOf(v) != "v3" || hasEtcdutl(v) {
+		t.Errorf("3.0: API %s, etcdutl %v", apiOf(v), hasEtcdutl(v))
 	}
 	if v, _ := Resolve("3.4"); apiOf(v) != "v3" || hasEtcdutl(v) {
 		t.Errorf("3.4: API %s, etcdutl %v", apiOf(v), hasEtcdutl(v))

@@ -19,7 +19,7 @@ var versionsTxt string
 // Version is one line of versions.txt.
 type Version struct {
 	Version string // exact etcd version, "3.5.35"
-	Source  string // how provision.sh gets it: v2, v3 or debian
+	Source  string // how provision.sh gets it: v2, v3, v3old or debian
 	Role    string // the name tests use instead of a literal version: "3.5", "3.5-below-floor"
 }
 
@@ -69,7 +69,7 @@ func parseVersions(text string) ([]Version, error) {
 			v.Role = f[2]
 		}
 		switch v.Source {
-		case "v2", "v3", "debian":
+		case "v2", "v3", "v3old", "debian":
 		default:
 			return nil, fmt.Errorf("versions.txt:%d: unknown source %q", n+1, v.Source)
 		}
@@ -147,10 +147,23 @@ func binaryNames(version string) []string {
 }
 
 func hasEtcdutl(version string) bool {
-	return !strings.HasPrefix(version, "2.") && !strings.HasPrefix(version, "3.0.") &&
-		!strings.HasPrefix(version, "3.1.") && !strings.HasPrefix(version, "3.2.") &&
-		!strings.HasPrefix(version, "3.3.") && !strings.HasPrefix(version, "3.4.")
+	return apiOf(version) == "v3" && !oldV3(version) && !strings.HasPrefix(version, "3.4.")
 }
+
+// oldV3 reports whether version is 3.0-3.3: the v3 API without etcdutl,
+// --logger, or the RPCs and status fields that came with 3.4+, and an
+// etcdctl that defaults to the v2 API.
+func oldV3(version string) bool {
+	for _, p := range []string{"3.0.", "3.1.", "3.2.", "3.3."} {
+		if strings.HasPrefix(version, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasLoggerFlag reports whether etcd version takes --logger (3.4+).
+func hasLoggerFlag(version string) bool { return apiOf(version) == "v3" && !oldV3(version) }
 
 // ErrNotProvisioned is wrapped by CheckBinaries when a binary is missing.
 var ErrNotProvisioned = fmt.Errorf("not provisioned")

@@ -1,0 +1,3 @@
+module github.com/karlseguin/ccache
+
+go 1.20
