@@ -12,15 +12,17 @@ import (
 	"github.com/etcdplay/etcdplay/testbed"
 )
 
-// upgraded is every shipped playbook this file upgrades a cluster with;
-// TestEveryShippedPlaybookIsUpgraded fails when one is added without a
-// test here.
+// upgraded is every shipped playbook this file (or downgrade_test.go)
+// runs a cluster through; TestEveryShippedPlaybookIsUpgraded fails when one
+// is added without a test.
 var upgraded = map[string]bool{
 	"2.0-to-2.1": true,
 	"2.1-to-2.2": true,
 	"2.2-to-2.3": true,
 	"3.4-to-3.5": true,
 	"3.5-to-3.6": true,
+	"3.6-to-3.5": true,
+	"3.7-to-3.6": true,
 }
 
 func TestEveryShippedPlaybookIsUpgraded(t *testing.T) {
@@ -109,9 +111,13 @@ func upgradeKeys(t *testing.T, playbook string, n int) {
 	if rep.Result != "succeeded" {
 		t.Errorf("report says %s", rep.Result)
 	}
+	state := "upgraded"
+	if to < from { // one-digit minors: "3.5" < "3.6"
+		state = "downgraded"
+	}
 	for _, m := range rep.Members {
-		if m.State != "upgraded" || m.VersionAfter != target {
-			t.Errorf("report: %s %s, %s -> %s; want upgraded to %s", m.Name, m.State, m.VersionBefore, m.VersionAfter, target)
+		if m.State != state || m.VersionAfter != target {
+			t.Errorf("report: %s %s, %s -> %s; want %s to %s", m.Name, m.State, m.VersionBefore, m.VersionAfter, state, target)
 		}
 	}
 	if got := len(res.steps(events.StepDone, "", "ssh-stop")); got != len(c.Hosts) {

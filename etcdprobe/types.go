@@ -128,6 +128,9 @@ type Member struct {
 	Server         string `json:"server"`         // server version "3.5.35"
 	ClusterVersion string `json:"clusterVersion"` // cluster version as this member reports it
 	Storage        string `json:"storage"`        // storage version (3.6+), else ""
+	// Downgrade is what the member's Status says of a downgrade in flight
+	// (3.6+; a 3.5 member reports none, so it reads as not enabled).
+	Downgrade DowngradeInfo `json:"downgrade"`
 	IsLeader       bool   `json:"isLeader"`
 	IsLearner      bool   `json:"isLearner"`
 	DBSize         int64  `json:"dbSize"`

@@ -79,6 +79,9 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 	m.LeaderID = ID(st.Leader)
 	m.IsLeader = st.Leader != 0 && st.Leader == st.Header.GetMemberId()
 	m.IsLearner = st.IsLearner
+	if d := st.DowngradeInfo; d != nil {
+		m.Downgrade = DowngradeInfo{Enabled: d.Enabled, Target: d.TargetVersion}
+	}
 	m.DBSize, m.DBSizeInUse = st.DbSize, st.DbSizeInUse
 	m.RaftIndex, m.RaftAppliedIndex, m.RaftTerm = st.RaftIndex, st.RaftAppliedIndex, st.RaftTerm
 	m.Revision = st.Header.GetRevision()

@@ -191,7 +191,10 @@ func (r *run) finish(ctx context.Context, err error, start time.Time, res *Resul
 	took := r.o.now().Sub(start)
 	if err == nil {
 		msg := "run done"
-		if r.mode == modeRollback {
+		switch {
+		case r.mode == modeRollback && r.pb.IsDowngrade():
+			msg = "downgrade rolled back: every member runs " + r.pb.From.String() + " again"
+		case r.mode == modeRollback:
 			msg = "rollback of " + r.rollbackMember + " done"
 		}
 		// A run is done only once the journal says so; if it cannot, the
@@ -227,6 +230,10 @@ func (r *run) finish(ctx context.Context, err error, start time.Time, res *Resul
 	}
 	if res.Outcome == OutcomeFailed || res.Outcome == OutcomeInterrupted {
 		res.Resume, res.Rollback = r.o.commands(r.failedMember)
+		if r.pb.IsDowngrade() {
+			// Going back from a downgrade is for the whole cluster.
+			res.Rollback = r.o.rollbackCommand()
+		}
 		if r.mode == modeRollback {
 			res.Resume = ""
 		}
@@ -234,6 +241,12 @@ func (r *run) finish(ctx context.Context, err error, start time.Time, res *Resul
 		if res.Outcome == OutcomeInterrupted && res.Resume != "" {
 			// the message already names resume
 			h = joinHints("", res.Rollback)
+		}
+		if r.pb.IsDowngrade() && res.Rollback != "" {
+			h = "to go back instead, cancel the downgrade and put every member back on " + r.pb.From.String() + " with `" + res.Rollback + "`"
+			if res.Outcome != OutcomeInterrupted && res.Resume != "" {
+				h = "continue with `" + res.Resume + "`; " + h
+			}
 		}
 		if h != "" && exit.Hint(err) == "" {
 			err = &exit.Error{Code: exit.Code(err), Err: err, Hint: h}
@@ -492,18 +505,22 @@ func (r *run) upgradeMember(ctx context.Context, name string, c *steps.ClusterSt
 	var msg string
 	// server, target and leader let views print "infra1  3.5.35 → 3.6".
 	fields := map[string]any{"target": r.targetName()}
+	verb := "upgrading"
+	if r.pb.IsDowngrade() {
+		verb = "downgrading"
+	}
 	if m := c.MemberByName(name); m != nil && m.Reachable {
-		msg = fmt.Sprintf("upgrading %s (%s%s)", name, cmp.Or(m.Server, "-"), map[bool]string{true: ", leader"}[m.IsLeader])
+		msg = fmt.Sprintf("%s %s (%s%s)", verb, name, cmp.Or(m.Server, "-"), map[bool]string{true: ", leader"}[m.IsLeader])
 		fields["server"], fields["leader"] = m.Server, m.IsLeader
 	} else {
-		msg = fmt.Sprintf("upgrading %s (down: left mid-upgrade)", name)
+		msg = fmt.Sprintf("%s %s (down: left mid-way)", verb, name)
 	}
 	r.emit(events.Event{Kind: events.MemberStart, Phase: schema.PhaseMembers, Member: name, Steps: len(r.pb.Members.Steps), Message: msg, Fields: fields})
 	if err := r.runMember(ctx, name, r.upgradePass()); err != nil {
 		return err
 	}
 	r.upgraded = append(r.upgraded, name)
-	r.where = "the member boundary after " + name + " was upgraded"
+	r.where = "the member boundary after " + name + " was " + r.upgradePass().done
 	return nil
 }
 

@@ -166,6 +166,10 @@ func (f *fakeCluster) Snapshot(ctx context.Context, from string, w io.Writer) (i
 	return 0, errors.New("no snapshots in the fake")
 }
 
+func (f *fakeCluster) Downgrade(ctx context.Context, action etcdprobe.DowngradeAction, target string) (string, error) {
+	return "", errors.New("no downgrades in the fake")
+}
+
 // electNewLeader picks the first running member when the leader stops.
 func (f *fakeCluster) electNewLeader() {
 	if l := f.m(f.leader); l.running {

@@ -18,6 +18,10 @@ type pass struct {
 	// prefix starts every state the loop leaves the member in ("rollback "
 	// makes "rollback failed at step 2 (swap)").
 	prefix string
+	// offset is how many steps of the phase come before steps (a
+	// downgrade's rollback runs its leading cluster steps once, apart), so
+	// step numbers stay those of the playbook.
+	offset int
 	// running is the member's state while the pass runs; done is its state
 	// after, and doneMsg the member-done message ("" is done).
 	running, done, doneMsg string
@@ -28,7 +32,11 @@ type pass struct {
 }
 
 func (r *run) upgradePass() pass {
-	return pass{phase: schema.PhaseMembers, steps: r.pb.Members.Steps, running: "in progress", done: "upgraded", backupGate: true}
+	done := "upgraded"
+	if r.pb.IsDowngrade() {
+		done = "downgraded"
+	}
+	return pass{phase: schema.PhaseMembers, steps: r.pb.Members.Steps, running: "in progress", done: done, backupGate: true}
 }
 
 func (r *run) rollbackPass() pass {
@@ -68,7 +76,7 @@ func (r *run) runMember(ctx context.Context, name string, p pass) error {
 	}
 	for i, s := range p.steps {
 		if ctx.Err() != nil {
-			state("interrupted before step %d (%s)", i+1, s.Action)
+			state("interrupted before step %d (%s)", p.offset+i+1, s.Action)
 			if i == 0 && p.phase == schema.PhaseMembers {
 				// Interrupted between members: this one was never
 				// touched, so it is not the one to roll back.
@@ -81,7 +89,7 @@ func (r *run) runMember(ctx context.Context, name string, p pass) error {
 		r.failedMember = name
 		if p.backupGate && isCritical(s) && i > backupAt {
 			if err := r.backupGate(ctx); err != nil {
-				state("refused at step %d (%s)", i+1, s.Action)
+				state("refused at step %d (%s)", p.offset+i+1, s.Action)
 				if !gated {
 					r.members[name].State = "untouched"
 					r.failedMember = "" // nothing to roll back
@@ -91,22 +99,22 @@ func (r *run) runMember(ctx context.Context, name string, p pass) error {
 		}
 		if isCritical(s) && !gated {
 			if err := r.stopGate(ctx, name); err != nil {
-				state("refused at step %d (%s)", i+1, s.Action)
+				state("refused at step %d (%s)", p.offset+i+1, s.Action)
 				return err
 			}
 			gated = true
 			r.leave(ctx, p.phase, name)
 		}
-		if err := r.step(ctx, p.phase, &cfg, s, i+1, len(p.steps)); err != nil {
+		if err := r.step(ctx, p.phase, &cfg, s, p.offset+i+1, p.offset+len(p.steps)); err != nil {
 			if isInterrupted(ctx, err) {
-				state("interrupted at step %d (%s)", i+1, s.Action)
+				state("interrupted at step %d (%s)", p.offset+i+1, s.Action)
 			} else {
-				state("failed at step %d (%s)", i+1, s.Action)
+				state("failed at step %d (%s)", p.offset+i+1, s.Action)
 			}
 			return err
 		}
 		if ctx.Err() != nil { // a critical step finished after Ctrl-C
-			state("interrupted after step %d (%s)", i+1, s.Action)
+			state("interrupted after step %d (%s)", p.offset+i+1, s.Action)
 			return ctx.Err()
 		}
 	}

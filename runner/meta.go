@@ -125,7 +125,7 @@ func (r *run) writeReport() (string, error) {
 	rep := report.Build(r.runEvents(), report.Extra{Cluster: r.inv.Cluster, Playbook: r.o.route.title(r.pb.Name), Members: r.names,
 		VersionsBefore: before, VersionsAfter: after, Backups: r.backups, JournalPath: jpath,
 		// a rollback's "before" is the version it started from
-		BeforeIsExact: r.mode == modeRollback})
+		BeforeIsExact: r.mode == modeRollback, Done: r.upgradePass().done})
 	// Otherwise the report reads "before" from the whole run's events: a
 	// resume's probe saw a member mid-upgrade, the run's first look did
 	// not. The summary says the same as the report.

@@ -44,6 +44,17 @@ type PlaybookRef struct {
 	From  string `json:"from"`
 	To    string `json:"to"`
 	Guide string `json:"guide,omitempty"`
+	// Downgrade: to is one minor below from; its rollback is for the
+	// whole cluster (docs/downgrades.md).
+	Downgrade bool `json:"downgrade,omitempty"`
+}
+
+// rollbackTitle says what the plan's rollback phase does.
+func (p PlaybookRef) rollbackTitle() string {
+	if p.Downgrade {
+		return "rollback (cancel the downgrade once, then every member not on " + p.From + " back to it, one at a time)"
+	}
+	return "rollback (one member back to the old binary while the cluster is still mixed)"
 }
 
 // PhasePlan is one phase. Whole-cluster phases (preflight, finish) have
@@ -98,7 +109,7 @@ func PlanOffline(pb *schema.Playbook, inv *schema.Inventory) (*Plan, error) {
 		errs = append(errs, &schema.Error{File: pb.File, Line: p.Line, Col: p.Col, Msg: fmt.Sprintf(format, args...), Hint: hint})
 	}
 	p := &Plan{
-		Playbook: PlaybookRef{Name: pb.Name, File: pb.File, From: pb.From.String(), To: pb.To.String(), Guide: pb.Guide},
+		Playbook: PlaybookRef{Name: pb.Name, File: pb.File, From: pb.From.String(), To: pb.To.String(), Guide: pb.Guide, Downgrade: pb.IsDowngrade()},
 		Cluster:  inv.Cluster,
 		API:      inv.API,
 		Offline:  true,

@@ -76,7 +76,7 @@ func WritePlanMarkdown(w io.Writer, p *Plan) error {
 			fmt.Fprintf(&b, "Each of %s, one at a time:\n\n", strings.Join(names, ", "))
 			writeStepTable(&b, todo[0].Steps)
 		case "rollback":
-			b.WriteString("\n#### rollback (one member back to the old binary while the cluster is still mixed)\n\n")
+			b.WriteString("\n#### " + p.Playbook.rollbackTitle() + "\n\n")
 			writeStepTable(&b, ph.Steps)
 		default:
 			fmt.Fprintf(&b, "\n#### %s\n\n", ph.Phase)

@@ -65,6 +65,7 @@ func TestPlanOfflineGolden(t *testing.T) {
 		{"3.4-to-3.5", "../examples/inventory-v3.yaml"},
 		{"3.5-patch", "../examples/inventory-v3.5.yaml"},
 		{"3.6-to-3.7", "../examples/inventory-v3.6.yaml"},
+		{"3.6-to-3.5", "../examples/inventory-downgrade.yaml"},
 		// every kind of bound: a step timeout over wait's default, wait's
 		// own, an action's default, retries, and steps without a bound
 		{"bounds", "../examples/inventory-v3.yaml"},

@@ -89,7 +89,7 @@ func WritePlanText(w io.Writer, p *Plan) error {
 				writeSteps(&b, m.Steps, "    ")
 			}
 		case "rollback":
-			b.WriteString("rollback (one member back to the old binary while the cluster is still mixed)\n")
+			b.WriteString(p.Playbook.rollbackTitle() + "\n")
 			writeSteps(&b, ph.Steps, "  ")
 		default:
 			fmt.Fprintf(&b, "%s\n", ph.Phase)

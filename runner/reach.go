@@ -17,10 +17,11 @@ import (
 // already run on the first two. Dialing runs no command; it verifies the
 // host key and logs in, and the pool keeps the connection for the run.
 //
-// A rollback touches one member, so only its host is checked then.
+// A rollback touches one member, so only its host is checked then (a
+// downgrade's rollback may touch them all).
 func (r *run) reachHosts(ctx context.Context) error {
 	names := r.names
-	if r.mode == modeRollback && r.rollbackMember != "" {
+	if r.mode == modeRollback && r.rollbackMember != "" && !r.pb.IsDowngrade() {
 		names = []string{r.rollbackMember}
 	}
 	var errs []error

@@ -100,6 +100,16 @@ func (o *Options) commands(failedMember string) (resume, rollback string) {
 	return resume, rollback
 }
 
+// rollbackCommand is `etcdplay rollback` for the whole run: a
+// downgrade's rollback cancels it and puts back every member.
+func (o *Options) rollbackCommand() string {
+	argv := []string{"etcdplay", "rollback", "-i", o.InventoryPath}
+	if o.StateRoot != "" {
+		argv = append(argv, "--state-dir", o.StateRoot)
+	}
+	return shell.Join(argv...)
+}
+
 func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)

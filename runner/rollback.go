@@ -29,11 +29,12 @@ func Rollback(ctx context.Context, o Options, member string) (*Result, error) {
 	}
 	if member == "" {
 		member = failedMember(st)
-		if member == "" {
+		// A downgrade's rollback puts back every member, whichever failed.
+		if member == "" && !o.Playbook.IsDowngrade() {
 			return nil, exit.New(exit.Usage, errors.New("rollback: the journal names no failed member"), "name one with --member NAME")
 		}
 	}
-	if o.Inventory.Member(member) == nil {
+	if member != "" && o.Inventory.Member(member) == nil {
 		return nil, exit.New(exit.Usage, fmt.Errorf("rollback: %s is not a member of the inventory", member), "")
 	}
 	if len(o.Playbook.Rollback) == 0 {
@@ -80,6 +81,9 @@ func (r *run) rollbackBody(ctx context.Context) error {
 		if m := c.MemberByName(n); m != nil {
 			r.members[n].Before = m.Server
 		}
+	}
+	if r.pb.IsDowngrade() {
+		return r.rollbackDowngrade(ctx)
 	}
 	if !r.pb.IsPatch() && matchMinor(r.pb.To, c.Version) {
 		return refused(fmt.Errorf("cluster version is %s: every member already speaks %s and a %s binary will refuse to start", c.Version, r.pb.To, r.pb.From),

@@ -128,16 +128,34 @@ func (d *Decoder) decodeMembers(n *yaml.Node) Members {
 func (p *Playbook) IsPatch() bool { return !p.From.IsZero() && p.From == p.To }
 
 // checkUpgradePath refuses paths etcd does not support: one minor at a
-// time, 2.3 to 3.0 across the major, or a patch upgrade within a minor.
+// time up, 2.3 to 3.0 across the major, a patch upgrade within a minor,
+// or one minor down (a downgrade, docs/downgrades.md). A downgrade of more
+// than one minor is refused here, by construction: etcd's downgrade API
+// takes only the minor below the cluster version.
 func (d *Decoder) checkUpgradePath(p *Playbook) {
 	if p.From.IsZero() || p.To.IsZero() {
 		return
 	}
 	f, t := p.From, p.To
+	if t.Major == f.Major && t.Minor < f.Minor {
+		if t.Minor != f.Minor-1 {
+			prev := Minor{f.Major, f.Minor - 1}
+			d.ErrorAt(p.ToPos, fmt.Sprintf("etcd downgrades one minor at a time: from %q go to %q first", f, prev),
+				"playbook downgrades from %s to %s, which etcd does not support", f, t)
+		}
+		return
+	}
 	next := Minor{f.Major, f.Minor + 1}
 	ok := t == next || t == f || (f == Minor{2, 3} && t == Minor{3, 0})
 	if !ok {
 		d.ErrorAt(p.ToPos, fmt.Sprintf("etcd supports one minor at a time: from %q go to %q first", f, next),
 			"playbook goes from %s to %s, which etcd does not support", f, t)
 	}
+}
+
+// IsDowngrade reports whether the playbook takes the cluster one minor
+// down (to is below from). Its rollback goes back up: see docs/downgrades.md.
+func (p *Playbook) IsDowngrade() bool {
+	return !p.From.IsZero() && !p.To.IsZero() && (p.To.Major < p.From.Major ||
+		(p.To.Major == p.From.Major && p.To.Minor < p.From.Minor))
 }

@@ -110,6 +110,7 @@ type Cluster interface {
 	LeaderCommitted(ctx context.Context) (leader string, index uint64, err error)
 	MoveLeader(ctx context.Context, toName string) error
 	Snapshot(ctx context.Context, fromName string, w io.Writer) (int64, error)
+	Downgrade(ctx context.Context, action etcdprobe.DowngradeAction, target string) (clusterVersion string, err error)
 }
 
 // Host is one member's machine: *ssh.Client satisfies it.

@@ -23,6 +23,9 @@ func (v clusterView) MoveLeader(context.Context, string) error                { 
 func (v clusterView) Snapshot(context.Context, string, io.Writer) (int64, error) {
 	return 0, nil
 }
+func (v clusterView) Downgrade(context.Context, etcdprobe.DowngradeAction, string) (string, error) {
+	return v.c.Version, nil
+}
 
 // TestCheckHopFailsClosed: the skipped-minor check must refuse when it
 // cannot read the cluster version, not wave the swap through; an

@@ -16,5 +16,6 @@ func Kinds() []Kind {
 		{"wait", func() Action { return &Wait{} }},
 		{"confirm", func() Action { return &Confirm{} }},
 		{"ssh-run", func() Action { return &SSHRun{} }},
+		{"downgrade", func() Action { return &Downgrade{} }},
 	}
 }

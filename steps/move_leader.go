@@ -47,6 +47,9 @@ func (m *MoveLeader) Plan(c *PlanContext) (Plan, error) {
 	to := "a healthy member"
 	if m.Prefer == "upgraded" {
 		to = "a healthy member, preferably one already upgraded"
+		if c.Playbook != nil && c.Playbook.IsDowngrade() {
+			to = "a healthy member, preferably one already downgraded"
+		}
 	}
 	return Plan{Text: "if " + c.who() + " leads, move leadership to " + to,
 		Args: map[string]string{"prefer": m.Prefer}}, nil

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -112,6 +113,9 @@ type Extra struct {
 	// the version it found); otherwise a member's version when the run
 	// first started on it (its member-start event) wins.
 	BeforeIsExact bool
+	// Done is the state of a member the members phase finished:
+	// "upgraded" (the default) or, for a downgrade playbook, "downgraded".
+	Done string
 }
 
 // Build folds evs (in the order emitted) into a Report. The cluster and
@@ -237,7 +241,7 @@ func Build(evs []events.Event, x Extra) *Report {
 		if v := firstSeen[name]; v != "" && !x.BeforeIsExact {
 			m.VersionBefore = v
 		}
-		m.State = memberState(m.Timeline, evs, name)
+		m.State = memberState(m.Timeline, evs, name, cmp.Or(x.Done, "upgraded"))
 		if d := down[name]; d != nil {
 			m.Downtime = d.Took()
 		}
@@ -249,7 +253,7 @@ func Build(evs []events.Event, x Extra) *Report {
 
 // memberState reads a member's state from its timeline and whether
 // member-done was emitted for it.
-func memberState(tl []Entry, evs []events.Event, name string) string {
+func memberState(tl []Entry, evs []events.Event, name, doneWord string) string {
 	// done: member-done came after the member's last step, so a resume
 	// that verified a member the run had left interrupted or failed says
 	// how it ended, not how the first attempt did.
@@ -273,7 +277,7 @@ func memberState(tl []Entry, evs []events.Event, name string) string {
 	}
 	switch {
 	case doneLast && last.Outcome != OutcomeDone && last.Outcome != OutcomeSkipped && last.Phase != schema.PhaseRollback:
-		return "upgraded (verified after resume)"
+		return doneWord + " (verified after resume)"
 	case last.Outcome == OutcomeFailed:
 		return fmt.Sprintf("failed at step %d (%s)", last.Index, last.Action)
 	case last.Outcome == OutcomeRunning || last.Outcome == OutcomeInterrupted:
@@ -283,7 +287,7 @@ func memberState(tl []Entry, evs []events.Event, name string) string {
 	case done && allSkipped(tl):
 		return "skipped"
 	case done:
-		return "upgraded"
+		return doneWord
 	}
 	return fmt.Sprintf("stopped after step %d (%s)", last.Index, last.Action)
 }
