@@ -130,11 +130,11 @@ type Member struct {
 	Storage        string `json:"storage"`        // storage version (3.6+), else ""
 	// Downgrade is what the member's Status says of a downgrade in flight
 	// (3.6+; a 3.5 member reports none, so it reads as not enabled).
-	Downgrade DowngradeInfo `json:"downgrade"`
-	IsLeader       bool   `json:"isLeader"`
-	IsLearner      bool   `json:"isLearner"`
-	DBSize         int64  `json:"dbSize"`
-	DBSizeInUse    int64  `json:"dbSizeInUse"`
+	Downgrade   DowngradeInfo `json:"downgrade"`
+	IsLeader    bool          `json:"isLeader"`
+	IsLearner   bool          `json:"isLearner"`
+	DBSize      int64         `json:"dbSize"`
+	DBSizeInUse int64         `json:"dbSizeInUse"`
 	// RaftIndex is the member's committed raft index (v3 Status.raftIndex;
 	// v2 the X-Raft-Index header).
 	RaftIndex uint64 `json:"raftIndex"`
