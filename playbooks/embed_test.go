@@ -14,7 +14,7 @@ import (
 // says in every step which sentence of the guide the step stands for.
 func TestShipped(t *testing.T) {
 	names := playbooks.Names()
-	if want := "2.0-to-2.1 2.1-to-2.2 2.2-to-2.3 2.3-to-3.0 3.4-patch 3.4-to-3.5 3.5-patch 3.5-to-3.6 3.6-patch 3.6-to-3.7 3.7-patch"; strings.Join(names, " ") != want {
+	if want := "2.0-patch 2.0-to-2.1 2.1-to-2.2 2.2-to-2.3 2.3-to-3.0 3.4-patch 3.4-to-3.5 3.5-patch 3.5-to-3.6 3.6-patch 3.6-to-3.7 3.7-patch"; strings.Join(names, " ") != want {
 		t.Fatalf("shipped %v, want %s", names, want)
 	}
 	for _, name := range names {
@@ -46,7 +46,7 @@ func TestShipped(t *testing.T) {
 			t.Errorf("%s has no rollback", path)
 		}
 	}
-	if _, _, err := playbooks.Read("1.0-to-9.9"); err == nil || !strings.Contains(err.Error(), "shipped: 2.0-to-2.1") {
+	if _, _, err := playbooks.Read("1.0-to-9.9"); err == nil || !strings.Contains(err.Error(), "shipped: 2.0-patch, 2.0-to-2.1") {
 		t.Errorf("unknown name: %v", err)
 	}
 	if _, p, err := playbooks.Read("3.4-to-3.5.yaml"); err != nil || p != "playbooks/3.4-to-3.5.yaml" {
@@ -71,6 +71,9 @@ func TestGuideFacts(t *testing.T) {
 	has("2.0-to-2.1", `backup: {from: self}`)
 	has("2.1-to-2.2", `that: "cluster.dbSize <= 100 * MB"`)
 	has("2.1-to-2.2", `backup: {from: self}`)
+	has("2.0-patch", `min: "2.0.3"`)
+	has("2.0-patch", `backup: {from: self}`)
+	has("2.0-patch", `swap: {to: "2.0"}`)
 	has("2.2-to-2.3", `when: "cluster.dbSize > 50 * MB"`)
 	has("2.2-to-2.3", `wait: {duration: 2m}`)
 	has("2.2-to-2.3", `that: "cluster.dbSize < 100 * MB"`)

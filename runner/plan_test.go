@@ -58,6 +58,7 @@ func render(t *testing.T, p *Plan) (text, js []byte) {
 // rendered twice to prove the output is byte-identical across runs.
 func TestPlanOfflineGolden(t *testing.T) {
 	cases := []struct{ playbook, inventory string }{
+		{"2.0-patch", "../examples/inventory-v2.yaml"},
 		{"2.0-to-2.1", "../examples/inventory-v2.yaml"},
 		{"2.1-to-2.2", "../examples/inventory-v2.yaml"},
 		{"2.2-to-2.3", "../examples/inventory-v2.yaml"},

@@ -16,6 +16,7 @@ import (
 // examplePaths is examples/README.md's table: the example inventory for
 // each shipped playbook.
 var examplePaths = map[string]string{
+	"2.0-patch":  "inventory-v2.yaml",
 	"2.0-to-2.1": "inventory-v2.yaml",
 	"2.1-to-2.2": "inventory-v2.yaml",
 	"2.2-to-2.3": "inventory-v2.yaml",
