@@ -20,6 +20,7 @@ var upgraded = map[string]bool{
 	"2.0-to-2.1": true,
 	"2.1-to-2.2": true,
 	"2.2-to-2.3": true,
+	"2.3-to-3.0": true, // major_test.go
 	"3.4-to-3.5": true,
 	"3.5-to-3.6": true,
 	"3.6-to-3.5": true,
