@@ -193,11 +193,11 @@ func (o *operator) command(ctx context.Context, args ...string) (stdout, stderr 
 	return out.String(), errb.String(), code
 }
 
-// withFlags adds what every run, resume and rollback of this operator
+// withFlags adds what every run, upgrade, resume and rollback of this operator
 // needs; other commands are passed as they are.
 func (o *operator) withFlags(args []string) []string {
 	switch args[0] {
-	case "run", "resume", "rollback":
+	case "run", "resume", "rollback", "upgrade":
 	default:
 		return args
 	}

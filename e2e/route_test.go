@@ -1,0 +1,272 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/etcdplay/etcdplay/runner/events"
+	"github.com/etcdplay/etcdplay/runner/route"
+	"github.com/etcdplay/etcdplay/schema"
+)
+
+// routeKeys is what a route test writes first: enough that a lost key
+// shows, few enough that three hops of snapshots and restarts stay quick.
+const routeKeys = 500
+
+// planRoute runs `plan --to` and reads the route it prints as JSON.
+func (o *operator) planRoute(ctx context.Context, to string) *route.Route {
+	o.t.Helper()
+	out, stderr, code := o.command(ctx, "plan", "--to", to, "-i", o.inventory, "-o", "json")
+	if code != exitOK {
+		o.t.Fatalf("plan --to %s: exit %d\n%s", to, code, stderr)
+	}
+	var r route.Route
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		o.t.Fatalf("plan --to %s -o json: %v\n%s", to, err, out)
+	}
+	for i, h := range r.Hops {
+		o.t.Logf("route hop %d/%d: %s installs %s (%s)", i+1, len(r.Hops), h.Playbook, h.Release, h.Why)
+	}
+	return &r
+}
+
+// requireRoute fails unless the route's hops are these playbooks on these
+// releases ("3.5-patch=3.5.35").
+func requireRoute(t *testing.T, r *route.Route, want ...string) {
+	t.Helper()
+	var got []string
+	for _, h := range r.Hops {
+		got = append(got, h.Playbook+"="+h.Release.String())
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("route %v, want %v", got, want)
+	}
+}
+
+// hopsRun are the hops the events started, in order, each with its
+// playbook: the route as it ran.
+func hopsRun(rs ...*result) []string {
+	var out []string
+	for _, r := range rs {
+		for _, e := range r.events {
+			if e.Kind == events.RunStart && e.Hop > 0 {
+				out = append(out, e.Fields["playbook"].(string))
+			}
+		}
+	}
+	return out
+}
+
+// requireOneRun: every event of the commands belongs to one run id, and
+// the report (one for the route) names the route and that run.
+func (o *operator) requireOneRun(to string, rs ...*result) {
+	t := o.t
+	t.Helper()
+	ids := map[string]bool{}
+	for _, r := range rs {
+		for _, e := range r.events {
+			if e.RunID != "" {
+				ids[e.RunID] = true
+			}
+		}
+	}
+	if len(ids) != 1 {
+		t.Errorf("events of %d run ids %v, want one for the whole route", len(ids), ids)
+	}
+	b, err := os.ReadFile(filepath.Join(o.clusterState(), "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		RunID, Playbook, Result string
+		Backups                 []struct{ File string } `json:"backups"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !ids[rep.RunID] || !strings.HasPrefix(rep.Playbook, "route to "+to) || rep.Result != "succeeded" {
+		t.Errorf("report: run %s, %q, %s; want the route's run, titled route to %s, succeeded", rep.RunID, rep.Playbook, rep.Result, to)
+	}
+	t.Logf("one run %s, one report %q with %d backups", rep.RunID, rep.Playbook, len(rep.Backups))
+}
+
+// requireBackupPerHop: each hop's preflight took its own verified
+// snapshot before any member of that hop stopped.
+func requireBackupPerHop(t *testing.T, rs ...*result) {
+	t.Helper()
+	backed, stopped := map[int]bool{}, map[int]bool{}
+	for _, r := range rs {
+		for _, e := range r.events {
+			switch {
+			case e.Kind == events.StepDone && e.Action == "backup" && e.Phase == schema.PhasePreflight:
+				backed[e.Hop] = true
+			case e.Kind == events.StepDone && e.Action == "ssh-stop":
+				if !backed[e.Hop] {
+					t.Errorf("hop %d stopped %s before its backup", e.Hop, e.Member)
+				}
+				stopped[e.Hop] = true
+			}
+		}
+	}
+	for h := range stopped {
+		if !backed[h] {
+			t.Errorf("hop %d took no backup", h)
+		}
+	}
+}
+
+// TestUpgradeTo_3_6_From_3_5_BelowFloor: a 3.5.21 cluster is below the
+// 3.5.32 floor 3.5-to-3.6 asserts (run 3.5-to-3.6 alone is refused:
+// TestPreflight_BelowFloor_3_5_to_3_6). `upgrade --to 3.6` plans the patch
+// hop first and runs both hops in one command, one run, with the writer on.
+func TestUpgradeTo_3_6_From_3_5_BelowFloor(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := startBed(ctx, t, "3.5-below-floor", routeKeys)
+	o := newOperator(t, c)
+	v35, v36 := release(t, "3.5"), release(t, "3.6")
+
+	rt := o.planRoute(ctx, "3.6")
+	requireRoute(t, rt, "3.5-patch="+v35, "3.5-to-3.6="+v36)
+
+	w, err := c.StartWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := watchQuorum(ctx, c)
+	res := o.etcdplay(ctx, "upgrade", "--to", "3.6")
+	st := w.Stop()
+	res.want(t, exitOK)
+
+	if got := hopsRun(res); !slices.Equal(got, []string{"etcd 3.5 patch upgrade", "etcd 3.5 to 3.6"}) {
+		t.Errorf("hops run %v, want the patch then 3.5 to 3.6", got)
+	}
+	if got := len(res.steps(events.StepDone, "", "ssh-stop")); got != 2*len(c.Hosts) {
+		t.Errorf("%d stops, want each member once per hop (%d)", got, 2*len(c.Hosts))
+	}
+	requireBackupPerHop(t, res)
+	o.requireOneRun("3.6", res)
+	requireVersions(ctx, t, c, v36, "3.6.0")
+	requireHealthy(ctx, t, c)
+	requireKeys(ctx, t, c)
+	requireQuorum(t, c, q)
+	requireWriter(t, c, st, stops(res))
+}
+
+// TestUpgradeTo_3_7_From_3_5_BelowFloor_KilledThenResumed: `upgrade --to
+// 3.7` from 3.5.21 is three hops (patch, 3.5 to 3.6, 3.6 to 3.7). The
+// runner is SIGKILLed in the middle hop with its second member stopped;
+// `resume` finishes that hop without stopping the members done before,
+// then runs 3.6 to 3.7, under the same run id.
+func TestUpgradeTo_3_7_From_3_5_BelowFloor_KilledThenResumed(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := startBed(ctx, t, "3.5-below-floor", routeKeys)
+	o := newOperator(t, c)
+	v35, v36, v37 := release(t, "3.5"), release(t, "3.6"), release(t, "3.7")
+	requireRoute(t, o.planRoute(ctx, "3.7"), "3.5-patch="+v35, "3.5-to-3.6="+v36, "3.6-to-3.7="+v37)
+
+	w, err := c.StartWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := watchQuorum(ctx, c)
+	var order []string
+	firstPID, killed := 0, false
+	res := o.watch(ctx, func(e events.Event, p *os.Process) {
+		if killed || e.Hop != 2 || e.Phase != schema.PhaseMembers {
+			return
+		}
+		if e.Kind == events.MemberStart {
+			order = append(order, e.Member)
+		}
+		if e.Kind == events.MemberDone && len(order) == 1 {
+			firstPID = c.MemberPID(hostIndex(t, c, order[0]))
+		}
+		if len(order) == 2 && e.Kind == events.StepDone && e.Action == "ssh-stop" && e.Member == order[1] {
+			t.Logf("hop 2: %s is stopped: SIGKILL the runner (pid %d)", order[1], p.Pid)
+			killed = true
+			if err := p.Signal(syscall.SIGKILL); err != nil {
+				t.Errorf("kill: %v", err)
+			}
+		}
+	}, "upgrade", "--to", "3.7")
+	if !killed || res.code != -1 {
+		t.Fatalf("the route ended (exit %d) before hop 2's second stop", res.code)
+	}
+	if p := c.MemberPID(hostIndex(t, c, order[1])); p != 0 {
+		t.Fatalf("%s runs as pid %d; the kill was meant to find it stopped", order[1], p)
+	}
+
+	rs := o.etcdplay(ctx, "resume")
+	if rs.code == exitLocked {
+		t.Log("the dead run's lease still holds the lock: break it as the hint says")
+		rs = o.etcdplay(ctx, "resume", "--break-lock", "--yes")
+	}
+	st := w.Stop()
+	rs.want(t, exitOK)
+
+	for _, e := range rs.events {
+		if e.Hop == 1 && e.Kind == events.StepStart {
+			t.Errorf("resume ran hop 1's %s on %s again", e.Action, e.Member)
+		}
+		if e.Hop == 2 && e.Member == order[0] && e.Kind == events.StepStart && (e.Action == "ssh-stop" || e.Action == "swap") {
+			t.Errorf("resume ran %s again on %s, upgraded in hop 2 before the kill", e.Action, order[0])
+		}
+	}
+	if got := hopsRun(rs); len(got) != 2 {
+		t.Errorf("resume ran hops %v, want the rest of hop 2 and hop 3", got)
+	}
+	if firstPID == 0 {
+		t.Errorf("no pid for %s after hop 2 upgraded it", order[0])
+	}
+	requireBackupPerHop(t, res, rs)
+	o.requireOneRun("3.7", res, rs)
+	requireVersions(ctx, t, c, v37, "3.7.0")
+	requireHealthy(ctx, t, c)
+	requireKeys(ctx, t, c)
+	requireQuorum(t, c, q)
+	requireWriter(t, c, st, stops(res, rs))
+}
+
+// TestUpgradeTo_RefusedForAMissingRelease: the inventory lists no 3.5
+// release at or above the 3.5.32 floor; `plan --to` and `upgrade --to`
+// refuse (exit 3) naming what to add, and nothing on the cluster changes.
+func TestUpgradeTo_RefusedForAMissingRelease(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := startBed(ctx, t, "3.5-below-floor", 50)
+	o := newOperator(t, c)
+	v35 := release(t, "3.5")
+	o.inventory = o.editInventory("inventory-no-3.5-floor.yaml", func(inv map[string]any) {
+		delete(inv["releases"].(map[string]any), v35)
+	})
+	before := pids(c)
+	_, stderr, code := o.command(ctx, "plan", "--to", "3.6", "-i", o.inventory)
+	if code != exitInvalid || !strings.Contains(stderr, "a 3.5 release, 3.5.32 or newer") {
+		t.Errorf("plan --to 3.6: exit %d, want %d naming the 3.5 release to add:\n%s", code, exitInvalid, stderr)
+	}
+	res := o.etcdplay(ctx, "upgrade", "--to", "3.6")
+	res.want(t, exitInvalid)
+	if out := res.output(); !strings.Contains(out, "3.5.32 or newer") || !strings.Contains(out, "releases:") {
+		t.Errorf("the refusal does not name the release to add:\n%s", lastLines(out, 10))
+	}
+	t.Logf("refused: %s", clip(res.output(), 300))
+	if len(res.events) > 0 {
+		t.Errorf("the refused upgrade emitted %d events: it started a run", len(res.events))
+	}
+	if _, err := os.Stat(filepath.Join(o.clusterState(), "journal.jsonl")); err == nil {
+		t.Error("the refused upgrade wrote a journal")
+	}
+	requireUntouched(t, c, before)
+	requireVersions(ctx, t, c, c.Version, "3.5.0")
+	requireKeys(ctx, t, c)
+}
