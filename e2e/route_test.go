@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/etcdplay/etcdplay/runner/events"
-	"github.com/etcdplay/etcdplay/runner/route"
 	"github.com/etcdplay/etcdplay/schema"
 )
 
@@ -21,14 +20,27 @@ import (
 // shows, few enough that three hops of snapshots and restarts stay quick.
 const routeKeys = 500
 
+// plannedRoute is the part of `plan --to -o json` (route.Route) the tests
+// read.
+type plannedRoute struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	Hops []struct {
+		Playbook string `json:"playbook"`
+		Release  string `json:"release"`
+		Why      string `json:"why"`
+	} `json:"hops"`
+	Releases []string `json:"releases"`
+}
+
 // planRoute runs `plan --to` and reads the route it prints as JSON.
-func (o *operator) planRoute(ctx context.Context, to string) *route.Route {
+func (o *operator) planRoute(ctx context.Context, to string) *plannedRoute {
 	o.t.Helper()
 	out, stderr, code := o.command(ctx, "plan", "--to", to, "-i", o.inventory, "-o", "json")
 	if code != exitOK {
 		o.t.Fatalf("plan --to %s: exit %d\n%s", to, code, stderr)
 	}
-	var r route.Route
+	var r plannedRoute
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		o.t.Fatalf("plan --to %s -o json: %v\n%s", to, err, out)
 	}
@@ -40,11 +52,11 @@ func (o *operator) planRoute(ctx context.Context, to string) *route.Route {
 
 // requireRoute fails unless the route's hops are these playbooks on these
 // releases ("3.5-patch=3.5.35").
-func requireRoute(t *testing.T, r *route.Route, want ...string) {
+func requireRoute(t *testing.T, r *plannedRoute, want ...string) {
 	t.Helper()
 	var got []string
 	for _, h := range r.Hops {
-		got = append(got, h.Playbook+"="+h.Release.String())
+		got = append(got, h.Playbook+"="+h.Release)
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("route %v, want %v", got, want)
@@ -86,8 +98,10 @@ func (o *operator) requireOneRun(to string, rs ...*result) {
 		t.Fatal(err)
 	}
 	var rep struct {
-		RunID, Playbook, Result string
-		Backups                 []struct{ File string } `json:"backups"`
+		RunID    string                  `json:"run_id"`
+		Playbook string                  `json:"playbook"`
+		Result   string                  `json:"result"`
+		Backups  []struct{ File string } `json:"backups"`
 	}
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)

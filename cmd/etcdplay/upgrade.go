@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -41,6 +42,14 @@ skips a minor no shipped playbook covers, or that needs a release the
 inventory does not list (every missing release is named).`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			files, several, err := expandInventories(f.inventories)
+			if err != nil {
+				return err
+			}
+			if several {
+				return usageErr(errors.New("upgrade --to plans one cluster's route: give one inventory"), "run it once per cluster")
+			}
+			f.inventory = strings.Join(files, "")
 			rt, hops, err := planRoute(cmd.Context(), f.inventory, to)
 			if err != nil {
 				return err
