@@ -14,6 +14,7 @@ import (
 
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/testbed"
 )
 
 // routeKeys is what a route test writes first: enough that a lost key
@@ -180,10 +181,18 @@ func TestUpgradeTo_3_6_From_3_5_BelowFloor(t *testing.T) {
 // runner is SIGKILLed in the middle hop with its second member stopped;
 // `resume` finishes that hop without stopping the members done before,
 // then runs 3.6 to 3.7, under the same run id.
+//
+// The members run with --snapshot-count=100: 3.7 panics replaying WAL
+// entries 3.5 wrote (docs/etcd-behaviour.md, "Flags and data that stop a
+// new binary from starting"), so each member must have snapshotted past
+// them before it starts 3.7, as a cluster that ran a while on 3.6 has.
 func TestUpgradeTo_3_7_From_3_5_BelowFloor_KilledThenResumed(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	c := startBed(ctx, t, "3.5-below-floor", routeKeys)
+	c := testbed.StartT(t, testbed.Options{Version: "3.5-below-floor", ExtraFlags: []string{"--snapshot-count=100"}})
+	if err := c.WriteKeys(ctx, routeKeys); err != nil {
+		t.Fatal(err)
+	}
 	o := newOperator(t, c)
 	v35, v36, v37 := release(t, "3.5"), release(t, "3.6"), release(t, "3.7")
 	requireRoute(t, o.planRoute(ctx, "3.7"), "3.5-patch="+v35, "3.5-to-3.6="+v36, "3.6-to-3.7="+v37)
@@ -283,4 +292,39 @@ func TestUpgradeTo_RefusedForAMissingRelease(t *testing.T) {
 	requireUntouched(t, c, before)
 	requireVersions(ctx, t, c, c.Version, "3.5.0")
 	requireKeys(ctx, t, c)
+}
+
+// TestUpgradeTo_3_7_From_3_5_BelowFloor: the whole route from 3.5.21 to
+// 3.7 (patch, 3.5 to 3.6, 3.6 to 3.7) in one command, one run, with the
+// writer on. --snapshot-count=100 as in the test above.
+func TestUpgradeTo_3_7_From_3_5_BelowFloor(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := testbed.StartT(t, testbed.Options{Version: "3.5-below-floor", ExtraFlags: []string{"--snapshot-count=100"}})
+	if err := c.WriteKeys(ctx, routeKeys); err != nil {
+		t.Fatal(err)
+	}
+	o := newOperator(t, c)
+	v37 := release(t, "3.7")
+	w, err := c.StartWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := watchQuorum(ctx, c)
+	res := o.etcdplay(ctx, "upgrade", "--to", "3.7")
+	st := w.Stop()
+	res.want(t, exitOK)
+	if got := hopsRun(res); !slices.Equal(got, []string{"etcd 3.5 patch upgrade", "etcd 3.5 to 3.6", "etcd 3.6 to 3.7"}) {
+		t.Errorf("hops run %v, want patch, 3.5 to 3.6, 3.6 to 3.7", got)
+	}
+	if got := len(res.steps(events.StepDone, "", "ssh-stop")); got != 3*len(c.Hosts) {
+		t.Errorf("%d stops, want each member once per hop (%d)", got, 3*len(c.Hosts))
+	}
+	requireBackupPerHop(t, res)
+	o.requireOneRun("3.7", res)
+	requireVersions(ctx, t, c, v37, "3.7.0")
+	requireHealthy(ctx, t, c)
+	requireKeys(ctx, t, c)
+	requireQuorum(t, c, q)
+	requireWriter(t, c, st, stops(res))
 }
