@@ -31,6 +31,7 @@ var (
 	flagBigMB     = flag.Int("bench.big-mb", 200, "data in the cluster for the fixed-wait comparison (0 skips it)")
 	flagFixedWait = flag.Duration("bench.fixed-wait", 2*time.Minute, "the 2.x guides' fixed wait between members (shorter: a quicker, labelled variant)")
 	flagOut       = flag.String("bench.out", "", "folder for results.json and results.md (default: only the test log)")
+	flagBin       = flag.String("bench.etcdplay", "", "an etcdplay binary to measure instead of building ../cmd/etcdplay (e.g. an older build, to compare)")
 	flagTimeline  = flag.Bool("bench.timeline", false, "log each etcdplay run's timeline: its events beside each member's stop, start and /health seen from outside (also timeline-*.txt in the output folder)")
 )
 
@@ -75,7 +76,10 @@ type Result struct {
 // TestBench is the benchmark; see doc.go and scripts/bench.sh.
 func TestBench(t *testing.T) {
 	testbed.RequireVersions(t)
-	etcdplayBin = buildEtcdplay(t)
+	etcdplayBin = *flagBin
+	if etcdplayBin == "" {
+		etcdplayBin = buildEtcdplay(t)
+	}
 	var all []Result
 	var sizes []int
 	for _, s := range strings.Split(*flagMembers, ",") {

@@ -47,6 +47,9 @@ type run struct {
 	backups []steps.BackupManifest // this run's verified backups, as in backup.json
 	// options are each member's etcd options (readOptions), by name.
 	options map[string]steps.MemberOptions
+	// staleOptions are members restarted since their options were read:
+	// facts reads them again before it next answers.
+	staleOptions []string
 	// holdsBackup: a backup verified for this run (its own, a named one,
 	// or on resume its backup.json re-checked) lets members stop.
 	holdsBackup bool
@@ -365,10 +368,12 @@ func (r *run) preflight(ctx context.Context, c *steps.ClusterStatus) error {
 	// what the slowest host takes, not the sum (docs/performance.md).
 	errs := make([]error, len(r.names))
 	var wg sync.WaitGroup
+	start, hosts := r.o.now(), 0
 	for i, n := range r.names {
 		if r.onTo(c, n) {
 			continue
 		}
+		hosts++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -376,6 +381,13 @@ func (r *run) preflight(ctx context.Context, c *steps.ClusterStatus) error {
 		}()
 	}
 	wg.Wait()
+	if hosts > 0 {
+		// The report counts the wall time once, as what the slowest
+		// step's check is (staging a release is a transfer, not overhead).
+		r.emit(events.Event{Kind: events.Info, Phase: schema.PhasePreflight,
+			Message:  fmt.Sprintf("members steps' preflight checks on %d host(s), side by side", hosts),
+			Duration: r.o.now().Sub(start), Spent: spentPreflight(r.pb.Members.Steps)})
+	}
 	for _, err := range errs {
 		if err != nil {
 			r.cleanupPreflight(ctx)

@@ -57,8 +57,8 @@ func TestBedUpgrade35To36Gently(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
-	t.Logf("writer on all endpoints: %v; longest stall from %s, failed writes sent at %v",
-		allStats, allStats.StallStart.Format("15:04:05.000"), clocks(allStats.FailedAt))
+	t.Logf("writer on all endpoints: %v; longest stall from %s, failed writes sent at %v (last error: %q)",
+		allStats, allStats.StallStart.Format("15:04:05.000"), clocks(allStats.FailedAt), allStats.LastError)
 	t.Logf("writer pinned to the leader: %v", pinnedStats)
 	// On this bed the guide's steps typed with plain ssh (bench/upgrade.sh)
 	// also lose one write now and then, held for the writer's whole

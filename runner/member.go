@@ -127,8 +127,11 @@ func (r *run) runMember(ctx context.Context, name string, p pass) error {
 	}
 	if gated {
 		r.rejoin(ctx, p.phase, name)
-		// It restarted: what it runs with now is what later guards read.
-		r.readOptions(ctx, name)
+		// It restarted: what it runs with now is what later guards read,
+		// read when one first asks (facts), not between members: a
+		// playbook whose later steps read no facts pays nothing for it
+		// (docs/performance.md).
+		r.staleOptions = append(r.staleOptions, name)
 	}
 	if err := r.memberDone(p.phase, name, p.done, p.doneMsg); err != nil {
 		return err

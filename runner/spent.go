@@ -35,11 +35,14 @@ func spentOn(s *schema.Step) events.Spent {
 	return ""
 }
 
-// spentPreflight is what a members step's preflight check counts as: the
-// swap's stages and verifies the release on the host.
-func spentPreflight(s *schema.Step) events.Spent {
-	if s.Action == "swap" {
-		return events.SpentStaging
+// spentPreflight is what the members steps' preflight checks count as:
+// staging when a swap stages and verifies the release on the hosts (the
+// bulk of their time), checks otherwise.
+func spentPreflight(ss []*schema.Step) events.Spent {
+	for _, s := range ss {
+		if s.Action == "swap" {
+			return events.SpentStaging
+		}
 	}
 	return events.SpentCheck
 }

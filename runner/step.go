@@ -137,11 +137,12 @@ func (r *run) preflightMember(ctx context.Context, name string) error {
 		err := p.Preflight(pctx, r.env(schema.PhaseMembers, &cfg, i+1))
 		cancel()
 		if err == nil {
-			// Its time is accounted for in the report (staging a release
-			// is a transfer, not overhead).
+			// No Spent: the hosts are checked side by side, so their
+			// durations overlap; preflight accounts for the wall time of
+			// all of them in one event.
 			r.emit(events.Event{Kind: events.Info, Phase: schema.PhasePreflight, Member: name, StepIndex: i + 1,
 				Action: s.Action, StepName: s.Name, Message: "preflight check of the members step passed",
-				Duration: r.o.now().Sub(start), Spent: spentPreflight(s)})
+				Duration: r.o.now().Sub(start)})
 		}
 		if err != nil {
 			se := &StepError{Phase: schema.PhasePreflight, Member: name, Index: i + 1, Steps: len(r.pb.Members.Steps),
@@ -183,6 +184,10 @@ func (r *run) facts(ctx context.Context, member string) (schema.Facts, error) {
 	c, err := r.o.Cluster.Cluster(ctx)
 	if err != nil {
 		return schema.Facts{}, err
+	}
+	if len(r.staleOptions) > 0 {
+		r.readOptions(ctx, r.staleOptions...)
+		r.staleOptions = nil
 	}
 	return steps.FactsFrom(c, member, r.pb, r.vars, r.options), nil
 }

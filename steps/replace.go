@@ -13,7 +13,7 @@ import (
 
 // replaceAll puts each replacement in place in one round trip (a batch):
 // install every src beside its dst as dst.etcdplay-new with dst's owner
-// and mode, sync those files, then for each keep dst as
+// and mode, sync those files (unless preflight did: prepareSwap), then for each keep dst as
 // dst.etcdplay-prev (when it exists) and rename the new file over it,
 // sync the folders (the renames), and print each dst's version. Every
 // version must then be the one wanted (etcd exactly, etcdctl on its
@@ -28,13 +28,17 @@ func replaceAll(ctx context.Context, h Host, m *schema.MemberConfig, f HostFacts
 	idx := make([]at, len(rs))
 	var news, dirs []string
 	for _, r := range rs {
-		cmds = append(cmds, batchCmd{argv: installArgv(f, sudo, r.src, r.dst), privileged: true})
-		news = append(news, r.dst+newSuffix)
+		if !r.prepared { // else preflight installed and synced it
+			cmds = append(cmds, batchCmd{argv: installArgv(f, sudo, r.src, r.dst), privileged: true})
+			news = append(news, r.dst+newSuffix)
+		}
 		if d := path.Dir(r.dst); !slices.Contains(dirs, d) {
 			dirs = append(dirs, d)
 		}
 	}
-	cmds = append(cmds, batchCmd{argv: syncArgv(news)})
+	if len(news) > 0 {
+		cmds = append(cmds, batchCmd{argv: syncArgv(news)})
+	}
 	for i, r := range rs {
 		idx[i].keep = -1
 		if r.exists {
@@ -51,6 +55,9 @@ func replaceAll(ctx context.Context, h Host, m *schema.MemberConfig, f HostFacts
 	}
 
 	res, err := runBatch(ctx, h, m, cmds)
+	for _, r := range rs {
+		forget(h, r.dst) // placed, put back or in doubt: a retry installs anew
+	}
 	if err != nil {
 		return schema.Version{}, fmt.Errorf("swap on %s: %w (the binaries may be half swapped: `etcdplay resume` re-checks them)", m.Name, err)
 	}

@@ -146,7 +146,10 @@ func (*Swap) Critical() bool { return true }
 //   - with ssh.sudo, sudo allows each exact command the swap will run
 //     (`sudo -n -l`), and a refusal prints the missing sudoers lines.
 //
-// Nothing the running etcd uses is touched.
+// Then (not in a plan's check-only mode) it installs the release beside
+// the binary as <binary>.etcdplay-new, checked, so that the swap while
+// the member is down is two renames (prepareSwap). Nothing the running
+// etcd uses is touched.
 func (s *Swap) Preflight(ctx context.Context, env *Env) error {
 	m, err := needMember(env, "swap")
 	if err != nil {
@@ -185,20 +188,26 @@ func (s *Swap) Preflight(ctx context.Context, env *Env) error {
 			return err
 		}
 	}
+	if !env.CheckOnly && !s.isRollback(env) {
+		if err := prepareSwap(ctx, h, m, facts, files, r.Version); err != nil {
+			return fmt.Errorf("%w: refusing before any member is stopped", err)
+		}
+	}
 	env.info("release staged and checked", "member", m.Name, "binary", files[0].remote, "version", r.Version.String())
 	return nil
 }
 
 // Cleanup removes what Preflight staged for env.Member, for a run that
-// was refused: the uploads in the staging folder (remote releases are the
-// operator's files and stay).
+// was refused: the copies installed beside the binaries and the uploads
+// in the staging folder (remote releases are the operator's files and
+// stay).
 func (s *Swap) Cleanup(ctx context.Context, env *Env) {
 	m, err := needMember(env, "swap")
 	if err != nil || env.Inventory == nil {
 		return
 	}
 	r := env.Inventory.ReleaseFor(s.To)
-	if r == nil || r.Upload == "" {
+	if r == nil {
 		return
 	}
 	h, err := hostOf(ctx, env, m.Name)
@@ -209,7 +218,11 @@ func (s *Swap) Cleanup(ctx context.Context, env *Env) {
 	if err != nil {
 		return
 	}
-	unstage(ctx, h, releaseFiles(env, m, r, StageDir(env.Inventory, m, facts.Home)))
+	files := releaseFiles(env, m, r, StageDir(env.Inventory, m, facts.Home))
+	unprepare(ctx, h, m, facts)
+	if r.Upload != "" {
+		unstage(ctx, h, files)
+	}
 }
 
 // checkRunningBinary: the inventory's binary exists on the host and
@@ -285,7 +298,7 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	r := env.Inventory.ReleaseFor(s.To)
-	sf, err := swapFacts(ctx, h, m, stagedSources(env, m, r))
+	sf, err := swapFacts(ctx, h, m, append(stagedSources(env, m, r), m.Binary+newSuffix, m.Etcdctl+newSuffix))
 	if err != nil {
 		return err
 	}
@@ -315,25 +328,31 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 		// Preflight proved the file's sum and version; while the member is
 		// down only its presence is checked again, with the release's
 		// version when the preflight did not run in this process (a
-		// resume).
-		if err := checkStaged(ctx, h, m, files[0], want, facts); err != nil {
-			if files[0].local == "" {
-				return fmt.Errorf("%w; nothing was changed", err)
+		// resume). A copy preflight installed needs neither.
+		if !isPrepared(h, facts, files[0].remote, m.Binary) {
+			if err := checkStaged(ctx, h, m, files[0], want, facts); err != nil {
+				if files[0].local == "" {
+					return fmt.Errorf("%w; nothing was changed", err)
+				}
+				// Only after a crash or a resume that skipped preflight: better a
+				// late upload than a member left down.
+				env.warn("the staged release is missing or changed; uploading it while the member is down", "member", m.Name, "error", err.Error())
+				if files, err = stageRelease(ctx, env, h, m, r, facts.Home); err != nil {
+					return err
+				}
 			}
-			// Only after a crash or a resume that skipped preflight: better a
-			// late upload than a member left down.
-			env.warn("the staged release is missing or changed; uploading it while the member is down", "member", m.Name, "error", err.Error())
-			if files, err = stageRelease(ctx, env, h, m, r, facts.Home); err != nil {
+		}
+		rs = append(rs, replacement{tool: "etcd", src: files[0].remote, dst: m.Binary, exists: beforeErr == nil, want: want, exact: true,
+			prepared: isPrepared(h, facts, files[0].remote, m.Binary)})
+	}
+	if ctl := etcdctlFile(files); ctl != nil && m.Etcdctl != "" && (sf.etcdctlErr != nil || sf.etcdctl.MinorLine() != want.MinorLine()) {
+		if !isPrepared(h, facts, ctl.remote, m.Etcdctl) {
+			if err := checkStaged(ctx, h, m, *ctl, want, facts); err != nil {
 				return err
 			}
 		}
-		rs = append(rs, replacement{tool: "etcd", src: files[0].remote, dst: m.Binary, exists: beforeErr == nil, want: want, exact: true})
-	}
-	if ctl := etcdctlFile(files); ctl != nil && m.Etcdctl != "" && (sf.etcdctlErr != nil || sf.etcdctl.MinorLine() != want.MinorLine()) {
-		if err := checkStaged(ctx, h, m, *ctl, want, facts); err != nil {
-			return err
-		}
-		rs = append(rs, replacement{tool: "etcdctl", src: ctl.remote, dst: m.Etcdctl, exists: sf.etcdctlErr == nil, want: want})
+		rs = append(rs, replacement{tool: "etcdctl", src: ctl.remote, dst: m.Etcdctl, exists: sf.etcdctlErr == nil, want: want,
+			prepared: isPrepared(h, facts, ctl.remote, m.Etcdctl)})
 	}
 	if len(rs) == 0 {
 		env.record("version-after", before.String())
@@ -421,6 +440,9 @@ type replacement struct {
 	exists bool   // dst exists, and is kept as dst.etcdplay-prev
 	want   schema.Version
 	exact  bool // the version must be want exactly, not only its minor
+	// prepared: this process's preflight installed src as
+	// dst.etcdplay-new and checked it (prepareSwap); it is still there.
+	prepared bool
 }
 
 // stagedSources are the files a swap to r installs, for ReadHostFacts to
