@@ -18,10 +18,10 @@ import (
 // Releases reach a member in two moves (docs/production.md): before any
 // member stops, preflight stages each release in a folder the login user
 // owns (ssh.stage_dir), uploading it when the inventory says upload, and
-// proves its sha256 and `--version` there; the swap, while the member is
-// down, only installs the staged file beside the binary and renames it.
-// Nothing is written next to the binary before the install, and nothing
-// crosses the network while a member is down.
+// proves its sha256 and `--version` there, then installs it beside the
+// binary as <binary>.etcdplay-new (prepare.go); the swap, while the
+// member is down, only renames it into place. Nothing crosses the network
+// while a member is down, and the running binary is never written to.
 
 // DefaultStageDir is the staging folder under the login user's home when
 // the inventory sets no ssh.stage_dir; the cluster name is appended.
