@@ -24,7 +24,13 @@ snapshot taken in preflight; on 3.6 and later, the downgrade API).
 
 The same lock, journal and safety gates as run apply: every other member
 must be healthy before the member is stopped, and it must come back
-healthy, caught up and on the old version.`,
+healthy, caught up and on the old version.
+
+For a downgrade playbook (3.6-to-3.5, 3.7-to-3.6) rollback is the guide's
+"cancel the downgrade": etcdctl downgrade cancel once, then every member
+not on the newer minor goes back to it (the named or failed member first,
+then leader last), until the cluster version is the original one again.
+No member needs naming (docs/downgrades.md).`,
 		Args: args(cobra.RangeArgs(0, 1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			files, several, err := expandInventories(f.inventories)
