@@ -139,4 +139,3 @@ func TestDowngradeWhereItBelongs(t *testing.T) {
 		}
 	}
 }
-
