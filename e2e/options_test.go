@@ -150,3 +150,39 @@ func TestPreflight_DebugInConfigFile_3_4_to_3_5(t *testing.T) {
 	t.Logf("refused: %s", clip(msg, 400))
 	requireNothingStopped(t, o, res, before)
 }
+
+// TestPreflight_ExperimentalFlags_3_6_to_3_7: 3.6 members started with
+// deprecated --experimental-* flags (3.7 removed all of them: a 3.7 etcd
+// with one exits at once), one a rename and one a feature gate, the
+// boolean set to false (a flag is fatal whatever its value). The run is
+// refused in preflight (exit 5) naming each member, flag and the 3.6
+// option to use instead, with the member's value; no member is stopped.
+func TestPreflight_ExperimentalFlags_3_6_to_3_7(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := testbed.StartT(t, testbed.Options{Version: "3.6", ExtraFlags: []string{
+		"--experimental-compaction-batch-limit=500", "--experimental-initial-corrupt-check=false"}})
+	writeKeys(ctx, t, c, faultKeys)
+	o := newOperator(t, c)
+	before := pids(c)
+
+	res := o.etcdplay(ctx, "run", "3.6-to-3.7")
+	res.want(t, exitPreflight)
+	msg := res.failure()
+	for _, h := range c.Hosts {
+		for _, want := range []string{
+			"member " + h.Name + " runs with experimental-compaction-batch-limit=500, set by the flag --experimental-compaction-batch-limit (use --compaction-batch-limit=500 instead)",
+			"member " + h.Name + " runs with experimental-initial-corrupt-check=false, set by the flag --experimental-initial-corrupt-check (use --feature-gates=InitialCorruptCheck=false instead)",
+		} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("refusal does not say %q:\n%s", want, msg)
+			}
+		}
+	}
+	if !strings.Contains(msg, "3.7 removed every --experimental-* option") {
+		t.Errorf("refusal does not say what to do:\n%s", msg)
+	}
+	t.Logf("refused: %s", clip(msg, 500))
+	requireNothingStopped(t, o, res, before)
+	requireKeys(ctx, t, c)
+}

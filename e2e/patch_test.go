@@ -1,0 +1,106 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/etcdplay/etcdplay/testbed"
+)
+
+// Patch upgrades (playbooks/X.Y-patch.yaml): the same rolling procedure
+// as a minor upgrade, onto the inventory's newest release of the minor,
+// exactly, with no cluster-version change. The bed lists every version it
+// provisions, so its inventory's newest 3.5 is 3.5.35 and 3.6 is 3.6.16.
+
+// TestPatchThenUpgrade_3_5 is the path an operator on 3.5.21 must take:
+// 3.5-to-3.6 refuses (3.5.32 is the floor) before any stop, naming the
+// patch upgrade; 3.5-patch moves every member to 3.5.35 under a writer
+// (cluster version still 3.5.0); then 3.5-to-3.6 upgrades to 3.6.16. Every
+// key is there after each run.
+func TestPatchThenUpgrade_3_5(t *testing.T) {
+	t.Parallel()
+	patchThenUpgrade(t, "3.5", "3.6", "3.5.32")
+}
+
+// TestPatchThenUpgrade_3_6 is the same on 3.6.8, below 3.7's 3.6.11 floor.
+func TestPatchThenUpgrade_3_6(t *testing.T) {
+	t.Parallel()
+	patchThenUpgrade(t, "3.6", "3.7", "3.6.11")
+}
+
+func patchThenUpgrade(t *testing.T, minor, next, floor string) {
+	ctx := testContext(t)
+	c := startBed(ctx, t, minor+"-below-floor", keysPerCluster)
+	o := newOperator(t, c)
+	before := pids(c)
+	hop := minor + "-to-" + next
+
+	res := o.etcdplay(ctx, "run", hop)
+	res.want(t, exitPreflight)
+	out := res.output()
+	for _, want := range []string{floor, "patch-upgrade", c.Version} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s's refusal does not mention %q:\n%s", hop, want, lastLines(out, 20))
+		}
+	}
+	t.Logf("%s refused: %s", hop, clip(res.failure(), 300))
+	requireNothingStopped(t, o, res, before)
+
+	rolling(ctx, t, o, c, minor+"-patch", release(t, minor), minor+".0")
+	rolling(ctx, t, o, c, hop, release(t, next), next+".0")
+}
+
+// rolling runs playbook with a writer on every endpoint and checks what
+// upgradeKeys checks: every member upgraded to server (report and
+// /version), the cluster version cluster, every key intact, no quorum
+// lost, and no write lost (3.5+ members drain on SIGTERM).
+func rolling(ctx context.Context, t *testing.T, o *operator, c *testbed.Cluster, playbook, server, cluster string) {
+	t.Helper()
+	t.Logf("run %s with a writer putting a key every %v", playbook, testbed.WriterInterval)
+	w, err := c.StartWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := watchQuorum(ctx, c)
+	res := o.etcdplay(ctx, "run", playbook)
+	st := w.Stop()
+	res.want(t, exitOK)
+	rep := o.report()
+	for _, m := range rep.Members {
+		if m.State != "upgraded" || m.VersionAfter != server {
+			t.Errorf("%s report: %s %s, %s -> %s; want upgraded to %s", playbook, m.Name, m.State, m.VersionBefore, m.VersionAfter, server)
+		}
+	}
+	requireVersions(ctx, t, c, server, cluster)
+	requireHealthy(ctx, t, c)
+	requireKeys(ctx, t, c)
+	printSummary(t, playbook, rep, st, c.Keys())
+	requireQuorum(t, c, q)
+	requireWriter(t, c, st, stops(res))
+	if st.Failed != 0 {
+		t.Errorf("writer: %d failed writes during %s (last: %s), want 0", st.Failed, playbook, st.LastError)
+	}
+}
+
+// TestPatchNothingToDo_3_7: the bed has one 3.7 release, so 3.7-patch on
+// a 3.7.3 cluster is the re-run case: every member already on the target
+// release, preflight skipped, no member stopped, finish's checks pass.
+// (3.4-patch is the same file for 3.4; the bed has one 3.4 release too.)
+func TestPatchNothingToDo_3_7(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := startBed(ctx, t, "3.7", 200)
+	o := newOperator(t, c)
+	before := pids(c)
+	res := o.etcdplay(ctx, "run", "3.7-patch")
+	res.want(t, exitOK)
+	if !strings.Contains(res.output(), "every member already runs "+c.Version) {
+		t.Errorf("want the run to say every member already runs %s:\n%s", c.Version, lastLines(res.output(), 20))
+	}
+	requireUntouched(t, c, before)
+	requireVersions(ctx, t, c, c.Version, "3.7.0")
+	requireKeys(ctx, t, c)
+}
