@@ -187,7 +187,7 @@ func productionUpgradeWith(t *testing.T, playbook string, auth bool) *operator {
 	ctx := testContext(t)
 	from, to, _ := strings.Cut(playbook, "-to-")
 	target := release(t, to)
-	c, o, _ := startProduction(ctx, t, testbed.Options{Version: from, Production: true, Auth: auth}, keysPerCluster)
+	c, o, rules := startProduction(ctx, t, testbed.Options{Version: from, Production: true, Auth: auth}, keysPerCluster)
 
 	out, stderr, code := o.command(ctx, "plan", playbook, "-i", c.InventoryPath)
 	if code != exitOK {
@@ -203,6 +203,9 @@ func productionUpgradeWith(t *testing.T, playbook string, auth bool) *operator {
 	res := o.etcdplay(ctx, "run", playbook)
 	st := w.Stop()
 	res.want(t, exitOK)
+	if playbook == "3.5-to-3.6" {
+		requireV2StoreChecked(t, c, res, rules)
+	}
 	if c.Auth != nil && strings.Contains(res.output()+out+stderr, c.Auth.Password) {
 		t.Error("etcdplay printed the etcd password")
 	}

@@ -144,6 +144,9 @@ func upgradeKeys(t *testing.T, playbook string, n int) {
 		t.Errorf("%d members stopped, want each of the %d once", got, len(c.Hosts))
 	}
 
+	if playbook == "3.5-to-3.6" {
+		requireV2StoreChecked(t, c, res, nil)
+	}
 	requireVersions(ctx, t, c, target, to+".0")
 	requireHealthy(ctx, t, c)
 	requireKeys(ctx, t, c)

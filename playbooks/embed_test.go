@@ -92,7 +92,7 @@ func TestGuideFacts(t *testing.T) {
 	has("3.4-to-3.5", `order: leader-last`)
 	has("3.4-to-3.5", `when: "vars.has_v2_data && cluster.dbSize > 50 * MB"`)
 	has("3.5-to-3.6", `min: "3.5.32"`)
-	has("3.5-to-3.6", `that: "!vars.v2_ever_enabled || vars.v2store_clean"`)
+	has("3.5-to-3.6", `check-v2store: {}`)
 	has("3.5-to-3.6", `backup: {from: leader}`)
 	has("3.5-to-3.6", `assert-version: {storage: "3.6"}`)
 	src, _, _ := playbooks.Read("2.1-to-2.2")

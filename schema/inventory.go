@@ -130,7 +130,9 @@ type Release struct {
 	Etcdctl string  `yaml:"etcdctl" json:"etcdctl,omitempty"`
 	// EtcdctlSHA256 pins the release's etcdctl as SHA256 pins etcd.
 	EtcdctlSHA256 string `yaml:"etcdctl_sha256" json:"etcdctl_sha256,omitempty" jsonschema:"pattern=^[0-9a-fA-F]{64}$"`
-	Etcdutl       string `yaml:"etcdutl" json:"etcdutl,omitempty"`
+	Etcdutl       string `yaml:"etcdutl" json:"etcdutl,omitempty" doc:"the release's etcdutl: a path on the members with remote, a local file with upload (staged and checked in preflight like etcd); check-v2store runs it"`
+	// EtcdutlSHA256 pins the release's etcdutl as SHA256 pins etcd.
+	EtcdutlSHA256 string `yaml:"etcdutl_sha256" json:"etcdutl_sha256,omitempty" jsonschema:"pattern=^[0-9a-fA-F]{64}$"`
 	Pos           Pos    `yaml:"-" json:"-"`
 }
 
@@ -364,6 +366,11 @@ func (d *Decoder) decodeReleases(n *yaml.Node) map[string]*Release {
 				r.Etcdctl = d.String(v, what+".etcdctl")
 			case "etcdutl":
 				r.Etcdutl = d.String(v, what+".etcdutl")
+			case "etcdutl_sha256":
+				r.EtcdutlSHA256 = d.String(v, what+".etcdutl_sha256")
+				if !sha256Re.MatchString(r.EtcdutlSHA256) && !d.lastWasAt(v) {
+					d.Errorf(v, "%s.etcdutl_sha256 must be 64 hex digits, got %d characters", what, len(r.EtcdutlSHA256))
+				}
 			}
 		}) {
 			continue

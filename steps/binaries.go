@@ -104,8 +104,13 @@ df -Pk "$d" | awk 'NR==2 {print $4}'`
 // on the host for its pin and its `--version`. A file already staged with
 // the right sum is not sent again.
 func stageRelease(ctx context.Context, env *Env, h Host, m *schema.MemberConfig, r *schema.Release, home string) ([]stagedFile, error) {
+	return stageFiles(ctx, env, h, m, r.Version, releaseFiles(env, m, r, StageDir(env.Inventory, m, home)), home)
+}
+
+// stageFiles is stageRelease for any of a release's files (etcd, etcdctl,
+// etcdutl), version being the release's.
+func stageFiles(ctx context.Context, env *Env, h Host, m *schema.MemberConfig, version schema.Version, files []stagedFile, home string) ([]stagedFile, error) {
 	stage := StageDir(env.Inventory, m, home)
-	files := releaseFiles(env, m, r, stage)
 	var need int64
 	for i, f := range files {
 		if f.local == "" {
@@ -113,26 +118,26 @@ func stageRelease(ctx context.Context, env *Env, h Host, m *schema.MemberConfig,
 		}
 		st, err := os.Stat(f.local)
 		if err != nil {
-			return nil, fmt.Errorf("release %s: %w", r.Version, err)
+			return nil, fmt.Errorf("release %s: %w", version, err)
 		}
 		need += st.Size()
 		sum, err := FileSHA256(f.local)
 		if err != nil {
-			return nil, fmt.Errorf("release %s: %w", r.Version, err)
+			return nil, fmt.Errorf("release %s: %w", version, err)
 		}
 		if f.sha256 != "" && !strings.EqualFold(sum, f.sha256) {
-			return nil, fmt.Errorf("release %s: %s has sha256 %s (expected %s from the inventory)", r.Version, f.local, sum, f.sha256)
+			return nil, fmt.Errorf("release %s: %s has sha256 %s (expected %s from the inventory)", version, f.local, sum, f.sha256)
 		}
 		files[i].sha256 = sum // what the host must hold
 	}
 	if need > 0 {
-		res, err := shScript(ctx, h, prepareStageScript, stage, r.Version.String())
+		res, err := shScript(ctx, h, prepareStageScript, stage, version.String())
 		if err != nil || res.ExitStatus != 0 {
 			return nil, fmt.Errorf("staging folder %s on %s: exit %d%s%s (set ssh.stage_dir to a folder the login user owns)", stage, m.Name, res.ExitStatus, outputTail(res), errSuffix(err))
 		}
 		free, perr := strconv.ParseInt(strings.TrimSpace(string(res.Stdout)), 10, 64)
 		if perr == nil && free*1024 < need+need/10 {
-			return nil, fmt.Errorf("staging folder %s on %s has %d MiB free, release %s needs %d MiB", stage, m.Name, free>>10, r.Version, need>>20)
+			return nil, fmt.Errorf("staging folder %s on %s has %d MiB free, release %s needs %d MiB", stage, m.Name, free>>10, version, need>>20)
 		}
 	}
 	for _, f := range files {
@@ -146,7 +151,7 @@ func stageRelease(ctx context.Context, env *Env, h Host, m *schema.MemberConfig,
 				return nil, fmt.Errorf("upload %s to %s:%s: %w", f.local, m.Name, f.remote, err)
 			}
 		}
-		if err := verifyOnHost(ctx, h, m, f, r.Version); err != nil {
+		if err := verifyOnHost(ctx, h, m, f, version); err != nil {
 			return nil, err
 		}
 	}
@@ -154,8 +159,8 @@ func stageRelease(ctx context.Context, env *Env, h Host, m *schema.MemberConfig,
 }
 
 // verifyOnHost proves a release file on the host is readable, matches its
-// pin, and prints its version (etcd exactly; etcdctl on the same minor:
-// etcdctl releases are not always cut with every etcd patch).
+// pin, and prints its version (etcd and etcdutl exactly; etcdctl on the
+// same minor: etcdctl releases are not always cut with every etcd patch).
 func verifyOnHost(ctx context.Context, h Host, m *schema.MemberConfig, f stagedFile, want schema.Version) error {
 	if f.sha256 != "" {
 		sum, err := hostSHA256(ctx, h, f.remote)
@@ -166,7 +171,7 @@ func verifyOnHost(ctx context.Context, h Host, m *schema.MemberConfig, f stagedF
 			return fmt.Errorf("release %s: %s on %s has sha256 %s (expected %s from the inventory)", want, f.remote, m.Name, sum, f.sha256)
 		}
 	}
-	return checkVersion(ctx, h, m.Name, f.remote, f.tool, want, f.tool == "etcd")
+	return checkVersion(ctx, h, m.Name, f.remote, f.tool, want, f.tool != "etcdctl")
 }
 
 // hostSHA256 is sha256sum of a file on the host, as the login user.

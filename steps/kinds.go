@@ -8,6 +8,7 @@ func Kinds() []Kind {
 		{"assert-version", func() Action { return &AssertVersion{} }},
 		{"check", func() Action { return &Check{} }},
 		{"refuse-options", func() Action { return &RefuseOptions{} }},
+		{"check-v2store", func() Action { return &CheckV2Store{} }},
 		{"backup", func() Action { return &Backup{} }},
 		{"move-leader", func() Action { return &MoveLeader{} }},
 		{"ssh-stop", func() Action { return &SSHStop{} }},

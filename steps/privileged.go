@@ -50,6 +50,9 @@ type HostFacts struct {
 	// ConfigFile is the member's etcd --config-file when the login user
 	// cannot read it: ReadOptions then reads it with readConfigArgv.
 	ConfigFile string `json:"config_file,omitempty"`
+	// DataDir is the member's etcd data directory when the login user
+	// cannot read it: check-v2store then runs checkV2storeArgv under sudo.
+	DataDir string `json:"data_dir,omitempty"`
 }
 
 // FileOwner is who owns a binary and its mode; Missing when it does not
@@ -67,9 +70,11 @@ var privilegedTools = []string{"install", "mv", "rm", "cat"}
 
 // OfflineHostFacts is what the sudoers printer assumes without SSH: the
 // tools in /usr/bin (true on merged-/usr systems: Debian 12, Ubuntu 22.04,
-// RHEL 9), binaries root:root 0755, and home /home/USER.
+// RHEL 9), binaries root:root 0755, home /home/USER, and the inventory's
+// data_dir readable only by etcd's user.
 func OfflineHostFacts(m *schema.MemberConfig) HostFacts {
-	f := HostFacts{Home: "/home/" + cmp.Or(m.SSH.User, "USER"), Programs: map[string]string{}, Files: map[string]FileOwner{}}
+	f := HostFacts{Home: "/home/" + cmp.Or(m.SSH.User, "USER"), Programs: map[string]string{}, Files: map[string]FileOwner{},
+		DataDir: m.DataDir} // etcd's own user owns it, 0700
 	for _, p := range hostPrograms(m) {
 		f.Programs[p] = "/usr/bin/" + p
 	}
@@ -225,6 +230,13 @@ func readConfigArgv(f HostFacts, file string) []string {
 	return []string{f.program("cat"), "--", file}
 }
 
+// checkV2storeArgv is check-v2store's etcdutl run on a data directory
+// (under sudo when the login user cannot read it). --data-dir=DIR is one
+// word, so no directory name reads as another option.
+func checkV2storeArgv(etcdutl, dataDir string) []string {
+	return []string{etcdutl, "check", "v2store", "--data-dir=" + dataDir}
+}
+
 // ServiceArgv splits a service command into the argv sudo runs, the
 // program resolved to its absolute path. A command with shell syntax is
 // refused: under sudo it would need a shell, that is, full root.
@@ -276,6 +288,14 @@ func MemberPrivileged(inv *schema.Inventory, m *schema.MemberConfig, f HostFacts
 	if f.ConfigFile != "" {
 		out = append(out, PrivilegedCommand{Argv: readConfigArgv(f, f.ConfigFile),
 			Purpose: "preflight: read etcd's config file for the member.options facts"})
+	}
+	if f.DataDir != "" {
+		// Only a remote etcdutl: sudo never runs an upload from the
+		// login user's staging folder (check_v2store.go).
+		if r, err := v2storeRelease(inv); err == nil && r.Remote != "" {
+			out = append(out, PrivilegedCommand{Argv: checkV2storeArgv(r.Etcdutl, f.DataDir),
+				Purpose: "check-v2store: etcdutl " + r.Version.String() + " reads the data directory for custom v2 content"})
+		}
 	}
 	stage := StageDir(inv, m, f.Home)
 	for _, dst := range swappedFiles(inv, m) {

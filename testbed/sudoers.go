@@ -26,7 +26,7 @@ func sudoersPath(k int) string { return fmt.Sprintf("/etc/sudoers.d/etcdplay-bed
 // its binary folder: install -o root -g root -m 0755 -- of a file from the
 // host's staging folder or the release cache (Dir()/bin) as
 // <file>.etcdplay-new, mv -f to keep, place and restore the file, rm -f
-// of an unplaced install. Unlike `etcdplay sudoers`, the sources are
+// of an unplaced install, and etcdutl check v2store of its data dir. Unlike `etcdplay sudoers`, the sources are
 // wildcards, so the rules outlive a new release in versions.txt. Nothing
 // else: `sudo -n true` is refused. Tests of etcdplay's exact commands
 // install what `etcdplay sudoers` prints instead (SetSudoRules).
@@ -36,6 +36,8 @@ func (c *Cluster) DefaultSudoRules() []string {
 		for _, verb := range []string{"start", "stop", "status"} {
 			cmnds = append(cmnds, h.Service+" "+verb)
 		}
+		// check-v2store's etcdutl, from the release cache, on the data dir.
+		cmnds = append(cmnds, filepath.Join(Dir(), "bin", "*", "etcdutl")+" check v2store --data-dir="+h.DataDir)
 		for _, f := range []string{h.Binary(), h.Etcdctl()} {
 			cmnds = append(cmnds,
 				"/usr/bin/install -o root -g root -m 0755 -- "+filepath.Join(h.StageDir, "*")+" "+f+".etcdplay-new",

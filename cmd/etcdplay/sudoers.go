@@ -123,8 +123,13 @@ func sudoersOf(ctx context.Context, inv *schema.Inventory, offline bool) ([]host
 				return nil, exit.New(exit.Unreachable, err, "")
 			}
 			// A config file the login user cannot read is read with sudo cat.
-			if o, err := steps.ReadOptions(ctx, h, &m); err == nil && o.ConfigNeedsSudo {
-				facts.ConfigFile = o.ConfigFile
+			if o, err := steps.ReadOptions(ctx, h, &m); err == nil {
+				if o.ConfigNeedsSudo {
+					facts.ConfigFile = o.ConfigFile
+				}
+				// A data directory the login user cannot read is checked
+				// with etcdutl under sudo (check-v2store).
+				facts.DataDir = steps.DataDirForSudo(ctx, h, &m, o.Options)
 			}
 			if cfg, err := tgt.SSHConfig(m.Name); err == nil && user == "" {
 				user = cfg.User
