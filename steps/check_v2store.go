@@ -193,19 +193,26 @@ func (c *CheckV2Store) checkMember(ctx context.Context, env *Env, m *schema.Memb
 	if err != nil {
 		return v2storeOutcome{}, fmt.Errorf("on %s: %s: %w", m.Name, cmd, err)
 	}
-	out := string(res.Stdout) + string(res.Stderr)
-	o := v2storeOutcome{member: m.Name, dataDir: dir}
-	switch {
-	case res.ExitStatus == 0 && strings.Contains(out, v2storeClean):
-		o.found = v2storeClean
-	case strings.Contains(out, v2storeDirty):
-		o.found = v2storeDirty
-	case strings.Contains(out, v2storeDirtyWAL):
-		o.found = v2storeDirtyWAL
-	default:
+	found, ok := v2storeFound(res.ExitStatus, string(res.Stdout)+string(res.Stderr))
+	if !ok {
 		return v2storeOutcome{}, fmt.Errorf("on %s: %s exited %d%s (expected %q or a report of custom v2 content)", m.Name, cmd, res.ExitStatus, outputTail(res), v2storeClean)
 	}
-	return o, nil
+	return v2storeOutcome{member: m.Name, dataDir: dir, found: found}, nil
+}
+
+// v2storeFound reads what etcdutl check v2store printed: clean only with
+// exit 0 and the clean sentence; ok is false for anything else (an
+// etcdutl too old to know the WAL check, an unreadable directory).
+func v2storeFound(exit int, out string) (found string, ok bool) {
+	switch {
+	case exit == 0 && strings.Contains(out, v2storeClean):
+		return v2storeClean, true
+	case strings.Contains(out, v2storeDirty):
+		return v2storeDirty, true
+	case strings.Contains(out, v2storeDirtyWAL):
+		return v2storeDirtyWAL, true
+	}
+	return "", false
 }
 
 // v2storeRefusal names every member with custom v2 content and the
