@@ -197,7 +197,7 @@ func (o *operator) command(ctx context.Context, args ...string) (stdout, stderr 
 // needs; other commands are passed as they are.
 func (o *operator) withFlags(args []string) []string {
 	switch args[0] {
-	case "run", "resume", "rollback", "upgrade":
+	case "run", "resume", "rollback", "upgrade", "restore":
 	default:
 		return args
 	}

@@ -25,6 +25,7 @@ const (
 	modeRun mode = iota
 	modeResume
 	modeRollback
+	modeRestore
 )
 
 // run is one execution of Apply, Resume or Rollback.
@@ -62,6 +63,13 @@ type run struct {
 
 	// rollback: the member to put back.
 	rollbackMember string
+
+	// restore: the plan, and on resume the steps the journal shows done
+	// (restore.go).
+	restorePlan *steps.RestorePlan
+	restoreDone map[string]bool
+	// resuming: a resumed restore (modeResume is a playbook's).
+	resuming bool
 
 	// noBackupConfirmed: --no-backup was confirmed once for this run.
 	noBackupConfirmed bool
@@ -181,6 +189,8 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 	switch r.mode {
 	case modeRollback:
 		bodyErr = r.rollbackBody(ctx)
+	case modeRestore:
+		bodyErr = r.restoreBody(ctx)
 	default:
 		bodyErr = r.body(ctx)
 	}
@@ -610,6 +620,8 @@ func (r *run) modeName() string {
 		return "resume"
 	case modeRollback:
 		return "rollback"
+	case modeRestore:
+		return "restore"
 	}
 	return "run"
 }

@@ -68,3 +68,21 @@ func readBackups(dir, runID string) ([]steps.BackupManifest, error) {
 	}
 	return rec.Backups, nil
 }
+
+// RecordedBackups returns the run id and the verified backups backup.json
+// in the state folder dir records (the latest run that took one); an empty
+// id when there is none. `etcdplay restore` takes its default from here.
+func RecordedBackups(dir string) (string, []steps.BackupManifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, BackupFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	var rec backupRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return "", nil, fmt.Errorf("%s: %w", filepath.Join(dir, BackupFile), err)
+	}
+	return rec.RunID, rec.Backups, nil
+}

@@ -50,7 +50,7 @@ func (r *run) acquire(ctx context.Context) error {
 	err := r.o.Locker.Acquire(actx, r.id)
 	var held HeldError
 	var dead interface{ DeadRunHere(runID string) bool }
-	if r.mode == modeResume && errors.As(err, &dead) && dead.DeadRunHere(r.id) {
+	if (r.mode == modeResume || r.resuming) && errors.As(err, &dead) && dead.DeadRunHere(r.id) {
 		// The lock is this very run's, left by a process that crashed on
 		// this host: resuming that run takes it over, and says so.
 		who, berr := r.o.Locker.Break(actx)

@@ -11,6 +11,7 @@ import (
 	"github.com/etcdplay/etcdplay/internal/atomicfile"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/report"
+	"github.com/etcdplay/etcdplay/steps"
 )
 
 // EventsFile keeps every event of every run in the state folder, one JSON
@@ -68,6 +69,9 @@ type Meta struct {
 	Hop   int       `json:"hop,omitempty"`
 	// Target is the route's --to.
 	Target string `json:"target,omitempty"`
+	// Restore is the plan of a restore run (docs/restore.md): resume runs
+	// it again as confirmed.
+	Restore *steps.RestorePlan `json:"restore,omitempty"`
 }
 
 // MetaHop is one hop of a route in run.json.
@@ -79,7 +83,7 @@ type MetaHop struct {
 func (r *run) meta() Meta {
 	m := Meta{RunID: r.id, Cluster: r.inv.Cluster, Playbook: r.pb.Name, PlaybookPath: r.o.PlaybookPath,
 		InventoryPath: r.o.InventoryPath, PlaybookDigest: r.o.PlaybookDigest, InventoryDigest: r.o.InventoryDigest,
-		Started: r.o.now().UTC()}
+		Started: r.o.now().UTC(), Restore: r.restorePlan}
 	if rt := r.o.route; rt != nil {
 		m.Hop, m.Target = rt.hop, rt.target
 		for _, h := range rt.hops {
@@ -122,7 +126,12 @@ func (r *run) writeReport() (string, error) {
 	if r.j != nil {
 		jpath = r.j.Path()
 	}
-	rep := report.Build(r.runEvents(), report.Extra{Cluster: r.inv.Cluster, Playbook: r.o.route.title(r.pb.Name), Members: r.names,
+	evs := r.runEvents()
+	var restore *report.Restore
+	if r.restorePlan != nil {
+		restore = r.restoreReport(evs)
+	}
+	rep := report.Build(evs, report.Extra{Restore: restore, Cluster: r.inv.Cluster, Playbook: r.o.route.title(r.pb.Name), Members: r.names,
 		VersionsBefore: before, VersionsAfter: after, Backups: r.backups, JournalPath: jpath,
 		// a rollback's "before" is the version it started from
 		BeforeIsExact: r.mode == modeRollback, Done: r.upgradePass().done})
@@ -138,8 +147,11 @@ func (r *run) writeReport() (string, error) {
 	}
 	// A rollback's report goes beside the run's, not over it.
 	dir := r.o.StateDir
-	if r.mode == modeRollback {
+	switch r.mode {
+	case modeRollback:
 		dir = filepath.Join(dir, "rollback")
+	case modeRestore:
+		dir = filepath.Join(dir, "restore")
 	}
 	if err := rep.WriteFiles(dir); err != nil {
 		return "", err

@@ -134,3 +134,7 @@ func (o *Options) check() error {
 func newRunID(t time.Time) string {
 	return t.UTC().Format("20060102T150405Z") + "-" + randHex(3)
 }
+
+// NewRunID names a new run now: `etcdplay restore` needs the id before the
+// run starts, for the new cluster token its plan shows.
+func NewRunID() string { return newRunID(time.Now()) }

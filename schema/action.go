@@ -62,6 +62,10 @@ const (
 	PhaseMembers   Phase = "members"
 	PhaseFinish    Phase = "finish"
 	PhaseRollback  Phase = "rollback"
+	// PhaseRestore is `etcdplay restore`'s phase: every member stopped,
+	// restored from one snapshot and started (docs/restore.md). No
+	// playbook has it.
+	PhaseRestore Phase = "restore"
 )
 
 // PerMember reports whether steps in the phase run for one member at a time.

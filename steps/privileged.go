@@ -66,7 +66,7 @@ type FileOwner struct {
 
 // privilegedTools are the programs swap runs under sudo, and cat, which
 // reads a config file only etcd's user can (ReadOptions).
-var privilegedTools = []string{"install", "mv", "rm", "cat"}
+var privilegedTools = []string{"install", "mv", "rm", "cat", "chown"}
 
 // OfflineHostFacts is what the sudoers printer assumes without SSH: the
 // tools in /usr/bin (true on merged-/usr systems: Debian 12, Ubuntu 22.04,

@@ -24,22 +24,31 @@ func (t *Target) Locker() lock.Locker {
 	return t.locker
 }
 
+// HostLocker is the lock taken on every member host (the v2 lock, whatever
+// the API): a restore takes it, because the cluster that would hold a v3
+// lease may be down and is about to be replaced (docs/restore.md).
+func (t *Target) HostLocker() lock.Locker { return t.hostLocker() }
+
 func (t *Target) newLocker() lock.Locker {
 	if t.inv.API == "v2" {
-		var targets []lock.Target
-		for _, m := range t.inv.Members {
-			cfg := t.members[m.Name]
-			// Only a backup_dir the operator wrote puts the lock folder
-			// there; otherwise it goes in lock.DefaultV2Dir.
-			dir := ""
-			if m.BackupDir != "" || t.inv.BackupDir != "" {
-				dir = cfg.BackupDir
-			}
-			targets = append(targets, lock.Target{Name: m.Name, Dir: dir, Runner: hostRunner{t: t, member: m.Name}})
-		}
-		return lock.NewV2Locker(t.inv.Cluster, targets)
+		return t.hostLocker()
 	}
 	return lock.NewV3Locker(t.inv.Cluster, 0, t.lockClient)
+}
+
+func (t *Target) hostLocker() *lock.V2Locker {
+	var targets []lock.Target
+	for _, m := range t.inv.Members {
+		cfg := t.members[m.Name]
+		// Only a backup_dir the operator wrote puts the lock folder
+		// there; otherwise it goes in lock.DefaultV2Dir.
+		dir := ""
+		if m.BackupDir != "" || t.inv.BackupDir != "" {
+			dir = cfg.BackupDir
+		}
+		targets = append(targets, lock.Target{Name: m.Name, Dir: dir, Runner: hostRunner{t: t, member: m.Name}})
+	}
+	return lock.NewV2Locker(t.inv.Cluster, targets)
 }
 
 // lockClient opens an etcd client for the v3 lock on every member's

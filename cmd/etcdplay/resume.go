@@ -51,6 +51,11 @@ runner's.` + fleetHelp,
 				return err
 			}
 			f.inventory = strings.Join(files, "")
+			if len(a) == 0 {
+				if done, err := resumeRestore(cmd, opts, f); done {
+					return err
+				}
+			}
 			pbArg, err := runPlaybookArg(cmd, f, a)
 			if err != nil {
 				return err
@@ -162,4 +167,36 @@ func resumeRoute(cmd *cobra.Command, opts *options, f *runFlags, m *runner.Meta)
 		return nil
 	}
 	return s.finishOrRollBack(res, err)
+}
+
+// resumeRestore continues a restore when run.json describes one (done is
+// false otherwise, and resume goes on with the playbook run).
+func resumeRestore(cmd *cobra.Command, opts *options, f *runFlags) (done bool, err error) {
+	if f.inventory == "" {
+		return false, nil
+	}
+	inv, invDigest, err := loadInventoryDigest(f.inventory)
+	if err != nil {
+		return false, nil // the playbook path reports it
+	}
+	dir, err := journal.StateDir(f.stateDir, inv.Cluster)
+	if err != nil {
+		return false, nil
+	}
+	m, err := runner.ReadMeta(dir)
+	if err != nil || m.Restore == nil {
+		return false, nil
+	}
+	s, tgt, err := wireSession(cmd.Context(), cmd, opts, f, inv, nil)
+	if err != nil {
+		return true, err
+	}
+	defer s.close()
+	s.o.InventoryDigest, s.o.Locker = invDigest, tgt.HostLocker()
+	res, err := runner.ResumeRestore(s.ctx, s.o, m.Restore)
+	if errors.Is(err, runner.ErrNothingToResume) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "restore %s finished: nothing to resume\n", res.RunID)
+		return true, nil
+	}
+	return true, s.finish(res, err)
 }

@@ -215,13 +215,35 @@ func openSessionWith(ctx context.Context, cmd *cobra.Command, opts *options, f *
 	if _, err := runner.PlanOffline(pb, inv); err != nil {
 		return nil, invalid(stderr, err)
 	}
+	s, tgt, err := wireSession(ctx, cmd, opts, f, inv, sink)
+	if err != nil {
+		return nil, err
+	}
+	s.o.Playbook, s.o.PlaybookPath, s.o.PlaybookDigest = pb, playbookArg, pbDigest
+	s.o.InventoryDigest = invDigest
+	if pauseAt != runner.PauseNever {
+		hosts := map[string]string{}
+		for _, m := range inv.Members {
+			hosts[m.Name] = m.Host
+		}
+		s.o.Pause = pauseAt
+		s.o.Ask = (&pauseAsker{cluster: tgt, hosts: hosts, in: cmd.InOrStdin(), out: stderr, yes: f.yes}).Ask
+	}
+	return s, nil
+}
+
+// wireSession opens the target and wires the runner's options for inv:
+// sinks (sink, or the view -o and -v ask for when nil), state folder,
+// lock, confirmation, signals. The caller adds the playbook.
+func wireSession(ctx context.Context, cmd *cobra.Command, opts *options, f *runFlags, inv *schema.Inventory, sink events.Sink) (*session, *target.Target, error) {
+	stderr := cmd.ErrOrStderr()
 	dir, err := journal.StateDir(f.stateDir, inv.Cluster)
 	if err != nil {
-		return nil, exit.New(exit.Invalid, err, "")
+		return nil, nil, exit.New(exit.Invalid, err, "")
 	}
 	tgt, err := target.Open(ctx, inv, target.Options{AcceptNewHostKeys: f.acceptNew, V2DataSize: true})
 	if err != nil {
-		return nil, exit.New(exit.Invalid, err, "")
+		return nil, nil, exit.New(exit.Invalid, err, "")
 	}
 	s := &session{stderr: stderr}
 	s.cleanup = append(s.cleanup, func() { tgt.Close() })
@@ -243,14 +265,8 @@ func openSessionWith(ctx context.Context, cmd *cobra.Command, opts *options, f *
 	if f.stateDir != journal.DefaultRoot {
 		root = f.stateDir
 	}
-	hosts := map[string]string{}
-	for _, m := range inv.Members {
-		hosts[m.Name] = m.Host
-	}
 	s.o = runner.Options{
-		Playbook: pb, Inventory: inv,
-		PlaybookPath: playbookArg, InventoryPath: f.inventory,
-		PlaybookDigest: pbDigest, InventoryDigest: invDigest,
+		Inventory: inv, InventoryPath: f.inventory,
 		Cluster: tgt, Hosts: tgt, Sink: sink,
 		StateDir: dir, StateRoot: root,
 		BreakLock: f.breakLock, Confirm: confirmer(f.yes, cmd.InOrStdin(), stderr),
@@ -259,12 +275,8 @@ func openSessionWith(ctx context.Context, cmd *cobra.Command, opts *options, f *
 		BackupFile:      f.backup, NoBackup: f.noBackup,
 		Locker: tgt.Locker(),
 	}
-	if pauseAt != runner.PauseNever {
-		s.o.Pause = pauseAt
-		s.o.Ask = (&pauseAsker{cluster: tgt, hosts: hosts, in: cmd.InOrStdin(), out: stderr, yes: f.yes}).Ask
-	}
 	s.ctx, s.o.Hard = twoStageInterrupt(ctx)
-	return s, nil
+	return s, tgt, nil
 }
 
 // finish prints the summary (people read it on stderr in both modes) and

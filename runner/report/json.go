@@ -29,6 +29,7 @@ type jsonReport struct {
 	Backup  *steps.BackupManifest  `json:"backup,omitempty"`
 	Journal string                 `json:"journal,omitempty"`
 	Backups []steps.BackupManifest `json:"backups,omitempty"`
+	Restore *Restore               `json:"restore,omitempty"`
 }
 
 // jsonTotals: waits_ms is every wait for the cluster (catch-up and
@@ -99,7 +100,7 @@ func (r *Report) JSON() ([]byte, error) {
 	j := jsonReport{
 		RunID: r.RunID, Cluster: r.Cluster, Playbook: r.Playbook,
 		Started: jsonTimeOf(r.Started), Finished: jsonTimeOf(r.Finished),
-		Result: r.Result, Message: r.Message,
+		Result: r.Result, Message: r.Message, Restore: r.Restore,
 		Totals: jsonTotals{
 			TotalMS:          r.Totals.Total.Milliseconds(),
 			EtcdStopMS:       ms(t, events.SpentEtcdStop),

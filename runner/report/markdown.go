@@ -79,6 +79,13 @@ func (r *Report) Markdown() []byte {
 		timeline(&b, m.Timeline, hasRollback(m.Timeline))
 	}
 
+	if r.Restore != nil {
+		var names []string
+		for _, m := range r.Members {
+			names = append(names, m.Name)
+		}
+		r.Restore.markdown(&b, names)
+	}
 	for _, m := range r.Backups {
 		title := "Backup"
 		if len(r.Backups) > 1 {

@@ -43,6 +43,8 @@ type Report struct {
 	Backups []steps.BackupManifest // the run's verified backups, in the order taken
 	Journal string                 // path of the run's journal
 	Totals  Totals
+	// Restore is set on a restore's report.
+	Restore *Restore
 }
 
 // Member is what happened to one member.
@@ -116,6 +118,8 @@ type Extra struct {
 	// Done is the state of a member the members phase finished:
 	// "upgraded" (the default) or, for a downgrade playbook, "downgraded".
 	Done string
+	// Restore is the restore a restore run performed.
+	Restore *Restore
 }
 
 // Build folds evs (in the order emitted) into a Report. The cluster and
@@ -123,7 +127,7 @@ type Extra struct {
 // "cluster" and "playbook" fields.
 func Build(evs []events.Event, x Extra) *Report {
 	r := &Report{Cluster: x.Cluster, Playbook: x.Playbook, Result: Incomplete,
-		Backups: x.Backups, Journal: x.JournalPath}
+		Backups: x.Backups, Journal: x.JournalPath, Restore: x.Restore}
 	members := map[string]*Member{}
 	var order []string
 	member := func(name string) *Member {
