@@ -32,6 +32,13 @@ cat -- FILE of etcd's --config-file when the login user cannot read it (the
 member.options facts; found from the running etcd's command line, so
 --offline cannot know it).
 
+A second rule per host, printed apart, is what 'etcdplay restore' needs: mv
+of the data dir to DATA_DIR.etcdplay-aside, mv of the restored folder from
+the staging folder to the data dir, chown -R of it to the data dir's owner
+(read with stat; --offline writes ETCD_USER:ETCD_GROUP). Grant it only where
+this login user may restore the cluster; without it restore refuses before
+anything stops and names the missing line.
+
 Program paths (install, mv, rm, and a service command's program given without
 a path) are resolved with 'command -v' over SSH, and the binaries' owner and
 mode are read with 'stat', both as the login user; the home folder gives the
@@ -71,6 +78,10 @@ Exit status: 0 printed, 3 invalid inventory, 4 a host cannot be reached.`,
 				}
 				fmt.Fprintf(out, "# %s: member %s, login user %s (/etc/sudoers.d/etcdplay on that host)\n", h.Host, h.Member, h.User)
 				fmt.Fprint(out, h.Sudoers)
+				if h.RestoreSudoers != "" {
+					fmt.Fprintf(out, "# %s: etcdplay restore only (data dir set aside, restored, given to etcd's user); grant if this login user may restore\n", h.Member)
+					fmt.Fprint(out, h.RestoreSudoers)
+				}
 			}
 			if len(hosts) == 0 {
 				fmt.Fprintln(cmd.ErrOrStderr(), "no member says ssh.sudo: true: etcdplay needs no sudo rule for this inventory")
@@ -92,6 +103,11 @@ type hostSudoers struct {
 	Commands []steps.PrivilegedCommand `json:"commands"`
 	Facts    steps.HostFacts           `json:"facts"`
 	Sudoers  string                    `json:"sudoers"`
+	// RestoreCommands are what `etcdplay restore` adds (set a data dir
+	// aside, put the restored one in place, give it to etcd's user), in
+	// a rule of their own an admin may choose not to grant.
+	RestoreCommands []steps.PrivilegedCommand `json:"restore_commands,omitempty"`
+	RestoreSudoers  string                    `json:"restore_sudoers,omitempty"`
 }
 
 // sudoersOf builds every sudo member's rules from the commands
@@ -119,7 +135,7 @@ func sudoersOf(ctx context.Context, inv *schema.Inventory, offline bool) ([]host
 			if err != nil {
 				return nil, exit.New(exit.Unreachable, err, "fix SSH to the host, or add --offline to print the rules from assumptions")
 			}
-			if facts, err = steps.ReadHostFacts(ctx, h, &m); err != nil {
+			if facts, err = steps.ReadHostFacts(ctx, h, &m, m.DataDir); err != nil {
 				return nil, exit.New(exit.Unreachable, err, "")
 			}
 			// A config file the login user cannot read is read with sudo cat.
@@ -142,8 +158,13 @@ func sudoersOf(ctx context.Context, inv *schema.Inventory, offline bool) ([]host
 		if user == "" {
 			user = "LOGIN_USER"
 		}
-		out = append(out, hostSudoers{Member: m.Name, Host: m.Host, User: user, Commands: cmds, Facts: facts,
-			Sudoers: steps.RenderSudoers(user, steps.SudoersAlias(inv.Cluster+"_"+m.Name), cmds)})
+		hs := hostSudoers{Member: m.Name, Host: m.Host, User: user, Commands: cmds, Facts: facts,
+			Sudoers: steps.RenderSudoers(user, steps.SudoersAlias(inv.Cluster+"_"+m.Name), cmds)}
+		if rc := steps.MemberRestorePrivileged(inv, &m, facts); len(rc) > 0 {
+			hs.RestoreCommands = rc
+			hs.RestoreSudoers = steps.RenderSudoers(user, steps.SudoersAlias(inv.Cluster+"_"+m.Name+"_restore"), rc)
+		}
+		out = append(out, hs)
 	}
 	return out, nil
 }
