@@ -95,6 +95,18 @@ func TestGuideFacts(t *testing.T) {
 	has("3.5-to-3.6", `check-v2store: {}`)
 	has("3.5-to-3.6", `backup: {from: leader}`)
 	has("3.5-to-3.6", `assert-version: {storage: "3.6"}`)
+	has("3.5-to-3.6", `removed: [enable-v2=true, experimental-enable-v2v3, proxy=on, proxy=readonly, "proxy-*"]`)
+	has("3.4-to-3.5", `values: [logger=capnslog]`)
+	has("3.6-to-3.7", `min: "3.6.11"`)
+	has("3.6-to-3.7", `assert-version: {storage: "3.7"}`)
+	has("3.6-to-3.7", `backup: {from: leader}`)
+	has("3.6-to-3.7", `experimental-initial-corrupt-check: feature-gates=InitialCorruptCheck={value}`)
+	has("3.6-to-3.7", `- "experimental-*"`)
+	for _, minor := range []string{"3.4", "3.5", "3.6", "3.7"} {
+		has(minor+"-patch", `swap: {to: "`+minor+`"}`)
+		has(minor+"-patch", `backup: {from: leader}`)
+		has(minor+"-patch", `assert-version: {cluster: "`+minor+`", servers: "`+minor+`.*"}`)
+	}
 	src, _, _ := playbooks.Read("2.1-to-2.2")
 	if strings.Contains(string(src), "50 * MB") {
 		t.Error("2.1-to-2.2 has a 50MB rule, which its guide does not")
