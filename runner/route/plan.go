@@ -127,6 +127,11 @@ func Plan(cat Catalogue, live Live, releases []schema.Version, to Target) (*Rout
 		missing = append(missing, fmt.Sprintf("a %s release (the target: its newest listed release is installed)", to.Minor))
 	}
 	r.To = cmpOr(to.Exact, final)
+	if ok && to.Exact.IsZero() && final.Less(highest) && lowest.Less(final) {
+		// A patch hop installs the newest listed release on every member,
+		// and would take the one already above it down.
+		missing = append(missing, fmt.Sprintf("a %s release, %s or newer (a member runs %s; the newest listed is %s)", to.Minor, highest, highest, final))
+	}
 
 	// need is what every member must run once minor m is done: the floor
 	// of the next playbook on the way, or the target on the last minor.

@@ -94,6 +94,7 @@ func TestPlanRoutes(t *testing.T) {
 		{"on the target minor below the newest: a patch", live("3.6.0", "3.6.5", "3.6.5", "3.6.5"), all, "3.6",
 			"3.6-patch=3.6.14"},
 		{"already there: no hop", live("3.6.0", "3.6.14", "3.6.14", "3.6.14"), all, "3.6", ""},
+		{"above the newest listed: no hop", live("3.6.0", "3.6.16", "3.6.16", "3.6.16"), all, "3.6", ""},
 		{"a hop left half-done is finished first, no patch", live("3.5.0", "3.5.33", "3.6.14", "3.5.33"), all, "3.7",
 			"3.5-to-3.6=3.6.14 3.6-to-3.7=3.7.1"},
 		{"members on 3.6, cluster version still 3.5", live("3.5.0", "3.6.14", "3.6.14", "3.6.14"), all, "3.6",
@@ -151,6 +152,8 @@ func TestPlanRefuses(t *testing.T) {
 			exit.Refused, []string{"no shipped playbook upgrades 3.5"}},
 		{"below the floor, no patch playbook", Catalogue{fake[4]}, live("3.5.0", "3.5.21", "3.5.21", "3.5.21"), versions("3.5.33", "3.6.14"), "3.6",
 			exit.Refused, []string{"no patch playbook for 3.5 ships"}},
+		{"a member above the newest listed release", fake, live("3.6.0", "3.6.5", "3.6.16", "3.6.5"), versions("3.6.14"), "3.6",
+			exit.Invalid, []string{"a 3.6 release, 3.6.16 or newer (a member runs 3.6.16; the newest listed is 3.6.14)"}},
 		{"a member down", fake, live("3.5.0", "3.5.33", "", "3.5.33"), versions("3.6.14"), "3.6",
 			exit.Unreachable, []string{"no server version from infra1"}},
 	}

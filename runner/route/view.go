@@ -19,7 +19,7 @@ func WriteText(w io.Writer, r *Route) error {
 	fmt.Fprintf(&b, "route for %s: %s -> %s (--to %s)\n", cmp.Or(r.Cluster, "-"), r.From, r.To, r.Target)
 	fmt.Fprintf(&b, "live: %s; cluster version %s\n", members(r.Live), cmp.Or(r.Live.Cluster, "-"))
 	if len(r.Hops) == 0 {
-		fmt.Fprintf(&b, "every member already runs %s: nothing to do\n", r.To)
+		fmt.Fprintf(&b, "every member already runs %s or newer: nothing to do\n", r.To)
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
@@ -54,7 +54,7 @@ func WriteMarkdown(w io.Writer, r *Route) error {
 	fmt.Fprintf(&b, "| to | %s |\n", markdown.Code(r.To.String()))
 	fmt.Fprintf(&b, "| live | %s |\n", markdown.Text(members(r.Live)))
 	if len(r.Hops) == 0 {
-		fmt.Fprintf(&b, "\nEvery member already runs %s: nothing to do.\n", markdown.Code(r.To.String()))
+		fmt.Fprintf(&b, "\nEvery member already runs %s or newer: nothing to do.\n", markdown.Code(r.To.String()))
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
