@@ -328,3 +328,56 @@ func TestUpgradeTo_3_7_From_3_5_BelowFloor(t *testing.T) {
 	requireQuorum(t, c, q)
 	requireWriter(t, c, st, stops(res))
 }
+
+// TestUpgradeTo_3_0_From_2_2: a route across the major on a v2 cluster,
+// as far as the shipped playbooks reach (2.2 to 2.3, then 2.3 to 3.0).
+// 2.3-to-3.0's finish refuses a cluster without v3 data (etcd issue
+// 9480), which stops the route in its last hop; after the operator's
+// first v3 put, `resume` finishes it under the same run.
+func TestUpgradeTo_3_0_From_2_2(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := startBed(ctx, t, "2.2", 300)
+	o := newOperator(t, c)
+	v23, v30 := release(t, "2.3"), release(t, "3.0")
+	requireRoute(t, o.planRoute(ctx, "3.0"), "2.2-to-2.3="+v23, "2.3-to-3.0="+v30)
+
+	w, err := c.StartWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := watchQuorum(ctx, c)
+	res := o.etcdplay(ctx, "upgrade", "--to", "3.0")
+	res.want(t, exitStepFailed)
+	if out := res.output(); !strings.Contains(out, "no v3 data") || !strings.Contains(out, "etcdplay resume") {
+		t.Errorf("the route did not stop at 2.3-to-3.0's v3-data refusal:\n%s", lastLines(out, 15))
+	}
+	if got := hopsRun(res); !slices.Equal(got, []string{"etcd 2.2 to 2.3", "etcd 2.3 to 3.0"}) {
+		t.Errorf("hops run %v, want 2.2 to 2.3 then 2.3 to 3.0", got)
+	}
+	requireVersions(ctx, t, c, v30, "3.0.0")
+
+	h := c.Hosts[0]
+	put := "ETCDCTL_API=3 " + h.Etcdctl() + " --endpoints=" + h.ClientURL + " put etcdplay-e2e/first-v3-key v3"
+	t.Logf("the operator writes the cluster's first v3 key, as the refusal says: %s", put)
+	if out, err := c.SSH(ctx, 0, put); err != nil || !strings.Contains(out, "OK") {
+		t.Fatalf("v3 put: %q, %v", out, err)
+	}
+	before := pids(c)
+	rs := o.etcdplay(ctx, "resume")
+	st := w.Stop()
+	rs.want(t, exitOK)
+	requireUntouched(t, c, before)
+	for _, e := range rs.events {
+		if e.Hop != 2 && e.Hop != 0 {
+			t.Errorf("resume emitted an event of hop %d: %s %s", e.Hop, e.Kind, e.Action)
+			break
+		}
+	}
+	o.requireOneRun("3.0", res, rs)
+	requireVersions(ctx, t, c, v30, "3.0.0")
+	requireHealthy(ctx, t, c)
+	requireKeys(ctx, t, c)
+	requireQuorum(t, c, q)
+	requireWriter(t, c, st, stops(res, rs))
+}
