@@ -68,6 +68,7 @@ type Result struct {
 	// with the tool's steps or the members' logs.
 	AllStallAtMS  int64   `json:"all_endpoints_stall_at_ms"`
 	AllFailedAtMS []int64 `json:"all_endpoints_failed_at_ms,omitempty"`
+	AllLastError  string  `json:"all_endpoints_last_error,omitempty"`
 	// etcdplay only: its own report's overhead and its peak memory.
 	ReportOverheadMS int64 `json:"report_overhead_ms,omitempty"`
 	PeakRSSKB        int64 `json:"peak_rss_kb,omitempty"`
@@ -193,7 +194,7 @@ func upgradeOnce(t *testing.T, way string, n, rep int) Result {
 		SSH: sshAccepted(bed) - sshBefore, AllFailed: sAll.Failed, AllStallMS: sAll.LongestStall.Milliseconds(),
 		PinFailed: sPin.Failed, PinStallMS: sPin.LongestStall.Milliseconds(),
 		TransferMS: tr.transfers.Milliseconds(), BackupMS: tr.backups.Milliseconds(), PeakRSSKB: tr.peakRSSKB,
-		AllStallAtMS: sAll.StallStart.Sub(t0).Milliseconds()}
+		AllStallAtMS: sAll.StallStart.Sub(t0).Milliseconds(), AllLastError: sAll.LastError}
 	for _, f := range sAll.FailedAt {
 		r.AllFailedAtMS = append(r.AllFailedAtMS, f.Sub(t0).Milliseconds())
 	}
