@@ -109,3 +109,27 @@ func TestDowngrade_CancelledHalfway_3_6_to_3_5(t *testing.T) {
 	requireQuorum(t, c, q)
 	requireWriter(t, c, st, stops(res, rb))
 }
+
+// TestDowngrade_3_5_to_3_4_RefusedBelow3_4_32 is 3.5-to-3.4 as far as the
+// bed allows: its 3.4 is Debian's 3.4.23, and the guide's procedure needs
+// 3.4.32 or newer (the first 3.4 with --next-cluster-version-compatible;
+// the module proxy serves no 3.4). The run is refused before anything
+// changes, naming the release to list, and the cluster keeps serving on
+// 3.5 with every key.
+func TestDowngrade_3_5_to_3_4_RefusedBelow3_4_32(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	v35 := release(t, "3.5")
+	c := startBed(ctx, t, "3.5", faultKeys)
+	o := newOperator(t, c)
+	before := pids(c)
+	res := o.etcdplay(ctx, "run", "3.5-to-3.4")
+	res.want(t, exitInvalid)
+	if out := res.output(); !strings.Contains(out, "needs 3.4.32 or newer") || !strings.Contains(out, release(t, "3.4")) {
+		t.Errorf("the refusal does not name the bed's 3.4 release and the 3.4.32 floor:\n%s", lastLines(out, 10))
+	}
+	requireUntouched(t, c, before)
+	requireVersions(ctx, t, c, v35, "3.5.0")
+	requireHealthy(ctx, t, c)
+	requireKeys(ctx, t, c)
+}

@@ -50,6 +50,8 @@ func TestPlanText(t *testing.T) {
 		{`ssh-stop: {}`, "on infra0: systemctl stop etcd, then confirm", ""},
 		{`ssh-start:`, "on infra0: systemctl start etcd", ""},
 		{`swap: {to: "3.5"}`, "install etcd 3.5.35 at /usr/local/bin/etcd from the copy of ./etcd-3.5.35 staged and checked in preflight, sha256 0123456789ab...", ""},
+		{`swap: {to: "3.4", min: "3.4.32"}`, "", "the inventory's newest 3.4.x release is 3.4.23, and the guide needs 3.4.32 or newer"},
+		{`swap: {to: "3.5", min: "3.5.32"}`, "install etcd 3.5.35 at", ""},
 		{`swap: "3.4"`, "install etcd 3.4.23 at /usr/local/bin/etcd from /opt/etcd-3.4.23 on the member (checked in preflight)", ""},
 		{`swap: {to: "3.6"}`, "", "the inventory lists no 3.6.x release (releases: 3.4.23, 3.5.31, 3.5.35)"},
 		{`wait: {for: healthy}`, "wait until infra0 and the cluster are healthy", ""},
@@ -65,6 +67,12 @@ func TestPlanText(t *testing.T) {
 			src := "playbook: t\nfrom: \"3.4\"\nto: \"3.5\"\nmembers:\n  steps:\n    - " + tt.step + "\n"
 			if strings.HasPrefix(tt.step, "swap: {to: \"3.6\"}") {
 				src = "playbook: t\nfrom: \"3.5\"\nto: \"3.6\"\nmembers:\n  steps:\n    - " + tt.step + "\n"
+			}
+			if strings.HasPrefix(tt.step, "swap: {to: \"3.4\"") {
+				src = "playbook: t\nfrom: \"3.5\"\nto: \"3.4\"\nmembers:\n  steps:\n    - " + tt.step + "\n"
+			}
+			if strings.HasPrefix(tt.step, "swap: {to: \"3.5\", min") {
+				src = "playbook: t\nfrom: \"3.4\"\nto: \"3.5\"\nmembers:\n  steps:\n    - " + tt.step + "\n"
 			}
 			if strings.HasPrefix(tt.step, "swap: \"3.4\"") {
 				src = "playbook: t\nfrom: \"3.4\"\nto: \"3.5\"\nmembers:\n  steps:\n    - ssh-stop: {}\nrollback:\n  - " + tt.step + "\n"

@@ -21,8 +21,12 @@ import (
 // every fleet.
 type Swap struct {
 	To schema.Minor `yaml:"to" json:"to" jsonschema:"required" doc:"target minor, e.g. \"3.5\"; the inventory's newest release on it is installed"`
+	// Min is the lowest release of To the guide accepts (3.5 to 3.4 needs
+	// 3.4.32+, the first 3.4 with --next-cluster-version-compatible): an
+	// inventory listing an older one is refused before anything changes.
+	Min schema.Version `yaml:"min" json:"min,omitempty" doc:"the lowest release on to the guide accepts, e.g. \"3.4.32\"; an older release in the inventory is refused at plan time"`
 
-	toPos schema.Pos
+	toPos, minPos schema.Pos
 }
 
 func (*Swap) Kind() string { return "swap" }
@@ -37,9 +41,13 @@ func (s *Swap) DecodeArgs(d *schema.Decoder, n *yaml.Node) {
 	set := map[string]bool{}
 	if !d.Fields(n, "swap", s, func(key string, v *yaml.Node) {
 		set[key] = true
-		if key == "to" {
+		switch key {
+		case "to":
 			s.toPos = d.Pos(schema.Resolve(v))
 			s.To = d.Minor(v, "swap.to")
+		case "min":
+			s.minPos = d.Pos(schema.Resolve(v))
+			s.Min = d.Version(v, "swap.min")
 		}
 	}) {
 		return
@@ -47,6 +55,18 @@ func (s *Swap) DecodeArgs(d *schema.Decoder, n *yaml.Node) {
 	if !set["to"] {
 		d.Hintf(n, `e.g. swap: {to: "3.5"}`, "swap: missing required key \"to\"")
 	}
+	if !s.Min.IsZero() && !s.To.IsZero() && s.Min.MinorLine() != s.To {
+		d.ErrorAt(s.minPos, fmt.Sprintf("write a %s.x release, or drop min", s.To), "swap: min %s is not a release of %s", s.Min, s.To)
+	}
+}
+
+// belowMin says why release v may not be installed, or "".
+func (s *Swap) belowMin(v schema.Version) string {
+	if s.Min.IsZero() || !v.Less(s.Min) {
+		return ""
+	}
+	return fmt.Sprintf("swap to %s: the inventory's newest %s.x release is %s, and the guide needs %s or newer: list %s or a later %s.x release under releases",
+		s.To, s.To, v, s.Min, s.Min, s.To)
 }
 
 func (*Swap) NeedsMember() bool { return true }
@@ -108,7 +128,13 @@ func (s *Swap) Plan(c *PlanContext) (Plan, error) {
 		}
 		return Plan{}, fmt.Errorf("swap to %s: the inventory lists no %s.x release (releases: %s)", s.To, s.To, listed)
 	}
+	if why := s.belowMin(r.Version); why != "" {
+		return Plan{}, errors.New(why)
+	}
 	args := map[string]string{"to": s.To.String(), "version": r.Version.String()}
+	if !s.Min.IsZero() {
+		args["min"] = s.Min.String()
+	}
 	src := r.Remote + " on the member (checked in preflight)"
 	if r.Remote != "" {
 		args["remote"] = r.Remote
@@ -162,6 +188,9 @@ func (s *Swap) Preflight(ctx context.Context, env *Env) error {
 			return nil
 		}
 		return fmt.Errorf("swap to %s: the inventory lists no %s.x release", s.To, s.To)
+	}
+	if why := s.belowMin(r.Version); why != "" {
+		return fmt.Errorf("%s: refusing before any member is stopped", why)
 	}
 	if !s.isRollback(env) {
 		if err := s.checkHop(ctx, env); err != nil {

@@ -29,6 +29,7 @@ var examplePaths = map[string]string{
 	"3.6-to-3.7": "inventory-v3.6.yaml",
 	"3.7-patch":  "inventory-v3.6.yaml",
 	"3.6-to-3.5": "inventory-downgrade.yaml",
+	"3.5-to-3.4": "inventory-downgrade.yaml",
 	"3.7-to-3.6": "inventory-downgrade.yaml",
 }
 
