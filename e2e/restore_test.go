@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -223,4 +225,79 @@ func TestRestore_CorruptSnapshotRefused_3_5(t *testing.T) {
 		t.Errorf("refusal does not name the damage:\n%s", res.stderr)
 	}
 	requireUntouched(t, c, before)
+}
+
+// withoutRestoreRules drops the restore rules `etcdplay sudoers` prints
+// apart (a comment line, then their Cmnd_Alias and rule), as an admin who
+// chose not to grant them would.
+func withoutRestoreRules(rules []string) (out []string, dropped int) {
+	skip := false
+	for _, l := range rules {
+		switch {
+		case strings.HasPrefix(l, "# ") && strings.Contains(l, "etcdplay restore only"):
+			skip = true
+			dropped++
+			continue
+		case strings.HasPrefix(l, "# "):
+			skip = false
+		}
+		if !skip {
+			out = append(out, l)
+		}
+	}
+	return out, dropped
+}
+
+// TestRestore_Production_3_5: least privilege. On a production-shaped 3.5
+// cluster (login user owns nothing of etcd's, exact sudo rules), with the
+// restore rules not granted, restore refuses before anything stops and
+// names the missing line; with the lines `etcdplay sudoers` printed for
+// it, the data dirs come back owned by etcd's user and the cluster with
+// every key.
+func TestRestore_Production_3_5(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c, o, rules := startProductionBed(ctx, t, "3.5", faultKeys)
+	snapshotOnly(ctx, t, o, c)
+
+	fewer, dropped := withoutRestoreRules(rules)
+	if dropped != len(c.Hosts) {
+		t.Fatalf("etcdplay sudoers printed %d restore rules, want one per host:\n%s", dropped, strings.Join(rules, "\n"))
+	}
+	if err := c.SetSudoRules(ctx, fewer); err != nil {
+		t.Fatal(err)
+	}
+	before := pids(c)
+	res := o.etcdplay(ctx, "restore", "-y")
+	res.want(t, exitPreflight)
+	if !strings.Contains(res.stderr, "missing sudo rule") || !strings.Contains(res.stderr, ".etcdplay-aside") {
+		t.Errorf("the refusal does not name the missing restore line:\n%s", lastLines(res.stderr, 20))
+	}
+	requireUntouched(t, c, before)
+
+	t.Log("the admin grants the restore lines etcdplay sudoers printed")
+	if err := c.SetSudoRules(ctx, rules); err != nil {
+		t.Fatal(err)
+	}
+	o.etcdplay(ctx, "restore", "-y").want(t, exitOK)
+	requireRestored(ctx, t, o, c, release(t, "3.5"))
+	for _, h := range c.Hosts {
+		st, err := os.Stat(h.DataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := st.Sys().(*syscall.Stat_t).Uid; int(uid) != etcdUID(t) {
+			t.Errorf("%s: data dir owned by uid %d, want %s's", h.Name, uid, testbed.EtcdUser)
+		}
+	}
+}
+
+func etcdUID(t *testing.T) int {
+	t.Helper()
+	u, err := user.Lookup(testbed.EtcdUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := strconv.Atoi(u.Uid)
+	return id
 }
