@@ -4,9 +4,12 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/testbed"
 )
 
@@ -104,5 +107,55 @@ func TestPatchNothingToDo_3_7(t *testing.T) {
 	}
 	requireUntouched(t, c, before)
 	requireVersions(ctx, t, c, c.Version, "3.7.0")
+	requireKeys(ctx, t, c)
+}
+
+// TestPatchRollback_3_5: a patch playbook's rollback goes back to the
+// exact patch the member ran, not to the minor's release in the
+// inventory (which is the target): the inventory's 3.5.35 cannot start,
+// the run stops at the first member (exit 6) and touches no other, and
+// `etcdplay rollback` puts that member back on its kept 3.5.21 binary
+// while the cluster version stays 3.5.0 (a patch rollback needs no mixed
+// cluster to be allowed).
+func TestPatchRollback_3_5(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := startBed(ctx, t, "3.5-below-floor", faultKeys)
+	o := newOperator(t, c)
+	from, to := c.Version, release(t, "3.5")
+	broken := filepath.Join(c.Dir, "broken-"+to, "etcd")
+	if err := os.MkdirAll(filepath.Dir(broken), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(broken, []byte(strings.Replace(brokenEtcd, "%s", to, 1)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o.inventory = o.editInventory("inventory-broken-"+to+".yaml", func(inv map[string]any) {
+		setRelease(inv, to, broken)
+	})
+	before := pids(c)
+
+	res := o.etcdplay(ctx, "run", "3.5-patch")
+	res.want(t, exitStepFailed)
+	touched := res.membersTouched()
+	if len(touched) != 1 {
+		t.Fatalf("member steps ran on %v; want the first member only", touched)
+	}
+	first := touched[0]
+	fi := hostIndex(t, c, first)
+	if f := res.steps(events.StepFailed, first, ""); len(f) == 0 {
+		t.Fatalf("no step failed on %s", first)
+	}
+
+	rb := o.etcdplay(ctx, "rollback")
+	rb.want(t, exitOK)
+	requireHealthy(ctx, t, c)
+	requireVersions(ctx, t, c, from, "3.5.0")
+	for i, h := range c.Hosts {
+		if i != fi && c.MemberPID(i) != before[i] {
+			t.Errorf("%s: pid %d -> %d; want untouched by the run and the rollback", h.Name, before[i], c.MemberPID(i))
+		}
+	}
+	t.Logf("%s is back on its kept %s; the others never stopped", first, from)
 	requireKeys(ctx, t, c)
 }
