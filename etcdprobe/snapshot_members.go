@@ -16,7 +16,7 @@ import (
 // the cluster was, even when no member of it answers any more. A restore
 // gives each member back its name and peer URLs from here.
 type SnapshotMember struct {
-	ID         string   `json:"id"`
+	ID         string   `json:"id"` // the bucket's key: the member id in hex
 	Name       string   `json:"name"`
 	PeerURLs   []string `json:"peerURLs"`
 	ClientURLs []string `json:"clientURLs"`
@@ -40,7 +40,6 @@ func SnapshotMembers(path string) ([]SnapshotMember, error) {
 		}
 		return b.ForEach(func(k, v []byte) error {
 			var m struct {
-				ID         uint64   `json:"id"`
 				Name       string   `json:"name"`
 				PeerURLs   []string `json:"peerURLs"`
 				ClientURLs []string `json:"clientURLs"`
@@ -49,7 +48,7 @@ func SnapshotMembers(path string) ([]SnapshotMember, error) {
 			if err := json.Unmarshal(v, &m); err != nil {
 				return fmt.Errorf("member %s: %w", k, err)
 			}
-			out = append(out, SnapshotMember{ID: ID(m.ID).String(), Name: m.Name, PeerURLs: m.PeerURLs,
+			out = append(out, SnapshotMember{ID: string(k), Name: m.Name, PeerURLs: m.PeerURLs,
 				ClientURLs: m.ClientURLs, IsLearner: m.IsLearner})
 			return nil
 		})
