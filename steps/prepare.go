@@ -84,6 +84,13 @@ func isPrepared(h Host, f HostFacts, src, dst string) bool {
 	return ok && !o.Missing
 }
 
+// preparedDst: this process's preflight installed a copy of dst (whether
+// it is still there, isPrepared says).
+func preparedDst(h Host, dst string) bool {
+	_, ok := prepared.Load(preparedKey{h, dst})
+	return ok
+}
+
 // forget: the copy of dst was placed or removed.
 func forget(h Host, dst string) { prepared.Delete(preparedKey{h, dst}) }
 

@@ -327,7 +327,12 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	r := env.Inventory.ReleaseFor(s.To)
-	sf, err := swapFacts(ctx, h, m, append(stagedSources(env, m, r), m.Binary+newSuffix, m.Etcdctl+newSuffix))
+	// etcdctl's version decides whether it is swapped; when this process's
+	// preflight installed its copy, preflight read it already (not on the
+	// target minor), and starting it again while the member is down is
+	// skipped.
+	ctlPrepared := m.Etcdctl != "" && preparedDst(h, m.Etcdctl)
+	sf, err := swapFacts(ctx, h, m, !ctlPrepared, append(stagedSources(env, m, r), m.Binary+newSuffix, m.Etcdctl+newSuffix))
 	if err != nil {
 		return err
 	}
@@ -374,13 +379,18 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 		rs = append(rs, replacement{tool: "etcd", src: files[0].remote, dst: m.Binary, exists: beforeErr == nil, want: want, exact: true,
 			prepared: isPrepared(h, facts, files[0].remote, m.Binary)})
 	}
-	if ctl := etcdctlFile(files); ctl != nil && m.Etcdctl != "" && (sf.etcdctlErr != nil || sf.etcdctl.MinorLine() != want.MinorLine()) {
+	if ctl := etcdctlFile(files); ctl != nil && m.Etcdctl != "" && (ctlPrepared || sf.etcdctlErr != nil || sf.etcdctl.MinorLine() != want.MinorLine()) {
 		if !isPrepared(h, facts, ctl.remote, m.Etcdctl) {
 			if err := checkStaged(ctx, h, m, *ctl, want, facts); err != nil {
 				return err
 			}
 		}
-		rs = append(rs, replacement{tool: "etcdctl", src: ctl.remote, dst: m.Etcdctl, exists: sf.etcdctlErr == nil, want: want,
+		exists := sf.etcdctlErr == nil
+		if ctlPrepared {
+			o, ok := facts.Files[m.Etcdctl]
+			exists = ok && !o.Missing
+		}
+		rs = append(rs, replacement{tool: "etcdctl", src: ctl.remote, dst: m.Etcdctl, exists: exists, want: want,
 			prepared: isPrepared(h, facts, ctl.remote, m.Etcdctl)})
 	}
 	if len(rs) == 0 {
@@ -416,10 +426,11 @@ type swapped struct {
 
 // swapFacts reads, in one round trip, what a swap needs before it changes
 // anything: ReadHostFacts (with alsoStat) and `--version` of the member's
-// etcd and etcdctl.
-func swapFacts(ctx context.Context, h Host, m *schema.MemberConfig, alsoStat []string) (swapped, error) {
+// etcd and, with ctl, of its etcdctl.
+func swapFacts(ctx context.Context, h Host, m *schema.MemberConfig, ctl bool, alsoStat []string) (swapped, error) {
 	cmds := []batchCmd{{argv: hostFactsArgv(m, alsoStat)}, {argv: binVersionArgv(m.Binary), mayFail: true}}
-	if m.Etcdctl != "" {
+	ctl = ctl && m.Etcdctl != ""
+	if ctl {
 		cmds = append(cmds, batchCmd{argv: binVersionArgv(m.Etcdctl), mayFail: true})
 	}
 	rs, err := runBatch(ctx, h, m, cmds)
@@ -434,8 +445,8 @@ func swapFacts(ctx context.Context, h Host, m *schema.MemberConfig, alsoStat []s
 		return swapped{}, err
 	}
 	out.etcd, out.etcdErr = batchVersion(m.Binary, rs[1])
-	out.etcdctlErr = errors.New("no etcdctl path")
-	if m.Etcdctl != "" {
+	out.etcdctlErr = errors.New("etcdctl not read")
+	if ctl {
 		out.etcdctl, out.etcdctlErr = batchVersion(m.Etcdctl, rs[2])
 	}
 	return out, nil
