@@ -29,7 +29,7 @@ import (
 // hosts' lock (the cluster's own is in the data being replaced).
 func Restore(ctx context.Context, o Options, p *steps.RestorePlan) (*Result, error) {
 	o.Playbook = steps.RestorePlaybook(p, o.Inventory)
-	o.PlaybookPath, o.PlaybookDigest = "restore", restoreDigest(p)
+	o.PlaybookPath, o.PlaybookDigest = p.Backup.File, restoreDigest(p)
 	r, err := newRun(o, modeRestore)
 	if err != nil {
 		return nil, err
@@ -60,7 +60,7 @@ func ResumeRestore(ctx context.Context, o Options, p *steps.RestorePlan) (*Resul
 		return nil, exit.New(exit.Invalid, fmt.Errorf("run %s is not the restore run.json describes", st.RunID), "read the journal in "+o.StateDir)
 	}
 	o.Playbook = steps.RestorePlaybook(p, o.Inventory)
-	o.PlaybookPath, o.PlaybookDigest, o.RunID = "restore", restoreDigest(p), st.RunID
+	o.PlaybookPath, o.PlaybookDigest, o.RunID = p.Backup.File, restoreDigest(p), st.RunID
 	r, err := newRun(o, modeRestore)
 	if err != nil {
 		return nil, err

@@ -117,6 +117,10 @@ func runPlaybookArg(cmd *cobra.Command, f *runFlags, a []string) (string, error)
 		return "", usageErr(fmt.Errorf("no run to continue in %s: %s", dir, why),
 			"check --state-dir, or start one: etcdplay run PLAYBOOK -i INV")
 	}
+	if m.Restore != nil {
+		return "", usageErr(fmt.Errorf("the last run in %s is restore %s, not a playbook run: there is no member to %s", dir, m.RunID, cmd.Name()),
+			"etcdplay resume -i INV finishes a restore that stopped; an upgrade starts with etcdplay run PLAYBOOK -i INV")
+	}
 	return m.PlaybookPath, nil
 }
 
