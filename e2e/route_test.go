@@ -262,7 +262,8 @@ func TestUpgradeTo_3_7_From_3_5_BelowFloor_KilledThenResumed(t *testing.T) {
 
 // TestUpgradeTo_RefusedForAMissingRelease: the inventory lists no 3.5
 // release at or above the 3.5.32 floor; `plan --to` and `upgrade --to`
-// refuse (exit 3) naming what to add, and nothing on the cluster changes.
+// refuse (exit 3) naming what to add; `--to 3.4` is refused as a
+// downgrade (exit 5); nothing on the cluster changes.
 func TestUpgradeTo_RefusedForAMissingRelease(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
@@ -289,6 +290,14 @@ func TestUpgradeTo_RefusedForAMissingRelease(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(o.clusterState(), "journal.jsonl")); err == nil {
 		t.Error("the refused upgrade wrote a journal")
 	}
+
+	down := o.etcdplay(ctx, "upgrade", "--to", "3.4")
+	down.want(t, exitPreflight)
+	if out := down.output(); !strings.Contains(out, "downgrade") {
+		t.Errorf("--to 3.4 from 3.5 is not refused as a downgrade:\n%s", lastLines(out, 10))
+	}
+	t.Logf("refused: %s", clip(down.output(), 300))
+
 	requireUntouched(t, c, before)
 	requireVersions(ctx, t, c, c.Version, "3.5.0")
 	requireKeys(ctx, t, c)

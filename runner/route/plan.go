@@ -252,12 +252,18 @@ func parseReported(s string) (schema.Version, error) {
 // downgrade refuses a route that goes down, naming the playbooks that do.
 func downgrade(cat Catalogue, highest schema.Version, to Target) error {
 	hint := "a downgrade goes one minor at a time through its own playbook"
-	if d := cat.downgrades(); len(d) > 0 {
-		hint += ": etcdplay run PLAYBOOK -i INV with one of " + strings.Join(d, ", ")
-	}
-	what := "a downgrade"
 	if highest.MinorLine() == to.Minor {
-		what = "a patch downgrade, which no playbook does"
+		return exit.New(exit.Refused, fmt.Errorf("--to %s is below %s, which a member runs: that is a patch downgrade, which no playbook does", to, highest),
+			"a patch playbook only goes up; to reach an older patch, restore a backup taken on it")
 	}
-	return exit.New(exit.Refused, fmt.Errorf("--to %s is below %s, which a member runs: that is %s, not an upgrade", to, highest, what), hint)
+	for _, e := range cat {
+		if e.Kind() == KindDowngrade && e.From == highest.MinorLine() {
+			return exit.New(exit.Refused, fmt.Errorf("--to %s is below %s, which a member runs: that is a downgrade, not an upgrade", to, highest),
+				fmt.Sprintf("%s: etcdplay run %s -i INV (one minor at a time)", hint, e.Name))
+		}
+	}
+	if d := cat.downgrades(); len(d) > 0 {
+		hint += " (shipped: " + strings.Join(d, ", ") + ")"
+	}
+	return exit.New(exit.Refused, fmt.Errorf("--to %s is below %s, which a member runs: that is a downgrade, not an upgrade", to, highest), hint)
 }

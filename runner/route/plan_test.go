@@ -178,7 +178,7 @@ func TestPlanRefuses(t *testing.T) {
 
 func TestDowngradeNamesThePlaybooks(t *testing.T) {
 	_, err := Plan(fake, live("3.6.0", "3.6.14", "3.6.14", "3.6.14"), versions("3.5.33"), target(t, "3.5"))
-	if h := exit.Hint(err); !strings.Contains(h, "3.6-to-3.5") {
+	if h := exit.Hint(err); !strings.Contains(h, "etcdplay run 3.6-to-3.5 -i INV") {
 		t.Errorf("hint %q does not name the downgrade playbook", h)
 	}
 }
