@@ -70,6 +70,9 @@ func TestUpgradeRunsEveryHopUnderOneRunAndLock(t *testing.T) {
 	if !strings.Contains(string(md), "route to 3.6: fake 3.4 to 3.5, then fake 3.5 to 3.6") {
 		t.Errorf("report.md does not name the route:\n%s", md)
 	}
+	if !strings.Contains(string(md), "| hop 1 · 2/5 |") || !strings.Contains(string(md), "| hop 2 · 2/6 |") {
+		t.Errorf("report.md does not number each member's steps by hop:\n%s", md)
+	}
 }
 
 // A hop that fails leaves the route there; resume finishes that hop (not

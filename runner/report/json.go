@@ -71,6 +71,7 @@ type jsonEntry struct {
 	Outcome    string       `json:"outcome"`
 	Message    string       `json:"message,omitempty"`
 	Spent      events.Spent `json:"spent,omitempty"`
+	Hop        int          `json:"hop,omitempty"`
 }
 
 func ms(t Totals, s events.Spent) int64 { return t.Of(s).Milliseconds() }
@@ -89,7 +90,7 @@ func jsonEntries(es []Entry) []jsonEntry {
 	for _, e := range es {
 		out = append(out, jsonEntry{Phase: e.Phase, Index: e.Index, Steps: e.Steps, Name: e.Name,
 			Action: e.Action, Start: jsonTimeOf(e.Start), DurationMS: e.Duration.Milliseconds(),
-			Outcome: e.Outcome, Message: e.Message, Spent: e.Spent})
+			Outcome: e.Outcome, Message: e.Message, Spent: e.Spent, Hop: e.Hop})
 	}
 	return out
 }

@@ -132,6 +132,10 @@ func timeline(b *strings.Builder, es []Entry, withPhase bool) {
 		if e.Steps > 0 {
 			idx = fmt.Sprintf("%d/%d", e.Index, e.Steps)
 		}
+		if e.Hop > 0 {
+			// an upgrade route: the hop's playbook, then the step in it
+			idx = fmt.Sprintf("hop %d · %s", e.Hop, idx)
+		}
 		outcome := e.Outcome
 		if e.Message != "" {
 			outcome += ": " + e.Message

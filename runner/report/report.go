@@ -65,6 +65,9 @@ type Member struct {
 
 // Entry is one step in a timeline.
 type Entry struct {
+	// Hop is the step's playbook in an upgrade route (1-based); 0 for a
+	// run of one playbook.
+	Hop      int
 	Phase    schema.Phase
 	Index    int
 	Steps    int
@@ -210,10 +213,10 @@ func Build(evs []events.Event, x Extra) *Report {
 			if e.Member != "" {
 				timeline = &member(e.Member).Timeline
 			}
-			key := fmt.Sprintf("%s\x00%s\x00%d", e.Member, e.Phase, e.StepIndex)
+			key := fmt.Sprintf("%d\x00%s\x00%s\x00%d", e.Hop, e.Member, e.Phase, e.StepIndex)
 			i, started := open[key]
 			if !started {
-				*timeline = append(*timeline, Entry{Phase: e.Phase, Index: e.StepIndex, Steps: e.Steps,
+				*timeline = append(*timeline, Entry{Hop: e.Hop, Phase: e.Phase, Index: e.StepIndex, Steps: e.Steps,
 					Name: e.StepName, Action: e.Action, Start: e.Time, Outcome: OutcomeRunning, Spent: events.SpentOf(e)})
 				i = len(*timeline) - 1
 			}
