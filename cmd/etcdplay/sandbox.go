@@ -10,8 +10,9 @@ import (
 
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/internal/shell"
-	"github.com/etcdplay/etcdplay/playbooks"
+	"github.com/etcdplay/etcdplay/runner/route"
 	"github.com/etcdplay/etcdplay/sandbox"
+	"github.com/etcdplay/etcdplay/schema"
 	"github.com/etcdplay/etcdplay/testbed"
 )
 
@@ -95,20 +96,20 @@ func writeSandboxUp(w io.Writer, st *sandbox.State, dir string) {
 	fmt.Fprintf(w, "  etcdplay sandbox down%s\n", dirFlag(dir))
 }
 
-// nextPlaybook is the shipped playbook that upgrades version ("3.5-to-3.6"
-// for 3.5.35), or "".
+// nextPlaybook is the shipped playbook that upgrades version one minor up
+// ("3.5-to-3.6" for 3.5.35), or "": the route catalogue's answer, so a
+// patch or downgrade playbook is never offered.
 func nextPlaybook(version string) string {
-	f := strings.SplitN(version, ".", 3)
-	if len(f) < 2 {
+	v, err := schema.ParseVersion(version)
+	if err != nil {
 		return ""
 	}
-	from := f[0] + "." + f[1]
-	for _, n := range playbooks.Names() {
-		if strings.HasPrefix(n, from+"-to-") {
-			return n
-		}
+	cat, err := route.Shipped()
+	if err != nil {
+		return ""
 	}
-	return ""
+	e, _ := cat.Next(v.MinorLine())
+	return e.Name
 }
 
 // dirFlag is " --dir D" when D is not the default folder.

@@ -61,8 +61,9 @@ func (c Catalogue) patch(m schema.Minor) (Entry, bool) {
 	return Entry{}, false
 }
 
-// next is the playbook that upgrades minor m one minor up, if one ships.
-func (c Catalogue) next(m schema.Minor) (Entry, bool) {
+// Next is the playbook that upgrades minor m one minor up, if one ships
+// (never a patch or a downgrade playbook).
+func (c Catalogue) Next(m schema.Minor) (Entry, bool) {
 	for _, e := range c {
 		if e.From == m && e.Kind() == KindMinor {
 			return e, true

@@ -139,7 +139,7 @@ func Plan(cat Catalogue, live Live, releases []schema.Version, to Target) (*Rout
 		if m == to.Minor {
 			return r.To, "the target"
 		}
-		if e, ok := cat.next(m); ok && !e.Floor.IsZero() {
+		if e, ok := cat.Next(m); ok && !e.Floor.IsZero() {
 			return e.Floor, fmt.Sprintf("%s asserts every member runs %s or newer", e.Name, e.Floor)
 		}
 		return schema.Version{}, ""
@@ -162,7 +162,7 @@ func Plan(cat Catalogue, live Live, releases []schema.Version, to Target) (*Rout
 		}
 	}
 	for m := cur; minorLess(m, to.Minor); {
-		e, ok := cat.next(m)
+		e, ok := cat.Next(m)
 		if !ok {
 			return nil, exit.New(exit.Refused,
 				fmt.Errorf("no shipped playbook upgrades %s one minor up, and etcd supports one minor at a time: %s to %s cannot skip it", m, cur, to.Minor),
