@@ -135,3 +135,41 @@ func TestResumeUpgradeStartsTheNextHop(t *testing.T) {
 		t.Errorf("infra2 on %s after resume, want 3.6.1", got)
 	}
 }
+
+// A rollback of the member a route's hop stopped on is journaled in that
+// hop, so resume (which folds the hop) sees the member put back and runs
+// its steps again; the route then finishes.
+func TestRollbackInARouteStaysInItsHop(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	h := newHarness(t, fakePlaybook, fc)
+	hops := routeHops(t, h)
+	h.o.Inventory.Vars = map[string]any{"boom": true}
+	if _, err := Upgrade(context.Background(), h.o, hops, "3.6"); err == nil {
+		t.Fatal("Upgrade: want hop 2's boom")
+	}
+	h.o.Inventory.Vars = nil
+	rb := h.o
+	rb.RunID = ""
+	rb.Playbook, rb.PlaybookPath, rb.PlaybookDigest = hops[1].Playbook, hops[1].PlaybookPath, hops[1].PlaybookDigest
+	if _, err := Rollback(context.Background(), rb, ""); err != nil {
+		t.Fatalf("Rollback: %v", err)
+	}
+	recs, _, err := journal.Read(h.o.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := recs[len(recs)-1]
+	if last.Kind != journal.RollbackDone || last.Hop != 2 {
+		t.Fatalf("last record %s of hop %d, want rollback-done in hop 2", last.Kind, last.Hop)
+	}
+	if st := journal.Reconcile(recs); !st.Member(last.Member).RolledBack {
+		t.Errorf("resume's state does not see %s rolled back", last.Member)
+	}
+	if _, err := ResumeUpgrade(context.Background(), h.o, hops, "3.6"); err != nil {
+		t.Fatalf("ResumeUpgrade: %v", err)
+	}
+	want := map[string]string{"infra0": "3.6.1", "infra1": "3.6.1", "infra2": "3.6.1"}
+	if got := fc.versions(); !reflect.DeepEqual(got, want) {
+		t.Errorf("versions %v, want %v", got, want)
+	}
+}
