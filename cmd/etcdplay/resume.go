@@ -170,7 +170,7 @@ func resumeRoute(cmd *cobra.Command, opts *options, f *runFlags, m *runner.Meta)
 		fmt.Fprintf(cmd.ErrOrStderr(), "run %s finished every hop: nothing to resume\n", res.RunID)
 		return nil
 	}
-	return s.finishOrRollBack(res, err)
+	return s.finishRoute(f, hops, res, err)
 }
 
 // resumeRestore continues a restore when run.json describes one (done is

@@ -68,7 +68,7 @@ inventory does not list (every missing release is named).`,
 			}
 			defer s.close()
 			res, err := runner.Upgrade(s.ctx, s.o, hops, to)
-			return s.finishOrRollBack(res, err)
+			return s.finishRoute(f, hops, res, err)
 		},
 	}
 	f.register(cmd)
@@ -152,4 +152,17 @@ func loadHops(names []string, inv *schema.Inventory) ([]runner.Hop, error) {
 		hops = append(hops, runner.Hop{Playbook: pb, PlaybookPath: name, PlaybookDigest: digest})
 	}
 	return hops, nil
+}
+
+// finishRoute is finishOrRollBack for a route: a member the operator asks
+// to put back at a pause is rolled back with the playbook of the hop the
+// route stopped in (run.json), not the first hop's.
+func (s *session) finishRoute(f *runFlags, hops []runner.Hop, res *runner.Result, err error) error {
+	if res != nil && res.RollbackRequested != "" {
+		if m := runMeta(f); m != nil && m.Hop >= 1 && m.Hop <= len(hops) {
+			h := hops[m.Hop-1]
+			s.o.Playbook, s.o.PlaybookPath, s.o.PlaybookDigest = h.Playbook, h.PlaybookPath, h.PlaybookDigest
+		}
+	}
+	return s.finishOrRollBack(res, err)
 }
