@@ -390,3 +390,51 @@ func TestUpgradeTo_3_0_From_2_2(t *testing.T) {
 	requireQuorum(t, c, q)
 	requireWriter(t, c, st, stops(res, rs))
 }
+
+// TestUpgradeTo_3_6_KilledThenFleetResume: a route killed in its second
+// hop is continued by `resume -i FOLDER` (a fleet of one) as a route: the
+// hop it stopped in, to the end, under the same run.
+func TestUpgradeTo_3_6_KilledThenFleetResume(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := startBed(ctx, t, "3.5-below-floor", routeKeys)
+	o := newOperator(t, c)
+	v36 := release(t, "3.6")
+	w, err := c.StartWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := watchQuorum(ctx, c)
+	killed := false
+	res := o.watch(ctx, func(e events.Event, p *os.Process) {
+		if !killed && e.Hop == 2 && e.Kind == events.StepDone && e.Action == "ssh-stop" {
+			t.Logf("hop 2: %s is stopped: SIGKILL the runner (pid %d)", e.Member, p.Pid)
+			killed = true
+			if err := p.Signal(syscall.SIGKILL); err != nil {
+				t.Errorf("kill: %v", err)
+			}
+		}
+	}, "upgrade", "--to", "3.6")
+	if !killed || res.code != -1 {
+		t.Fatalf("the route ended (exit %d) before hop 2's first stop", res.code)
+	}
+
+	dir := t.TempDir()
+	copyInventory(t, c, dir, "bed.yaml")
+	o.inventory = dir
+	rs := o.etcdplay(ctx, "resume")
+	if rs.code == exitLocked {
+		rs = o.etcdplay(ctx, "resume", "--break-lock", "--yes")
+	}
+	st := w.Stop()
+	rs.want(t, exitOK)
+	if got := hopsRun(rs); len(got) != 1 || got[0] != "etcd 3.5 to 3.6" {
+		t.Errorf("the fleet's resume ran hops %v, want the rest of hop 2", got)
+	}
+	o.requireOneRun("3.6", res, rs)
+	requireVersions(ctx, t, c, v36, "3.6.0")
+	requireHealthy(ctx, t, c)
+	requireKeys(ctx, t, c)
+	requireQuorum(t, c, q)
+	requireWriter(t, c, st, stops(res, rs))
+}

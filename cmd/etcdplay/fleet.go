@@ -205,6 +205,9 @@ func runFleet(cmd *cobra.Command, opts *options, f *runFlags, ff *fleetFlags, pl
 // ended.
 func runCluster(ctx context.Context, cmd *cobra.Command, opts *options, f *runFlags, ff *fleetFlags,
 	pb *schema.Playbook, playbookArg string, resume bool, sink events.Sink, c fleet.Control) fleet.Outcome {
+	// route: the cluster's run is an `upgrade --to` route, continued as one.
+	var route []runner.Hop
+	var routeTarget string
 	if resume && playbookArg == "" {
 		arg, err := runPlaybookArg(cmd, f, nil)
 		if err != nil {
@@ -217,6 +220,12 @@ func runCluster(ctx context.Context, cmd *cobra.Command, opts *options, f *runFl
 		playbookArg = arg
 		if pb, _, err = loadPlaybookDigest(arg); err != nil {
 			return fleet.Failure(err)
+		}
+		if m := runMeta(f); m != nil && len(m.Route) > 0 {
+			if route, err = routeHops(f, m); err != nil {
+				return fleet.Failure(err)
+			}
+			routeTarget = m.Target
 		}
 	}
 	s, err := openSessionWith(cmd.Context(), cmd, opts, f, playbookArg, sink)
@@ -239,9 +248,12 @@ func runCluster(ctx context.Context, cmd *cobra.Command, opts *options, f *runFl
 		s.o.Pause, s.o.Ask = runner.PauseMember, c.Ask
 	}
 	var res *runner.Result
-	if resume {
+	switch {
+	case resume && route != nil:
+		res, err = runner.ResumeUpgrade(s.ctx, s.o, route, routeTarget)
+	case resume:
 		res, err = runner.Resume(s.ctx, s.o)
-	} else {
+	default:
 		res, err = runner.Apply(s.ctx, s.o)
 	}
 	out := fleet.FromRun(res, err)

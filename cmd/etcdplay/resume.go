@@ -142,23 +142,9 @@ func runMeta(f *runFlags) *runner.Meta {
 // resumeRoute continues an `upgrade --to` route: every hop's playbook as
 // run.json lists it, each the same file it was (unless --force).
 func resumeRoute(cmd *cobra.Command, opts *options, f *runFlags, m *runner.Meta) error {
-	inv, _, err := loadInventoryDigest(f.inventory)
+	hops, err := routeHops(f, m)
 	if err != nil {
 		return err
-	}
-	var names []string
-	for _, h := range m.Route {
-		names = append(names, h.PlaybookPath)
-	}
-	hops, err := loadHops(names, inv)
-	if err != nil {
-		return err
-	}
-	for i, h := range hops {
-		if h.PlaybookDigest != m.Route[i].PlaybookDigest && !f.force {
-			return exit.New(exit.Invalid, fmt.Errorf("hop %d's playbook %s changed since run %s started (%s, now %s)", i+1, h.PlaybookPath, m.RunID, m.Route[i].PlaybookDigest, h.PlaybookDigest),
-				"resume with the etcdplay that started the upgrade, or add --force if the change is deliberate")
-		}
 	}
 	s, err := openSession(cmd, opts, f, m.PlaybookPath)
 	if err != nil {
@@ -203,4 +189,28 @@ func resumeRestore(cmd *cobra.Command, opts *options, f *runFlags) (done bool, e
 		return true, nil
 	}
 	return true, s.finish(res, err)
+}
+
+// routeHops loads the hops of the route run.json (m) lists, each the same
+// file it was when the route started (unless --force).
+func routeHops(f *runFlags, m *runner.Meta) ([]runner.Hop, error) {
+	inv, _, err := loadInventoryDigest(f.inventory)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, h := range m.Route {
+		names = append(names, h.PlaybookPath)
+	}
+	hops, err := loadHops(names, inv)
+	if err != nil {
+		return nil, err
+	}
+	for i, h := range hops {
+		if h.PlaybookDigest != m.Route[i].PlaybookDigest && !f.force {
+			return nil, exit.New(exit.Invalid, fmt.Errorf("hop %d's playbook %s changed since run %s started (%s, now %s)", i+1, h.PlaybookPath, m.RunID, m.Route[i].PlaybookDigest, h.PlaybookDigest),
+				"resume with the etcdplay that started the upgrade, or add --force if the change is deliberate")
+		}
+	}
+	return hops, nil
 }
