@@ -414,8 +414,14 @@ func requireWriter(t *testing.T, c *testbed.Cluster, st testbed.WriterStats, res
 		t.Errorf("writer wrote nothing")
 	}
 	maxFailed, maxStall := restarts, testbed.WriterTimeout+500*time.Millisecond
-	if c.API == "v2" {
+	switch {
+	case c.API == "v2":
 		maxFailed, maxStall = 2, 5*time.Second
+	case strings.HasPrefix(c.Version, "3.0."):
+		// 3.0 has no leadership transfer on stop (3.1 added it): the
+		// leader's stop costs an election, as on 2.x, and the write in
+		// flight then can wait out the writer's timeout.
+		maxStall = 5 * time.Second
 	}
 	if st.Failed > maxFailed || st.LongestStall > maxStall {
 		t.Errorf("writer: %d failed writes (last: %s), longest stall %v; want at most %d and %v on %s",

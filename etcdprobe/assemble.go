@@ -12,7 +12,8 @@ type memberProbe struct {
 	clusterID ID
 	list      []listedMember // nil when the member list could not be read
 	alarms    []Alarm
-	auth      bool // auth is enabled, as far as this member tells
+	auth      bool  // auth is enabled, as far as this member tells
+	v3Keys    int64 // keys outside Options.OwnPrefix, from this member's store
 }
 
 // listedMember is one entry of MemberList or /v2/members.
@@ -165,6 +166,9 @@ func assemble(api string, eps []Endpoint, probes []memberProbe) *Cluster {
 	}
 	if api == APIv3 {
 		c.V3Revision, c.V3Healthy = c.Revision, c.Healthy
+		for _, pr := range probes {
+			c.V3Keys = max(c.V3Keys, pr.v3Keys)
+		}
 	}
 	return c
 }

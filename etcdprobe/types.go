@@ -39,6 +39,9 @@ type Options struct {
 	// and TLS client certificates do not name a user. Without them the
 	// probe still works: see probeV3NoAuth. Never logged.
 	Username, Password string
+	// OwnPrefix is the key prefix of the caller's own v3 keys (etcdplay's
+	// lock): Cluster.V3Keys does not count them.
+	OwnPrefix string
 }
 
 // ID is an etcd member or cluster ID. It prints and marshals as the
@@ -93,8 +96,13 @@ type Cluster struct {
 	// them to Revision and Healthy; a v2 probe leaves them zero, for the
 	// caller to fill when the cluster runs 3.x (a cluster upgraded from 2.3
 	// keeps its v2 inventory: see target.Cluster).
-	V3Revision  int64    `json:"v3Revision"`
-	V3Healthy   bool     `json:"v3Healthy"`
+	V3Revision int64 `json:"v3Revision"`
+	V3Healthy  bool  `json:"v3Healthy"`
+	// V3Keys is how many keys the v3 store holds outside Options.OwnPrefix
+	// (the most any member reported; 0 also when no member could say).
+	// The v3 revision cannot tell a cluster without v3 data from one whose
+	// only v3 writes were etcdplay's own lock.
+	V3Keys      int64    `json:"v3Keys"`
 	Members     []Member `json:"members"`
 	Alarms      []Alarm  `json:"alarms"`
 	AuthEnabled bool     `json:"authEnabled"`

@@ -84,6 +84,9 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 	}
 	m.DBSize, m.DBSizeInUse = st.DbSize, st.DbSizeInUse
 	m.RaftIndex, m.RaftAppliedIndex, m.RaftTerm = st.RaftIndex, st.RaftAppliedIndex, st.RaftTerm
+	if st.RaftAppliedIndex == 0 && reportsAppliedAsRaftIndex(st.Version) {
+		m.RaftAppliedIndex = st.RaftIndex
+	}
 	m.Revision = st.Header.GetRevision()
 
 	// Health as etcdctl endpoint health: a linearizable Get of "health"
@@ -107,6 +110,9 @@ func (p *Prober) probeV3(ctx context.Context, ep Endpoint) memberProbe {
 		pr.auth = true
 	}
 	stalled := errors.Is(gerr, context.DeadlineExceeded) && ctx.Err() == nil
+	if gerr == nil {
+		pr.v3Keys = p.countV3Keys(ctx, cli)
+	}
 	switch {
 	case stalled:
 		m.HealthError = fmt.Sprintf("get health: no answer within %v (no leader or no quorum?)", p.opts.RequestTimeout/2)
@@ -351,4 +357,28 @@ func clusterAtLeast35(v string) bool {
 		return false
 	}
 	return major > 3 || (major == 3 && minor >= 5)
+}
+
+// countV3Keys counts the member's own v3 keys (serializable: no raft round)
+// outside Options.OwnPrefix, with two count-only ranges around the prefix;
+// 0 when it cannot.
+func (p *Prober) countV3Keys(ctx context.Context, cli *clientv3.Client) int64 {
+	ctx, cancel := context.WithTimeout(ctx, p.opts.RequestTimeout/2)
+	defer cancel()
+	if p.opts.OwnPrefix == "" {
+		r, err := cli.Get(ctx, "\x00", clientv3.WithFromKey(), clientv3.WithCountOnly(), clientv3.WithSerializable())
+		if err != nil {
+			return 0
+		}
+		return r.Count
+	}
+	below, err := cli.Get(ctx, "\x00", clientv3.WithRange(p.opts.OwnPrefix), clientv3.WithCountOnly(), clientv3.WithSerializable())
+	if err != nil {
+		return 0
+	}
+	above, err := cli.Get(ctx, clientv3.GetPrefixRangeEnd(p.opts.OwnPrefix), clientv3.WithFromKey(), clientv3.WithCountOnly(), clientv3.WithSerializable())
+	if err != nil {
+		return 0
+	}
+	return below.Count + above.Count
 }

@@ -78,3 +78,17 @@ func clip(b []byte) string {
 	}
 	return string(b)
 }
+
+// reportsAppliedAsRaftIndex: etcd 3.0-3.3 have no raftAppliedIndex in
+// Status (3.4 added it), and their raftIndex is the index of the last
+// entry the member applied (etcdserver.Index, set as each entry is
+// applied), not the commit index 3.4+ report there. So for them raftIndex
+// is the applied index.
+func reportsAppliedAsRaftIndex(server string) bool {
+	for _, p := range []string{"3.0.", "3.1.", "3.2.", "3.3."} {
+		if strings.HasPrefix(server, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -29,6 +29,10 @@ type ClusterFacts struct {
 	// V3Healthy: every member answers the v3 API as healthy, as
 	// `ETCDCTL_API=3 etcdctl endpoint health` would.
 	V3Healthy bool `expr:"v3Healthy"`
+	// V3Keys is how many keys the v3 store holds, not counting etcdplay's
+	// own lock keys (which raise v3Revision on every run): 0 means no v3
+	// data, the cluster etcd issue 9480 panics on from 3.2.
+	V3Keys int64 `expr:"v3Keys"`
 }
 
 // MemberFacts describes one member. Outside the per-member phase the

@@ -102,6 +102,7 @@ func Open(ctx context.Context, inv *schema.Inventory, opts Options) (*Target, er
 		RequestTimeout: opts.RequestTimeout,
 		Username:       opts.Username,
 		Password:       opts.Password,
+		OwnPrefix:      lock.KeyPrefix,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open target %s: %w", inv.Cluster, err)
@@ -117,6 +118,7 @@ func Open(ctx context.Context, inv *schema.Inventory, opts Options) (*Target, er
 			RequestTimeout: opts.RequestTimeout,
 			Username:       opts.Username,
 			Password:       opts.Password,
+			OwnPrefix:      lock.KeyPrefix,
 		}); err != nil {
 			return nil, fmt.Errorf("open target %s: %w", inv.Cluster, err)
 		}

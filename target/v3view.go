@@ -28,7 +28,7 @@ func (t *Target) addV3View(ctx context.Context, c *etcdprobe.Cluster) {
 	if err != nil || v3 == nil {
 		return
 	}
-	c.V3Revision, c.V3Healthy = v3.Revision, v3.Healthy
+	c.V3Revision, c.V3Healthy, c.V3Keys = v3.Revision, v3.Healthy, v3.V3Keys
 }
 
 // major is the major version of "3.0.0"; 0 when unknown.

@@ -122,11 +122,11 @@ func (l *Lock) Move(ctx context.Context, cli *clientv3.Client) error {
 	id := l.session.Lease()
 	// Ask through the new client before switching: a client that cannot
 	// reach the cluster must not take over the keep-alive.
-	ttl, err := cli.TimeToLive(ctx, id)
+	left, err := leaseTTL(ctx, cli, id)
 	if err != nil {
 		return fmt.Errorf("lock %s: move keep-alive: %w", l.cluster, err)
 	}
-	if ttl.TTL <= 0 {
+	if left <= 0 {
 		return fmt.Errorf("lock %s: move keep-alive: %w: lease %x expired or revoked", l.cluster, ErrLost, int64(id))
 	}
 	s, err := concurrency.NewSession(cli, concurrency.WithLease(id), concurrency.WithTTL(l.ttl),
@@ -137,6 +137,28 @@ func (l *Lock) Move(ctx context.Context, cli *clientv3.Client) error {
 	l.session.Orphan() // ends the old keep-alive; the lease lives on through s
 	l.cli, l.session = cli, s
 	return nil
+}
+
+// leaseTTL is the lease's remaining time to live in seconds (<= 0: gone).
+// LeaseTimeToLive exists from etcd 3.1; a 3.0 member answers Unimplemented,
+// and there one keep-alive through cli proves the same (reachable, lease
+// alive) and renews it on the way. Any error of that keep-alive fails the
+// move rather than declaring the lock lost: a 3.0 follower forwards it to
+// the leader, and while the cluster is mixed 3.0/3.1 it can answer "lease
+// not found" for a lease the leader still keeps (seen on the test bed).
+func leaseTTL(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID) (int64, error) {
+	ttl, err := cli.TimeToLive(ctx, id)
+	if status.Code(err) != codes.Unimplemented {
+		if err != nil {
+			return 0, err
+		}
+		return ttl.TTL, nil
+	}
+	ka, err := cli.KeepAliveOnce(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("keep-alive through the new client (LeaseTimeToLive needs etcd 3.1+): %w", err)
+	}
+	return ka.TTL, nil
 }
 
 // Lost is closed when the lock's lease can no longer be kept alive (the
