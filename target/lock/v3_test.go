@@ -15,12 +15,13 @@ import (
 
 // The v3 lock is proven on real clusters of the versions etcdplay upgrades
 // from and to: the lease and Mutex API it uses must behave the same on the
-// oldest v3 server in the bed (3.4) as on 3.5.
+// oldest v3 servers in the bed (3.0, which lacks LeaseTimeToLive, and
+// 3.3) as on 3.4 and 3.5.
 func TestV3LockOnRealClusters(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real etcd clusters")
 	}
-	for _, version := range []string{"3.4", "3.5"} {
+	for _, version := range []string{"3.0", "3.3", "3.4", "3.5"} {
 		t.Run(version, func(t *testing.T) {
 			c := testbed.StartT(t, testbed.Options{Version: version, Members: 1})
 			t.Logf("etcd %s at %v", c.Version, c.Endpoints())
@@ -35,6 +36,7 @@ func TestV3LockOnRealClusters(t *testing.T) {
 			t.Run("second run refused, release frees", func(t *testing.T) { testV3RefuseThenRelease(t, newClient) })
 			t.Run("dead holder's lease expires", func(t *testing.T) { testV3DeadHolderExpires(t, newClient) })
 			t.Run("break", func(t *testing.T) { testV3Break(t, newClient) })
+			t.Run("move keep-alive", func(t *testing.T) { testV3Move(t, newClient) })
 		})
 	}
 }
@@ -186,5 +188,31 @@ func TestHeldErrorWithoutHolder(t *testing.T) {
 	err := (&HeldError{Cluster: "c", Key: "/etcdplay/lock/c", Expires: true}).Error()
 	if !strings.Contains(err, "cluster c is locked (/etcdplay/lock/c; holder not recorded)") {
 		t.Error(err)
+	}
+}
+
+// testV3Move: Move hands the keep-alive to another client (on 3.0 without
+// LeaseTimeToLive), the old client can close, and the lock stays ours.
+func testV3Move(t *testing.T, newClient func() *clientv3.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cluster := "move-" + t.Name()
+	old := newClient()
+	l, err := AcquireV3(ctx, old, cluster, NewHolder("run-move"), 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := newClient()
+	defer next.Close()
+	if err := l.Move(ctx, next); err != nil {
+		t.Fatalf("Move: %v", err)
+	}
+	old.Close()
+	time.Sleep(4 * time.Second) // past the TTL: only the moved keep-alive holds the lease
+	if err := l.Check(ctx); err != nil {
+		t.Fatalf("after Move and the old client closed, past the TTL: %v", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
