@@ -3,7 +3,9 @@ package runner
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/etcdplay/etcdplay/internal/exit"
@@ -15,6 +17,7 @@ import (
 // refused, and counts the logins it was asked for.
 type refusingHosts struct {
 	refuse string
+	mu     sync.Mutex
 	asked  []string
 }
 
@@ -24,7 +27,9 @@ func (hostKeyRefused) Error() string { return "REMOTE HOST IDENTIFICATION HAS CH
 func (hostKeyRefused) Hint() string  { return "ssh-keygen -R [h]:22" }
 
 func (h *refusingHosts) Host(ctx context.Context, member string) (steps.Host, error) {
+	h.mu.Lock()
 	h.asked = append(h.asked, member)
+	h.mu.Unlock()
 	if member == h.refuse {
 		return nil, hostKeyRefused{}
 	}
@@ -51,6 +56,7 @@ func TestRefusedHostKeyStopsTheRunBeforeAnything(t *testing.T) {
 	if hint := exit.Hint(err); hint != "ssh-keygen -R [h]:22" {
 		t.Errorf("hint %q, want the transport's own next step", hint)
 	}
+	slices.Sort(hosts.asked) // logged in to side by side
 	if got := strings.Join(hosts.asked, " "); got != "infra0 infra1 infra2" {
 		t.Errorf("logins asked for %q, want every member's host", got)
 	}

@@ -137,12 +137,13 @@ func (r *run) preflightMember(ctx context.Context, name string) error {
 		err := p.Preflight(pctx, r.env(schema.PhaseMembers, &cfg, i+1))
 		cancel()
 		if err == nil {
-			// No Spent: the hosts are checked side by side, so their
-			// durations overlap; preflight accounts for the wall time of
-			// all of them in one event.
+			// The time is in the message, not in Duration: the hosts are
+			// checked side by side, so their durations overlap, and the
+			// report counts the wall time of all of them once (preflight's
+			// own event).
 			r.emit(events.Event{Kind: events.Info, Phase: schema.PhasePreflight, Member: name, StepIndex: i + 1,
-				Action: s.Action, StepName: s.Name, Message: "preflight check of the members step passed",
-				Duration: r.o.now().Sub(start)})
+				Action: s.Action, StepName: s.Name,
+				Message: "preflight check of the members step passed in " + r.o.now().Sub(start).Round(time.Millisecond).String()})
 		}
 		if err != nil {
 			se := &StepError{Phase: schema.PhasePreflight, Member: name, Index: i + 1, Steps: len(r.pb.Members.Steps),
