@@ -241,10 +241,7 @@ func productionUpgradeWith(t *testing.T, playbook string, auth bool) *operator {
 	printSummary(t, label, rep, st, c.Keys())
 	requireQuorum(t, c, q)
 	requireWriter(t, c, st, stops(res))
-	// A downgrade is held to requireWriter's bound (upgrade_test.go says why).
-	if drainsOnStop(from) && state == "upgraded" && st.Failed != 0 {
-		t.Errorf("writer: %d failed writes while %s members stopped (last: %s), want 0", st.Failed, from, st.LastError)
-	}
+	requireDrained(t, from, state, st)
 	return o
 }
 
