@@ -319,6 +319,9 @@ func (o *operator) requireV2Backups(ctx context.Context) {
 		if err := json.Unmarshal(b, &m); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
+		if m.Kind == "v3-snapshot" {
+			return nil // the v3 snapshot a 3.x path with v2 data takes beside them
+		}
 		found[m.Member] = m
 		return nil
 	})
