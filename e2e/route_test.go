@@ -438,3 +438,62 @@ func TestUpgradeTo_3_6_KilledThenFleetResume(t *testing.T) {
 	requireQuorum(t, c, q)
 	requireWriter(t, c, st, stops(res, rs))
 }
+
+// TestUpgradeTo_3_4_From_2_3: the whole route across the major, 2.3 to
+// 3.4, on a cluster described by a v2 inventory. The route stops at
+// 2.3-to-3.0's finish for want of v3 data (etcd issue 9480); after the
+// operator's first v3 put (with 3.0's etcdctl, ETCDCTL_API=3) `resume`
+// finishes that hop and runs 3.0-to-3.1 ... 3.3-to-3.4 over the v3 API to
+// the same members, under the same run id, the hosts' lock folders and,
+// from 3.0-to-3.1, the v3 lease too. The members keep the v2 API on
+// (ETCD_ENABLE_V2, ignored with a warning before 3.2) so the v2 writer and
+// keys are served on 3.4 as well.
+func TestUpgradeTo_3_4_From_2_3(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := testbed.StartT(t, testbed.Options{Version: "2.3", Env: map[string]string{"ETCD_ENABLE_V2": "true"}})
+	if err := c.WriteKeys(ctx, 50); err != nil {
+		t.Fatal(err)
+	}
+	o := newOperator(t, c)
+	v30, v31, v32, v33, v34 := release(t, "3.0"), release(t, "3.1"), release(t, "3.2"), release(t, "3.3"), release(t, "3.4")
+	requireRoute(t, o.planRoute(ctx, "3.4"), "2.3-to-3.0="+v30, "3.0-to-3.1="+v31, "3.1-to-3.2="+v32, "3.2-to-3.3="+v33, "3.3-to-3.4="+v34)
+
+	w, err := c.StartWriter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := watchQuorum(ctx, c)
+	res := o.etcdplay(ctx, "upgrade", "--to", "3.4")
+	res.want(t, exitStepFailed)
+	if out := res.output(); !strings.Contains(out, "no v3 data") || !strings.Contains(out, "etcdplay resume") {
+		t.Errorf("the route did not stop at 2.3-to-3.0's v3-data refusal:\n%s", lastLines(out, 15))
+	}
+	if got := hopsRun(res); !slices.Equal(got, []string{"etcd 2.3 to 3.0"}) {
+		t.Errorf("hops run %v, want only 2.3 to 3.0", got)
+	}
+	requireVersions(ctx, t, c, v30, "3.0.0")
+
+	h := c.Hosts[0]
+	put := "ETCDCTL_API=3 " + h.Etcdctl() + " --endpoints=" + h.ClientURL + " put etcdplay-e2e/first-v3-key v3"
+	t.Logf("the operator writes the cluster's first v3 key, as the refusal says: %s", put)
+	if out, err := c.SSH(ctx, 0, put); err != nil || !strings.Contains(out, "OK") {
+		t.Fatalf("v3 put: %q, %v", out, err)
+	}
+	rs := o.etcdplay(ctx, "resume")
+	st := w.Stop()
+	rs.want(t, exitOK)
+	got := hopsRun(rs)
+	if len(got) > 0 && got[0] == "etcd 2.3 to 3.0" { // resumed, then the rest
+		got = got[1:]
+	}
+	if !slices.Equal(got, []string{"etcd 3.0 to 3.1", "etcd 3.1 to 3.2", "etcd 3.2 to 3.3", "etcd 3.3 to 3.4"}) {
+		t.Errorf("resume ran hops %v, want 3.0 to 3.1 ... 3.3 to 3.4", got)
+	}
+	o.requireOneRun("3.4", res, rs)
+	requireVersions(ctx, t, c, v34, "3.4.0")
+	requireHealthy(ctx, t, c)
+	requireKeys(ctx, t, c)
+	requireQuorum(t, c, q)
+	requireWriter(t, c, st, stops(res, rs))
+}

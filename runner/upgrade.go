@@ -11,6 +11,7 @@ import (
 	"github.com/etcdplay/etcdplay/internal/exit"
 	"github.com/etcdplay/etcdplay/runner/journal"
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
 )
 
 // Hop is one playbook of an upgrade route (Upgrade), loaded.
@@ -19,6 +20,38 @@ type Hop struct {
 	// PlaybookPath is the playbook as given (a shipped name or a path),
 	// PlaybookDigest its bytes' digest (journal.Digest).
 	PlaybookPath, PlaybookDigest string
+	// View is how this hop reaches the cluster when that differs from the
+	// route's Options: nil for most hops. A route that starts on a v2
+	// inventory crosses to 3.x, and its hops from 3.0 on speak the v3 API
+	// to the same members (HopInventory; docs/architecture.md "Routes").
+	View *View
+}
+
+// View is a hop's own way to the cluster: the inventory it plans against,
+// the prober and hosts, and a lock it takes in addition to the route's
+// (held from that hop until the route ends, so the route excludes other
+// runs whichever API they speak).
+type View struct {
+	Inventory *schema.Inventory
+	Cluster   steps.Cluster
+	Hosts     steps.Hosts
+	Locker    Locker
+}
+
+// HopInventory is the inventory a route's hop of pb plans and runs
+// against: inv itself, or, when inv says api: v2 and pb upgrades from 3.x
+// (which speaks v3), the same inventory speaking v3: same members, client
+// URLs, TLS and credentials. 3.0 and later serve both APIs on the same
+// client URLs, so the operator's v2 inventory describes the cluster all
+// the way; a run of one playbook gets no such view and is refused
+// (PlanOffline) with the inventory to use.
+func HopInventory(pb *schema.Playbook, inv *schema.Inventory) *schema.Inventory {
+	if inv.API != "v2" || apiFor(pb.From) != "v3" {
+		return inv
+	}
+	v := *inv
+	v.API = "v3"
+	return &v
 }
 
 // routeRun is where a hop stands in its route.
@@ -96,14 +129,23 @@ func ResumeUpgrade(ctx context.Context, o Options, hops []Hop, target string) (*
 
 // runHops runs hops[from:], resuming the first when resumeFirst.
 func runHops(ctx context.Context, o Options, hops []Hop, target string, from int, resumeFirst bool) (*Result, error) {
+	var held *routeLock
 	if o.Locker != nil {
-		held := &routeLock{Locker: o.Locker}
+		held = &routeLock{Locker: o.Locker}
 		defer held.giveUp()
 		o.Locker = held
 		if _, ok := held.Locker.(Avoider); ok {
 			o.Locker = routeAvoider{held}
 		}
 	}
+	// A hop's own lock (View.Locker) is taken in addition to the route's
+	// and kept until the route ends, like the route's.
+	extra := map[Locker]*routeLock{}
+	defer func() {
+		for _, l := range extra {
+			l.giveUp()
+		}
+	}()
 	var res *Result
 	var err error
 	for i := from; i < len(hops); i++ {
@@ -113,6 +155,17 @@ func runHops(ctx context.Context, o Options, hops []Hop, target string, from int
 		}
 		h := o
 		h.Playbook, h.PlaybookPath, h.PlaybookDigest = hops[i].Playbook, hops[i].PlaybookPath, hops[i].PlaybookDigest
+		if v := hops[i].View; v != nil {
+			h.Inventory, h.Cluster, h.Hosts = v.Inventory, v.Cluster, v.Hosts
+			if v.Locker != nil && held != nil {
+				own := extra[v.Locker]
+				if own == nil {
+					own = &routeLock{Locker: v.Locker}
+					extra[v.Locker] = own
+				}
+				h.Locker = pairLock{route: held, hop: own}
+			}
+		}
 		h.route = &routeRun{hop: i + 1, hops: hops, target: target}
 		if i == from && resumeFirst {
 			res, err = Resume(ctx, h)
@@ -168,6 +221,54 @@ func (l *routeLock) giveUp() {
 	// already said its last word.
 	_ = l.Locker.Release(ctx)
 	l.held = false
+}
+
+// pairLock is the route's lock and a hop's own, held together: a route
+// that started on a v2 inventory keeps its lock folders on every host and,
+// from its first v3 hop, also holds the v3 lease, under the same run id.
+// Its streams are the hop lock's (the v3 lease's client).
+type pairLock struct{ route, hop *routeLock }
+
+func (l pairLock) Acquire(ctx context.Context, runID string) error {
+	if err := l.route.Acquire(ctx, runID); err != nil {
+		return err
+	}
+	return l.hop.Acquire(ctx, runID)
+}
+
+func (l pairLock) Check(ctx context.Context) error {
+	if err := l.route.Check(ctx); err != nil {
+		return err
+	}
+	return l.hop.Check(ctx)
+}
+
+func (l pairLock) Release(context.Context) error { return nil }
+
+func (l pairLock) Break(ctx context.Context) (string, error) {
+	a, err := l.route.Break(ctx)
+	if err != nil {
+		return a, err
+	}
+	b, err := l.hop.Break(ctx)
+	switch {
+	case a == "" || a == b:
+		return b, err
+	case b == "":
+		return a, err
+	}
+	return a + " and " + b, err
+}
+
+func (l pairLock) Avoid(ctx context.Context, member string) error {
+	for _, rl := range []*routeLock{l.hop, l.route} {
+		if a, ok := rl.Locker.(Avoider); ok {
+			if err := a.Avoid(ctx, member); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // routeAvoider is a routeLock over a Locker that keeps its stream off a

@@ -37,3 +37,19 @@ func major(version string) int {
 	n, _ := strconv.Atoi(s)
 	return n
 }
+
+// V3View is the same cluster as a v2 inventory's target, spoken to over
+// the v3 API: what a route's hops from 3.0 on use once the cluster has
+// crossed the major (runner.HopInventory; docs/architecture.md
+// "Routes"). It shares this target's members, client URLs, TLS,
+// credentials and SSH connections, probes with the v3 prober, and its
+// Locker is the v3 lease lock. nil on a v3 inventory. Close this target,
+// never the view.
+func (t *Target) V3View() *Target {
+	if t.v3 == nil {
+		return nil
+	}
+	inv := *t.inv
+	inv.API = etcdprobe.APIv3
+	return &Target{Prober: t.v3, inv: &inv, dir: t.dir, opts: t.opts, pool: t.pool, members: t.members, tls: t.tls}
+}

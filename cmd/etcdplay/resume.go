@@ -146,11 +146,14 @@ func resumeRoute(cmd *cobra.Command, opts *options, f *runFlags, m *runner.Meta)
 	if err != nil {
 		return err
 	}
-	s, err := openSession(cmd, opts, f, m.PlaybookPath)
+	// The session opens on the route's first hop, which speaks the
+	// inventory's API; each hop then runs with its own playbook and view.
+	s, err := openSession(cmd, opts, f, hops[0].PlaybookPath)
 	if err != nil {
 		return err
 	}
 	defer s.close()
+	s.viewHops(hops)
 	res, err := runner.ResumeUpgrade(s.ctx, s.o, hops, m.Target)
 	if errors.Is(err, runner.ErrNothingToResume) {
 		fmt.Fprintf(cmd.ErrOrStderr(), "run %s finished every hop: nothing to resume\n", res.RunID)

@@ -173,6 +173,8 @@ type session struct {
 	json     *events.JSON
 	progress *events.Progress
 	cleanup  []func()
+	// tgt is the inventory's target (a route's hops may view it over v3).
+	tgt *target.Target
 }
 
 func (s *session) close() {
@@ -245,7 +247,7 @@ func wireSession(ctx context.Context, cmd *cobra.Command, opts *options, f *runF
 	if err != nil {
 		return nil, nil, exit.New(exit.Invalid, err, "")
 	}
-	s := &session{stderr: stderr}
+	s := &session{stderr: stderr, tgt: tgt}
 	s.cleanup = append(s.cleanup, func() { tgt.Close() })
 
 	switch {

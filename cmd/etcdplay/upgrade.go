@@ -67,6 +67,7 @@ inventory does not list (every missing release is named).`,
 				return err
 			}
 			defer s.close()
+			s.viewHops(hops)
 			res, err := runner.Upgrade(s.ctx, s.o, hops, to)
 			return s.finishRoute(f, hops, res, err)
 		},
@@ -146,12 +147,30 @@ func loadHops(names []string, inv *schema.Inventory) ([]runner.Hop, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := runner.PlanOffline(pb, inv); err != nil {
+		if _, err := runner.PlanOffline(pb, runner.HopInventory(pb, inv)); err != nil {
 			return nil, exit.New(exit.Invalid, fmt.Errorf("hop %s: %w", name, err), "")
 		}
 		hops = append(hops, runner.Hop{Playbook: pb, PlaybookPath: name, PlaybookDigest: digest})
 	}
 	return hops, nil
+}
+
+// viewHops gives each hop that speaks another API than the inventory its
+// view of the cluster: on a v2 inventory, the hops from 3.0 on reach the
+// same members over v3 and also hold the v3 lease lock
+// (runner.HopInventory, target.V3View).
+func (s *session) viewHops(hops []runner.Hop) {
+	for i, h := range hops {
+		inv := runner.HopInventory(h.Playbook, s.o.Inventory)
+		if inv == s.o.Inventory {
+			continue
+		}
+		v := s.tgt.V3View()
+		if v == nil {
+			continue
+		}
+		hops[i].View = &runner.View{Inventory: inv, Cluster: v, Hosts: v, Locker: v.Locker()}
+	}
 }
 
 // finishRoute is finishOrRollBack for a route: a member the operator asks
@@ -162,6 +181,9 @@ func (s *session) finishRoute(f *runFlags, hops []runner.Hop, res *runner.Result
 		if m := runMeta(f); m != nil && m.Hop >= 1 && m.Hop <= len(hops) {
 			h := hops[m.Hop-1]
 			s.o.Playbook, s.o.PlaybookPath, s.o.PlaybookDigest = h.Playbook, h.PlaybookPath, h.PlaybookDigest
+			if v := h.View; v != nil {
+				s.o.Inventory, s.o.Cluster, s.o.Hosts = v.Inventory, v.Cluster, v.Hosts
+			}
 		}
 	}
 	return s.finishOrRollBack(res, err)
