@@ -85,7 +85,7 @@ func TestGuideFacts(t *testing.T) {
 	has("2.3-to-3.0", `backup: {from: self}`)
 	has("2.3-to-3.0", `"listen-client-urls" in .options && "listen-peer-urls" in .options`)
 	has("2.3-to-3.0", `that: "cluster.v3Healthy"`)
-	has("2.3-to-3.0", `that: "cluster.v3Revision > 1"`)
+	has("2.3-to-3.0", `that: "cluster.v3Keys > 0"`)
 	has("3.4-to-3.5", `that: "!cluster.authEnabled"`)
 	has("3.4-to-3.5", `that: "len(cluster.alarms) == 0"`)
 	has("3.4-to-3.5", `backup: {from: leader}`)

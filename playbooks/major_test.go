@@ -37,19 +37,19 @@ func checkNamed(t *testing.T, name string, phase schema.Phase, expr string) *ste
 
 // Test2_3To3_0Checks: the guards 2.3-to-3.0 adds to its guide decide as
 // the guide and etcd's code say. The finish refuses a 3.0 cluster whose
-// v3 store was never written (revision 1) or that serves no v3 API
-// (0), and passes once one v3 write happened; the preflight warns about a
+// v3 store holds no key but etcdplay's lock (cluster.v3Keys 0, also
+// while no member serves v3), and passes once it holds one; the preflight warns about a
 // member that leaves its listen URLs to 2.x's defaults (4001 and 7001,
 // gone in 3.0), not about one whose options could not be read.
 func Test2_3To3_0Checks(t *testing.T) {
-	v3data := checkNamed(t, "2.3-to-3.0", schema.PhaseFinish, "cluster.v3Revision")
+	v3data := checkNamed(t, "2.3-to-3.0", schema.PhaseFinish, "cluster.v3Keys")
 	if v3data.Severity != "fail" {
 		t.Errorf("the v3-data check is %s, want fail", v3data.Severity)
 	}
-	for rev, want := range map[int64]bool{0: false, 1: false, 2: true, 9000: true} {
-		ok, err := v3data.That.Eval(schema.Facts{Cluster: schema.ClusterFacts{V3Revision: rev}})
+	for keys, want := range map[int64]bool{0: false, 1: true, 9000: true} {
+		ok, err := v3data.That.Eval(schema.Facts{Cluster: schema.ClusterFacts{V3Keys: keys}})
 		if err != nil || ok != want {
-			t.Errorf("v3Revision %d: %v %v, want %v", rev, ok, err, want)
+			t.Errorf("v3Keys %d: %v %v, want %v", keys, ok, err, want)
 		}
 	}
 

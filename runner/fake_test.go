@@ -424,6 +424,7 @@ type fakeLocker struct {
 	acquired int
 	released int
 	broken   int
+	runIDs   []string // every Acquire's
 }
 
 // The real lock and its refusal satisfy the runner's interfaces.
@@ -437,6 +438,7 @@ var (
 func (l *fakeLocker) Acquire(ctx context.Context, runID string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.runIDs = append(l.runIDs, runID)
 	if l.held != nil {
 		return &lock.HeldError{Cluster: "fake", Holder: l.held, Key: lock.Key("fake"), Expires: true}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/etcdplay/etcdplay/runner/journal"
+	"github.com/etcdplay/etcdplay/schema"
 )
 
 // routeHops is a two-hop route on the fake cluster: 3.4 to 3.5, then 3.5
@@ -171,5 +172,68 @@ func TestRollbackInARouteStaysInItsHop(t *testing.T) {
 	want := map[string]string{"infra0": "3.6.1", "infra1": "3.6.1", "infra2": "3.6.1"}
 	if got := fc.versions(); !reflect.DeepEqual(got, want) {
 		t.Errorf("versions %v, want %v", got, want)
+	}
+}
+
+// A hop with a View (a v2 inventory's hops from 3.0 on) runs against the
+// view's inventory and cluster and takes the view's lock besides the
+// route's, under the route's run id; both are held until the route ends,
+// and the hop before it never touches the view. The view here is a second
+// fake of the same members, as hop 1 leaves them, so what each hop
+// upgraded shows which cluster it ran against.
+func TestUpgradeHopViewAddsItsLockUnderTheSameRun(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	h := newHarness(t, fakePlaybook, fc)
+	hops := routeHops(t, h)
+	inv := *h.o.Inventory
+	view := newFakeCluster("3.5.1", "infra0", "infra1", "infra2")
+	hopLock := &fakeLocker{}
+	hops[1].View = &View{Inventory: &inv, Cluster: view, Hosts: h.o.Hosts, Locker: hopLock}
+
+	res, err := Upgrade(context.Background(), h.o, hops, "3.6")
+	if err != nil {
+		t.Fatalf("Upgrade: %v", err)
+	}
+	three := func(v string) map[string]string { return map[string]string{"infra0": v, "infra1": v, "infra2": v} }
+	if got := fc.versions(); !reflect.DeepEqual(got, three("3.5.1")) {
+		t.Errorf("the route's cluster: %v, want hop 1's 3.5.1 only", got)
+	}
+	if got := view.versions(); !reflect.DeepEqual(got, three("3.6.1")) {
+		t.Errorf("hop 2's view: %v, want 3.6.1", got)
+	}
+	for name, l := range map[string]*fakeLocker{"route": h.locker, "hop": hopLock} {
+		if l.acquired != 1 || l.released != 1 {
+			t.Errorf("%s lock acquired %d released %d: want once each", name, l.acquired, l.released)
+		}
+		for _, id := range l.runIDs {
+			if id != res.RunID {
+				t.Errorf("%s lock taken for run %s, want the route's %s", name, id, res.RunID)
+			}
+		}
+	}
+}
+
+// HopInventory views a v2 inventory over v3 for a playbook from 3.x only:
+// the same members, URLs and TLS; a 2.x hop, or a v3 inventory, keeps the
+// inventory as it is. A run of one v3 playbook on a v2 inventory is still
+// refused.
+func TestHopInventoryAcrossTheMajor(t *testing.T) {
+	v2 := &schema.Inventory{Cluster: "c", API: "v2", Members: []*schema.Member{{Name: "m0", Client: "https://m0:2379"}}}
+	from := func(major, minor int) *schema.Playbook {
+		return &schema.Playbook{From: schema.Minor{Major: major, Minor: minor}, To: schema.Minor{Major: major, Minor: minor + 1}}
+	}
+	if got := HopInventory(from(2, 3), v2); got != v2 {
+		t.Errorf("2.3 hop on a v2 inventory: got %+v, want the inventory itself", got)
+	}
+	got := HopInventory(from(3, 0), v2)
+	if got == v2 || got.API != "v3" || got.Cluster != "c" || !reflect.DeepEqual(got.Members, v2.Members) {
+		t.Errorf("3.0 hop on a v2 inventory: got %+v, want the same inventory speaking v3", got)
+	}
+	if v2.API != "v2" {
+		t.Errorf("the operator's inventory changed to api %s", v2.API)
+	}
+	v3 := &schema.Inventory{Cluster: "c", API: "v3"}
+	if got := HopInventory(from(3, 4), v3); got != v3 {
+		t.Errorf("v3 inventory: got %+v, want the inventory itself", got)
 	}
 }

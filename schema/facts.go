@@ -21,17 +21,15 @@ type ClusterFacts struct {
 	AuthEnabled bool          `expr:"authEnabled"` // v3 auth (or v2 security) on
 	Healthy     bool          `expr:"healthy"`     // every member healthy
 	Alarms      []string      `expr:"alarms"`      // active alarms, e.g. "NOSPACE"
-	// V3Revision is the v3 store's revision: 1 while no v3 key was ever
-	// written (a cluster migrated from 2.x with no v3 data, which 3.2+
-	// cannot restart from: etcd issue 9480), 0 while the cluster does not
-	// serve the v3 API (2.x, or mixed 2.3/3.0).
-	V3Revision int64 `expr:"v3Revision"`
 	// V3Healthy: every member answers the v3 API as healthy, as
 	// `ETCDCTL_API=3 etcdctl endpoint health` would.
 	V3Healthy bool `expr:"v3Healthy"`
 	// V3Keys is how many keys the v3 store holds, not counting etcdplay's
-	// own lock keys (which raise v3Revision on every run): 0 means no v3
-	// data, the cluster etcd issue 9480 panics on from 3.2.
+	// own lock keys: 0 means no v3 data, the cluster etcd issue 9480
+	// panics on after 3.0 (0 too while no member serves the v3 API: 2.x,
+	// or mixed 2.3/3.0). It is the one "has v3 data" fact: the store's
+	// revision is not, since etcdplay's v3 lease lock (a v3 inventory, or
+	// a route's hops from 3.0 on) raises it on every run.
 	V3Keys int64 `expr:"v3Keys"`
 }
 

@@ -28,7 +28,6 @@ func FactsFrom(c *etcdprobe.Cluster, member string, pb *schema.Playbook, vars ma
 		API:         c.API,
 		AuthEnabled: c.AuthEnabled,
 		Healthy:     c.Healthy,
-		V3Revision:  c.V3Revision,
 		V3Keys:      c.V3Keys,
 		V3Healthy:   c.V3Healthy,
 		Members:     make([]schema.MemberFacts, 0, len(c.Members)),

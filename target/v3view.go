@@ -13,9 +13,9 @@ import (
 // finishes on the v3 API (`ETCDCTL_API=3 etcdctl endpoint health`) and
 // every 3.x guide warns that 3.2+ panics on restart when the cluster
 // migrated from v2 holds no v3 data (etcd issue 9480). addV3View asks
-// the v3 API for both, as cluster.v3Healthy and cluster.v3Revision.
+// the v3 API for both, as cluster.v3Healthy and cluster.v3Keys.
 
-// addV3View fills c.V3Revision and c.V3Healthy from a v3 probe of the
+// addV3View fills c.V3Revision, c.V3Healthy and c.V3Keys from a v3 probe of the
 // same members, once the cluster version is 3.x: before that a 3.0
 // member serves no v3 API (etcd enables it with the cluster version) and
 // a 2.x member none at all, so a 2.x cluster never pays for the probe.

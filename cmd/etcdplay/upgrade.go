@@ -158,18 +158,23 @@ func loadHops(names []string, inv *schema.Inventory) ([]runner.Hop, error) {
 // viewHops gives each hop that speaks another API than the inventory its
 // view of the cluster: on a v2 inventory, the hops from 3.0 on reach the
 // same members over v3 and also hold the v3 lease lock
-// (runner.HopInventory, target.V3View).
+// (runner.HopInventory, target.V3View). Those hops share one view, so
+// one v3 lease holds for all of them.
 func (s *session) viewHops(hops []runner.Hop) {
+	var view *runner.View
 	for i, h := range hops {
 		inv := runner.HopInventory(h.Playbook, s.o.Inventory)
 		if inv == s.o.Inventory {
 			continue
 		}
-		v := s.tgt.V3View()
-		if v == nil {
-			continue
+		if view == nil {
+			v := s.tgt.V3View()
+			if v == nil {
+				return
+			}
+			view = &runner.View{Inventory: inv, Cluster: v, Hosts: v, Locker: v.Locker()}
 		}
-		hops[i].View = &runner.View{Inventory: inv, Cluster: v, Hosts: v, Locker: v.Locker()}
+		hops[i].View = view
 	}
 }
 
