@@ -82,7 +82,7 @@ func TestUpgrade_2_3_to_3_0(t *testing.T) {
 // through 3.0 and 3.1 to 3.2: with no v3 key written on 3.0, a later
 // release panics at start ("snapshot file doesn't exist"; the guides
 // name 3.2+, and the bed's 3.1.20 already does); after one v3 put on 3.0
-// (what the finish asks for, cluster.v3Revision > 1), the same path
+// (what the finish asks for, cluster.v3Keys > 0), the same path
 // starts and serves every key.
 func TestEtcdIssue9480(t *testing.T) {
 	t.Parallel()

@@ -45,6 +45,9 @@ No member needs naming (docs/downgrades.md).`,
 			if err != nil {
 				return err
 			}
+			if m := runMeta(f); len(a) == 0 && m != nil && len(m.Route) > 0 {
+				return rollbackInRoute(cmd, opts, f, m, member)
+			}
 			s, err := openSession(cmd, opts, f, pbArg)
 			if err != nil {
 				return err
@@ -57,4 +60,23 @@ No member needs naming (docs/downgrades.md).`,
 	f.register(cmd)
 	cmd.Flags().StringVar(&member, "member", "", "the member to roll back (default: the one the journal's run failed on)")
 	return cmd
+}
+
+// rollbackInRoute puts back a member of the hop an `upgrade --to` route
+// stopped in, with that hop's playbook and view of the cluster (a v2
+// inventory's hops from 3.0 on speak v3: upgrade.go viewHops).
+func rollbackInRoute(cmd *cobra.Command, opts *options, f *runFlags, m *runner.Meta, member string) error {
+	hops, err := routeHops(f, m)
+	if err != nil {
+		return err
+	}
+	s, err := openSession(cmd, opts, f, hops[0].PlaybookPath)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	s.viewHops(hops)
+	s.useHop(hops, m.Hop)
+	res, err := runner.Rollback(s.ctx, s.o, member)
+	return s.finish(res, err)
 }

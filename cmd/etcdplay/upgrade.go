@@ -183,13 +183,23 @@ func (s *session) viewHops(hops []runner.Hop) {
 // route stopped in (run.json), not the first hop's.
 func (s *session) finishRoute(f *runFlags, hops []runner.Hop, res *runner.Result, err error) error {
 	if res != nil && res.RollbackRequested != "" {
-		if m := runMeta(f); m != nil && m.Hop >= 1 && m.Hop <= len(hops) {
-			h := hops[m.Hop-1]
-			s.o.Playbook, s.o.PlaybookPath, s.o.PlaybookDigest = h.Playbook, h.PlaybookPath, h.PlaybookDigest
-			if v := h.View; v != nil {
-				s.o.Inventory, s.o.Cluster, s.o.Hosts = v.Inventory, v.Cluster, v.Hosts
-			}
+		if m := runMeta(f); m != nil {
+			s.useHop(hops, m.Hop)
 		}
 	}
 	return s.finishOrRollBack(res, err)
+}
+
+// useHop points the session at hop n (1-based) of the route: its
+// playbook and, when it has one, its view of the cluster. Out of range
+// leaves the session as it is.
+func (s *session) useHop(hops []runner.Hop, n int) {
+	if n < 1 || n > len(hops) {
+		return
+	}
+	h := hops[n-1]
+	s.o.Playbook, s.o.PlaybookPath, s.o.PlaybookDigest = h.Playbook, h.PlaybookPath, h.PlaybookDigest
+	if v := h.View; v != nil {
+		s.o.Inventory, s.o.Cluster, s.o.Hosts = v.Inventory, v.Cluster, v.Hosts
+	}
 }
