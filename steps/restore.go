@@ -33,7 +33,12 @@ const asideSuffix = ".etcdplay-aside"
 // RestorePlan is one restore: the backup, the binary version every member
 // starts on, the new cluster token and, per member, the exact commands.
 type RestorePlan struct {
+	// API is "v2" for a 2.x restore (restore_v2.go), "" for v3.
+	API     string `json:"api,omitempty"`
 	Cluster string `json:"cluster"`
+	// Seed is the v2 member restored from its backup and started with
+	// --force-new-cluster; the others join it.
+	Seed string `json:"seed,omitempty"`
 	// Backup is the snapshot's manifest; File is the local path as found.
 	Backup BackupManifest `json:"backup"`
 	// Version is the etcd release every member starts on: the server
@@ -69,6 +74,10 @@ type RestoreMember struct {
 	// ETCDCTL_API=3 before 3.5), run as the login user; Env its variables.
 	Restore []string          `json:"restore"`
 	Env     map[string]string `json:"env,omitempty"`
+	// OneOff is a v2 member's own etcd command line (env, binary, flags)
+	// for its one-off start; Log where that start writes.
+	OneOff []string `json:"one_off,omitempty"`
+	Log    string   `json:"log,omitempty"`
 }
 
 // RestoreInput is what PlanRestore reads.
@@ -83,6 +92,8 @@ type RestoreInput struct {
 	ToBinary    string // "" : the backup's server version
 	Force       bool
 	RunID       string // names the new cluster token
+	// V2Backups are the run's member backups, for a v2 restore.
+	V2Backups []BackupManifest
 }
 
 // RestoreRefusal is a restore that must not start: nothing was changed.
@@ -102,7 +113,7 @@ func refuseRestore(format string, a ...any) error {
 func PlanRestore(ctx context.Context, in RestoreInput) (*RestorePlan, error) {
 	inv, man := in.Inventory, in.Backup
 	if inv.API == "v2" {
-		return nil, refuseRestore("restore of a v2 (2.x) cluster is not built yet: follow the 2.x admin guide's disaster recovery with the member backups listed in backup.json (docs/restore.md)")
+		return planRestoreV2(ctx, in)
 	}
 	if man.Kind != "v3-snapshot" {
 		return nil, refuseRestore("backup %s is a %s, not a v3 snapshot: a v3 cluster is restored from the snapshot a v3 run takes", man.File, man.Kind)
@@ -306,6 +317,9 @@ func restorePrivileged(f HostFacts, m *RestoreMember) []PrivilegedCommand {
 // the order they run (the service commands around them come from the
 // inventory).
 func (m *RestoreMember) Commands(f HostFacts) []string {
+	if m.OneOff != nil {
+		return m.v2Commands(f)
+	}
 	var out []string
 	if m.Aside != "" {
 		out = append(out, shell.Join(asideArgv(f, m)...))

@@ -80,7 +80,14 @@ reached, 5 refused (nothing was stopped), 6 a step failed (resume), 7 lock.`,
 			if err != nil {
 				return exit.New(exit.Invalid, err, "")
 			}
-			man, manDir, err := findRestoreBackup(dir, inv.Cluster, from)
+			var man steps.BackupManifest
+			var manDir string
+			var v2 []steps.BackupManifest
+			if inv.API == "v2" {
+				v2, manDir, err = findV2Backups(dir, inv.Cluster, from)
+			} else {
+				man, manDir, err = findRestoreBackup(dir, inv.Cluster, from)
+			}
 			if err != nil {
 				return err
 			}
@@ -94,7 +101,7 @@ reached, 5 refused (nothing was stopped), 6 a step failed (resume), 7 lock.`,
 			s.o.InventoryDigest, s.o.Locker = invDigest, tgt.HostLocker()
 			s.o.RunID = runner.NewRunID()
 			p, err := steps.PlanRestore(s.ctx, steps.RestoreInput{Inventory: inv, Hosts: tgt, Cluster: tgt,
-				Backup: man, ManifestDir: manDir, ToBinary: toBinary, Force: force, RunID: s.o.RunID})
+				Backup: man, V2Backups: v2, ManifestDir: manDir, ToBinary: toBinary, Force: force, RunID: s.o.RunID})
 			if err != nil {
 				var ref *steps.RestoreRefusal
 				if errors.As(err, &ref) {
@@ -174,6 +181,34 @@ func findRestoreBackup(stateDir, cluster, from string) (steps.BackupManifest, st
 		ms = append(ms, m)
 	}
 	return pick(ms, dir)
+}
+
+// findV2Backups finds a 2.x run's member backups (etcdctl backup
+// archives): those backup.json records, or with from a run id, the
+// manifests in its backups/<cluster>/<run id>/.
+func findV2Backups(stateDir, cluster, from string) ([]steps.BackupManifest, string, error) {
+	runID, recorded, err := runner.RecordedBackups(stateDir)
+	if err != nil {
+		return nil, "", exit.New(exit.Invalid, err, "")
+	}
+	if from == "" || from == runID {
+		return recorded, "", nil
+	}
+	dir := filepath.Join("backups", cluster, from)
+	matches, _ := filepath.Glob(filepath.Join(dir, "*manifest*.json"))
+	if len(matches) == 0 {
+		return nil, "", usageErr(fmt.Errorf("--from %s: not the run in %s, and %s holds no manifest", from, filepath.Join(stateDir, runner.BackupFile), dir),
+			"name the run id whose member backups to restore")
+	}
+	var ms []steps.BackupManifest
+	for _, p := range matches {
+		m, _, err := readManifest(p)
+		if err != nil {
+			return nil, "", err
+		}
+		ms = append(ms, m)
+	}
+	return ms, dir, nil
 }
 
 // manifestFor reads a manifest, or finds the one beside a snapshot file
