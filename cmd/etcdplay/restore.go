@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcdplay/etcdplay/internal/exit"
+	"github.com/etcdplay/etcdplay/internal/shell"
 	"github.com/etcdplay/etcdplay/runner"
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/runner/journal"
@@ -30,7 +32,9 @@ func newRestoreCmd(opts *options) *cobra.Command {
 		Short: "Bring the whole cluster back from a snapshot etcdplay took (after the point of no return)",
 		Long: `restore is the way back once rollback refuses: after the cluster version
 moved (every member upgraded) or after the cluster lost quorum. It restores
-every member from one v3 snapshot etcdplay took and verified (docs/restore.md):
+every member from one v3 snapshot etcdplay took and verified (docs/restore.md;
+a 2.x cluster comes back from the run's etcdctl member backups by the admin
+guide's disaster recovery, see there):
 
   1. check the snapshot (etcd's integrity hash, bolt, the manifest's sha256)
      and that it is this cluster's (cluster name and id; --force to override);
@@ -247,11 +251,19 @@ func writeRestorePlan(w io.Writer, p *steps.RestorePlan, inv *schema.Inventory) 
 	fmt.Fprintf(w, "restore plan for cluster %s\n\n", p.Cluster)
 	fmt.Fprintf(w, "  backup        %s\n", b.File)
 	fmt.Fprintf(w, "                sha256 %s\n", b.SHA256)
-	fmt.Fprintf(w, "                revision %d, %d keys, taken %s from %s on etcd %s (cluster id %s)\n",
-		b.Revision, b.Keys, b.Time.UTC().Format("2006-01-02 15:04:05Z"), b.Member, b.ServerVersion, b.ClusterID)
-	fmt.Fprintf(w, "  start on      etcd %s\n", p.Version)
-	fmt.Fprintf(w, "  new token     %s\n", p.Token)
-	fmt.Fprintf(w, "  initial cluster %s\n", p.InitialCluster)
+	if p.API == "v2" {
+		fmt.Fprintf(w, "                etcdctl backup of %s's data dir, taken %s on etcd %s (cluster id %s)\n",
+			b.Member, b.Time.UTC().Format("2006-01-02 15:04:05Z"), cmp.Or(b.ServerVersion, b.ClusterVersion), b.ClusterID)
+		fmt.Fprintf(w, "  start on      etcd %s\n", p.Version)
+		fmt.Fprintf(w, "  seed          %s: restored from the backup, started once with --force-new-cluster; the others join it one by one with empty data dirs\n", p.Seed)
+		fmt.Fprintf(w, "  members after %s\n", p.InitialCluster)
+	} else {
+		fmt.Fprintf(w, "                revision %d, %d keys, taken %s from %s on etcd %s (cluster id %s)\n",
+			b.Revision, b.Keys, b.Time.UTC().Format("2006-01-02 15:04:05Z"), b.Member, b.ServerVersion, b.ClusterID)
+		fmt.Fprintf(w, "  start on      etcd %s\n", p.Version)
+		fmt.Fprintf(w, "  new token     %s\n", p.Token)
+		fmt.Fprintf(w, "  initial cluster %s\n", p.InitialCluster)
+	}
 	for _, x := range p.Warnings {
 		fmt.Fprintf(w, "  WARNING       %s\n", x)
 	}
@@ -272,6 +284,9 @@ func writeRestorePlan(w io.Writer, p *steps.RestorePlan, inv *schema.Inventory) 
 		fmt.Fprintf(w, "      restore%s\n", sudo)
 		for _, c := range m.Commands(steps.HostFacts{}) {
 			fmt.Fprintf(w, "        %s\n", c)
+		}
+		if m.OneOff != nil {
+			fmt.Fprintf(w, "      one-off   %s (+ the flags its step below names; log %s)\n", shell.Join(m.OneOff...), m.Log)
 		}
 		fmt.Fprintf(w, "      start     %s\n", cfg.Service.Start)
 	}
