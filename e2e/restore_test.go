@@ -5,9 +5,12 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -339,5 +342,52 @@ func TestRestore_AfterUpgrade_2_1_to_2_2(t *testing.T) {
 			t.Errorf("%s: data dir set aside at %q: %v", h.Name, a, err)
 		}
 	}
+	requireV2Membership(ctx, t, c)
+	for _, e := range res.events {
+		if e.Message == "peer URLs set" {
+			t.Logf("the seed's peer URLs were set: %v", e.Fields)
+		}
+	}
 	t.Logf("restored from %s: %d members on %s, %d keys", filepath.Base(rep.Restore.Backup.File), len(c.Hosts), release(t, "2.1"), c.Keys())
+}
+
+// requireV2Membership: the restored cluster lists exactly the bed's
+// members by name at their own peer URLs, and each runs from its service
+// (the service's pid file names a live etcd), with no one-off left.
+func requireV2Membership(ctx context.Context, t *testing.T, c *testbed.Cluster) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.Hosts[0].ClientURL+"/v2/members", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ms struct {
+		Members []struct {
+			Name     string   `json:"name"`
+			PeerURLs []string `json:"peerURLs"`
+		} `json:"members"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ms); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range ms.Members {
+		got[m.Name] = strings.Join(m.PeerURLs, ",")
+	}
+	for i, h := range c.Hosts {
+		if !slices.Contains(slices.Collect(maps.Values(got)), h.PeerURL) {
+			t.Errorf("no member at %s after the restore: %v", h.PeerURL, got)
+		}
+		if c.MemberPID(i) == 0 {
+			t.Errorf("%s does not run from its service", h.Name)
+		}
+		if _, err := os.Stat(h.DataDir + ".etcdplay-restore.pid"); err == nil {
+			t.Errorf("%s: a one-off pid file is left", h.Name)
+		}
+	}
+	if len(ms.Members) != len(c.Hosts) {
+		t.Errorf("%d members after the restore (%v), want %d", len(ms.Members), got, len(c.Hosts))
+	}
+	t.Logf("members after the restore: %v", got)
 }
