@@ -391,3 +391,38 @@ func requireV2Membership(ctx context.Context, t *testing.T, c *testbed.Cluster) 
 	}
 	t.Logf("members after the restore: %v", got)
 }
+
+// TestRestore_V2_KilledHalfway_Resume: etcdplay is killed (SIGKILL) right
+// after the first member joined back, with its one-off stopped and its
+// service not started yet; `resume` finishes the v2 restore from the
+// journal without restoring or joining anything twice.
+func TestRestore_V2_KilledHalfway_Resume(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := startBed(ctx, t, "2.1", 200)
+	o := newOperator(t, c)
+	o.etcdplay(ctx, "run", "2.1-to-2.2").want(t, exitOK)
+
+	res := o.watch(ctx, func(e events.Event, p *os.Process) {
+		if e.Kind == events.StepDone && e.Action == "restore-join" {
+			p.Signal(syscall.SIGKILL)
+		}
+	}, "restore", "-y")
+	if res.code != -1 {
+		t.Fatalf("etcdplay restore exited %d; want it killed halfway", res.code)
+	}
+	res = o.etcdplay(ctx, "resume")
+	res.want(t, exitOK)
+	for _, a := range []string{"restore-data", "restore-force-new", "ssh-stop"} {
+		if got := len(res.steps(events.StepStart, "", a)); got != 0 {
+			t.Errorf("resume ran %s %d times; the journal says it was done", a, got)
+		}
+	}
+	if got := len(res.steps(events.StepDone, "", "restore-join")); got != len(c.Hosts)-2 {
+		t.Errorf("resume joined %d members, want the %d left", got, len(c.Hosts)-2)
+	}
+	requireVersions(ctx, t, c, release(t, "2.1"), "2.1.0")
+	requireHealthy(ctx, t, c)
+	requireKeys(ctx, t, c)
+	requireV2Membership(ctx, t, c)
+}
