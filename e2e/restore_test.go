@@ -333,8 +333,9 @@ func TestRestore_AfterUpgrade_2_1_to_2_2(t *testing.T) {
 		t.Errorf("%d members joined back, want %d", got, len(c.Hosts)-1)
 	}
 	rep := o.restoreReport()
-	if rep.Result != "succeeded" || rep.Restore.Version == "" {
-		t.Errorf("restore report: result %s, version %s", rep.Result, rep.Restore.Version)
+	if rep.Result != "succeeded" || rep.Restore.Version == "" || rep.Restore.KeysAfter < c.Keys() || rep.Restore.RevisionAfter == 0 {
+		t.Errorf("restore report: result %s, version %s, %d keys at revision %d after; want succeeded, at least the %d keys written",
+			rep.Result, rep.Restore.Version, rep.Restore.KeysAfter, rep.Restore.RevisionAfter, c.Keys())
 	}
 	for _, h := range c.Hosts {
 		a := rep.Restore.SetAside[h.Name]
@@ -348,7 +349,7 @@ func TestRestore_AfterUpgrade_2_1_to_2_2(t *testing.T) {
 			t.Logf("the seed's peer URLs were set: %v", e.Fields)
 		}
 	}
-	t.Logf("restored from %s: %d members on %s, %d keys", filepath.Base(rep.Restore.Backup.File), len(c.Hosts), release(t, "2.1"), c.Keys())
+	t.Logf("restored from %s: %d members on %s, %d keys written before, %d keys at index %d after", filepath.Base(rep.Restore.Backup.File), len(c.Hosts), release(t, "2.1"), c.Keys(), rep.Restore.KeysAfter, rep.Restore.RevisionAfter)
 }
 
 // requireV2Membership: the restored cluster lists exactly the bed's

@@ -365,12 +365,23 @@ func (a *RestoreWait) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	if a.P.API == "v2" {
-		// 2.x has no snapshot to count keys from: the revision is the
-		// store's index (X-Etcd-Index).
-		if l := c.LeaderMember(); l != nil {
-			env.record("revision-after", l.Revision)
+		// 2.x has no snapshot to count keys from: they are listed (a
+		// quorum read); the revision is the store's index (X-Etcd-Index).
+		l := c.LeaderMember()
+		if l == nil {
+			return fmt.Errorf("the restored cluster has no leader")
 		}
-		env.info("cluster restored", "members", len(c.Members))
+		api, err := v2API(env)
+		if err != nil {
+			return err
+		}
+		keys, err := api.V2KeyCount(ctx, l.DisplayName())
+		if err != nil {
+			return fmt.Errorf("the cluster is healthy, but counting its keys failed: %w", err)
+		}
+		env.record("keys-after", keys)
+		env.record("revision-after", l.Revision)
+		env.info("cluster restored", "members", len(c.Members), "keys", keys, "revision", l.Revision)
 		return nil
 	}
 	info, err := countKeys(ctx, env, c)

@@ -25,6 +25,7 @@ type V2MemberAPI interface {
 	V2Members(ctx context.Context, via string) ([]etcdprobe.V2Member, error)
 	V2MemberAdd(ctx context.Context, via string, peerURLs []string) (etcdprobe.V2Member, error)
 	V2MemberUpdate(ctx context.Context, via, id string, peerURLs []string) error
+	V2KeyCount(ctx context.Context, via string) (int, error)
 }
 
 func v2API(env *Env) (V2MemberAPI, error) {
