@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/etcdplay/etcdplay/internal/term"
 	"github.com/etcdplay/etcdplay/runner/events"
 )
 
@@ -203,8 +204,6 @@ func (p *Progress) plain(cluster, text string) {
 	}
 }
 
-var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
-
 // draw rewrites the block in place (live only).
 func (p *Progress) draw() {
 	if !p.live || p.closed {
@@ -241,7 +240,7 @@ func (p *Progress) text(l *line) string {
 	if l.step != "" {
 		parts = append(parts, l.step)
 	}
-	s := spinner[p.frame%len(spinner)] + " " + cmp.Or(strings.Join(parts, " · "), "starting")
+	s := term.Spinner(p.frame) + " " + cmp.Or(strings.Join(parts, " · "), "starting")
 	if l.members > 0 {
 		s += fmt.Sprintf(" · %d done", l.members)
 	}

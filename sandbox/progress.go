@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/mattn/go-isatty"
 
+	"github.com/etcdplay/etcdplay/internal/term"
 	"github.com/etcdplay/etcdplay/runner/events"
 )
 
@@ -56,8 +57,6 @@ func (p *Progress) Warnf(format string, args ...any) {
 	p.log.Warn(fmt.Sprintf(format, args...))
 }
 
-var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
-
 // Step starts a step; the returned func ends it with its outcome and
 // duration. One step at a time.
 func (p *Progress) Step(what string) func(err error) {
@@ -97,7 +96,7 @@ func (p *Progress) spin(what string, began time.Time, quit, done chan struct{}) 
 	defer t.Stop()
 	for i := 0; ; i++ {
 		p.mu.Lock()
-		fmt.Fprintf(p.w, "\r\x1b[K%s %s %s", spinner[i%len(spinner)], what, time.Since(began).Truncate(time.Second))
+		fmt.Fprintf(p.w, "\r\x1b[K%s %s %s", term.Spinner(i), what, time.Since(began).Truncate(time.Second))
 		p.mu.Unlock()
 		select {
 		case <-quit:

@@ -27,3 +27,11 @@ func line(r rune) rune {
 	}
 	return r
 }
+
+// spinnerFrames are the frames of every progress spinner etcdplay draws
+// (a run's step line, a fleet's block, the sandbox's build), so they all
+// turn alike.
+var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+// Spinner is the spinner's frame for tick n (any n ≥ 0).
+func Spinner(n int) string { return spinnerFrames[n%len(spinnerFrames)] }

@@ -116,8 +116,6 @@ func (p *Progress) Close() {
 	p.running = nil
 }
 
-var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
-
 func (p *Progress) tick() {
 	defer close(p.done)
 	t := time.NewTicker(100 * time.Millisecond)
@@ -325,7 +323,7 @@ func (p *Progress) drawLive() {
 	took := shortDuration(p.now().Sub(s.start))
 	// "  ⠋ " + label + " " + took, kept one column short of the width
 	label := truncate(s.label, p.width-len(took)-6)
-	fmt.Fprintf(p.w, "  %s %s %s", p.cyan(spinnerFrames[s.frame%len(spinnerFrames)]), label, p.faint(took))
+	fmt.Fprintf(p.w, "  %s %s %s", p.cyan(term.Spinner(s.frame)), label, p.faint(took))
 }
 
 // clearLive erases the live line so the next write starts at column 0.
