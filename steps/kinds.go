@@ -9,6 +9,7 @@ func Kinds() []Kind {
 		{"check", func() Action { return &Check{} }},
 		{"refuse-options", func() Action { return &RefuseOptions{} }},
 		{"check-v2store", func() Action { return &CheckV2Store{} }},
+		{"check-v2-wal", func() Action { return &CheckV2WAL{} }},
 		{"backup", func() Action { return &Backup{} }},
 		{"move-leader", func() Action { return &MoveLeader{} }},
 		{"ssh-stop", func() Action { return &SSHStop{} }},

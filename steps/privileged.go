@@ -64,9 +64,10 @@ type FileOwner struct {
 	Missing bool   `json:"missing,omitempty"`
 }
 
-// privilegedTools are the programs swap runs under sudo, and cat, which
-// reads a config file only etcd's user can (ReadOptions).
-var privilegedTools = []string{"install", "mv", "rm", "cat", "chown"}
+// privilegedTools are the programs swap runs under sudo, cat, which
+// reads a config file only etcd's user can (ReadOptions), and grep, which
+// check-v2-wal runs on a data directory only etcd's user can read.
+var privilegedTools = []string{"install", "mv", "rm", "cat", "chown", "grep"}
 
 // OfflineHostFacts is what the sudoers printer assumes without SSH: the
 // tools in /usr/bin (true on merged-/usr systems: Debian 12, Ubuntu 22.04,
@@ -237,6 +238,24 @@ func checkV2storeArgv(etcdutl, dataDir string) []string {
 	return []string{etcdutl, "check", "v2store", "--data-dir=" + dataDir}
 }
 
+// v2WALArgv lists the member's WAL files that hold a v2 request 3.5
+// wrote (check_v2_wal.go): fixed strings only, so the sudoers rule has
+// no wildcard. -l stops reading a file at its first match.
+func v2WALArgv(grep, dataDir string) []string {
+	args := []string{grep, "-r", "-l", "-a", "-F"}
+	for _, s := range v2RequestMarks {
+		args = append(args, "-e", s)
+	}
+	return append(args, "--", dataDir+"/member/wal")
+}
+
+// snapVersionArgv counts, in each file of the member's snap folder but
+// the backend (db, which can be gigabytes), the v2store nodes that record
+// cluster version v2WALSafeClusterVersion: one "FILE:COUNT" line per file.
+func snapVersionArgv(grep, dataDir string) []string {
+	return []string{grep, "-r", "-c", "-a", "--exclude=db", "-e", snapVersionMark, "--", dataDir + "/member/snap"}
+}
+
 // ServiceArgv splits a service command into the argv sudo runs, the
 // program resolved to its absolute path. A command with shell syntax is
 // refused: under sudo it would need a shell, that is, full root.
@@ -296,6 +315,10 @@ func MemberPrivileged(inv *schema.Inventory, m *schema.MemberConfig, f HostFacts
 			out = append(out, PrivilegedCommand{Argv: checkV2storeArgv(r.Etcdutl, f.DataDir),
 				Purpose: "check-v2store: etcdutl " + r.Version.String() + " reads the data directory for custom v2 content"})
 		}
+		out = append(out, PrivilegedCommand{Argv: v2WALArgv(f.program("grep"), f.DataDir),
+			Purpose: "check-v2-wal: find WAL files that hold v2 requests 3.5 wrote"})
+		out = append(out, PrivilegedCommand{Argv: snapVersionArgv(f.program("grep"), f.DataDir),
+			Purpose: "check-v2-wal: find raft snapshots taken after the cluster version became " + v2WALSafeClusterVersion})
 	}
 	stage := StageDir(inv, m, f.Home)
 	for _, dst := range swappedFiles(inv, m) {

@@ -25,7 +25,7 @@ func TestRegistryPanicsOnWrongKind(t *testing.T) {
 
 func TestDefaultRegistry(t *testing.T) {
 	r := Default()
-	want := []string{"assert-version", "backup", "check", "check-v2store", "confirm", "downgrade", "health", "move-leader", "refuse-options", "ssh-run", "ssh-start", "ssh-stop", "swap", "wait"}
+	want := []string{"assert-version", "backup", "check", "check-v2-wal", "check-v2store", "confirm", "downgrade", "health", "move-leader", "refuse-options", "ssh-run", "ssh-start", "ssh-stop", "swap", "wait"}
 	got := r.Kinds()
 	if !sort.StringsAreSorted(got) || len(got) != len(want) {
 		t.Fatalf("kinds = %v", got)

@@ -26,7 +26,7 @@ func sudoersPath(k int) string { return fmt.Sprintf("/etc/sudoers.d/etcdplay-bed
 // its binary folder: install -o root -g root -m 0755 -- of a file from the
 // host's staging folder or the release cache (Dir()/bin) as
 // <file>.etcdplay-new, mv -f to keep, place and restore the file, rm -f
-// of an unplaced install, and etcdutl check v2store of its data dir. Unlike `etcdplay sudoers`, the sources are
+// of an unplaced install, etcdutl check v2store and check-v2-wal's greps of its data dir. Unlike `etcdplay sudoers`, the sources are
 // wildcards, so the rules outlive a new release in versions.txt. Nothing
 // else: `sudo -n true` is refused. Tests of etcdplay's exact commands
 // install what `etcdplay sudoers` prints instead (SetSudoRules).
@@ -38,6 +38,10 @@ func (c *Cluster) DefaultSudoRules() []string {
 		}
 		// check-v2store's etcdutl, from the release cache, on the data dir.
 		cmnds = append(cmnds, filepath.Join(Dir(), "bin", "*", "etcdutl")+" check v2store --data-dir="+h.DataDir)
+		// check-v2-wal's two greps of the data dir (steps/privileged.go).
+		cmnds = append(cmnds,
+			"/usr/bin/grep -r -l -a -F -e /0/members/ -e /0/version -- "+h.DataDir+"/member/wal",
+			`/usr/bin/grep -r -c -a --exclude\=db -e ExpireTime.\:.0001-01-01T00\:00\:00Z.\,.Value.\:.3.6.0. -- `+h.DataDir+"/member/snap")
 		for _, f := range []string{h.Binary(), h.Etcdctl()} {
 			cmnds = append(cmnds,
 				"/usr/bin/install -o root -g root -m 0755 -- "+filepath.Join(h.StageDir, "*")+" "+f+".etcdplay-new",
