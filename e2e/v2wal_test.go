@@ -44,6 +44,8 @@ func TestV2WAL_3_5_Upgraded_To_3_6_Then_3_7(t *testing.T) {
 	o.etcdplay(ctx, "run", "3.5-to-3.6").want(t, exitOK)
 	requireVersions(ctx, t, c, release(t, "3.6"), "3.6.0")
 
+	// A fresh state folder: the journal of 3.5-to-3.6 holds its stops.
+	o = newOperator(t, c)
 	before := pids(c)
 	res := o.etcdplay(ctx, "run", "3.6-to-3.7")
 	res.want(t, exitPreflight)
