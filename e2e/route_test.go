@@ -184,8 +184,11 @@ func TestUpgradeTo_3_6_From_3_5_BelowFloor(t *testing.T) {
 //
 // The members run with --snapshot-count=100: 3.7 panics replaying WAL
 // entries 3.5 wrote (docs/etcd-behaviour.md, "Flags and data that stop a
-// new binary from starting"), so each member must have snapshotted past
-// them before it starts 3.7, as a cluster that ran a while on 3.6 has.
+// new binary from starting"), so 3.6-to-3.7's preflight (check-v2-wal)
+// refuses a member that has not snapshotted since the cluster version
+// became 3.6.0. With the writer on, a snapshot every 100 entries lands
+// between the 3.5-to-3.6 finish and that preflight, as on a cluster that
+// ran a while on 3.6; with the default count the route would stop there.
 func TestUpgradeTo_3_7_From_3_5_BelowFloor_KilledThenResumed(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
@@ -305,7 +308,7 @@ func TestUpgradeTo_RefusedForAMissingRelease(t *testing.T) {
 
 // TestUpgradeTo_3_7_From_3_5_BelowFloor: the whole route from 3.5.21 to
 // 3.7 (patch, 3.5 to 3.6, 3.6 to 3.7) in one command, one run, with the
-// writer on. --snapshot-count=100 as in the test above.
+// writer on. --snapshot-count=100 as in the test above (check-v2-wal).
 func TestUpgradeTo_3_7_From_3_5_BelowFloor(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
