@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/etcdplay/etcdplay/runner/events"
 	"github.com/etcdplay/etcdplay/schema"
@@ -79,6 +80,7 @@ func TestV2WAL_3_5_Upgraded_To_3_6_Then_3_7(t *testing.T) {
 		}
 	}
 	t.Log("every member restarted on 3.6 with --snapshot-count=1, then without it")
+	waitStorage36(ctx, t, c)
 
 	res = o.etcdplay(ctx, "run", "3.6-to-3.7")
 	res.want(t, exitOK)
@@ -128,5 +130,59 @@ func restartMember(ctx context.Context, t *testing.T, c *testbed.Cluster, i int)
 	}
 	if err := c.WaitHealthy(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestV2WAL_UpgradeTo_3_7_From_3_5_StopsAtHopPreflight: `upgrade --to
+// 3.7` from 3.5 with the default snapshot count and no writes in
+// between: the route stops at 3.6-to-3.7's preflight (check-v2-wal, exit
+// 5) with every member on 3.6 and none stopped by that hop; after the
+// remedy, `resume` finishes the route on 3.7.
+func TestV2WAL_UpgradeTo_3_7_From_3_5_StopsAtHopPreflight(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := testbed.StartT(t, testbed.Options{Version: "3.5"})
+	writeKeys(ctx, t, c, routeKeys)
+	o := newOperator(t, c)
+	res := o.etcdplay(ctx, "upgrade", "--to", "3.7")
+	res.want(t, exitPreflight)
+	if fails := res.steps(events.StepFailed, "", "check-v2-wal"); len(fails) == 0 || fails[0].Phase != schema.PhasePreflight {
+		t.Errorf("want the route to stop at a preflight check-v2-wal, got %+v", fails)
+	}
+	requireVersions(ctx, t, c, release(t, "3.6"), "3.6.0")
+	for _, h := range c.Hosts {
+		if err := testbed.InstallVersion(h, release(t, "3.6")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, on := range []bool{true, false} {
+		for i, h := range c.Hosts {
+			setSnapshotCountOne(t, h, on)
+			restartMember(ctx, t, c, i)
+		}
+	}
+	// 3.6 sets the storage version a few seconds after a start; the
+	// hop's preflight asserts it.
+	waitStorage36(ctx, t, c)
+	o.etcdplay(ctx, "resume").want(t, exitOK)
+	requireVersions(ctx, t, c, release(t, "3.7"), "3.7.0")
+	requireKeys(ctx, t, c)
+}
+
+// waitStorage36 waits until every member's /version reports storage 3.6.0.
+func waitStorage36(ctx context.Context, t *testing.T, c *testbed.Cluster) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for i := range c.Hosts {
+		for {
+			v, err := c.ServerVersion(ctx, i)
+			if err == nil && v.Storage == "3.6.0" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: storage version not 3.6.0 after 30s: %+v %v", c.Hosts[i].Name, v, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
 }
