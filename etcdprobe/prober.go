@@ -68,11 +68,17 @@ func New(endpoints []Endpoint, opts Options) (*Prober, error) {
 		}
 		eps[i] = Endpoint{Name: ep.Name, URL: strings.TrimRight(ep.URL, "/")}
 	}
+	// No connection outlives its request. A pooled HTTP transport keeps
+	// idle connections and, when requests race, connections it dialled
+	// but never used; an etcd 3.5 member's client port (cmux) waits for
+	// such a connection's first line, and its graceful stop waits for
+	// that wait: the stop hung until SIGKILL (docs/etcd-behaviour.md,
+	// "Stopping a member"). A probe's few requests per member are cheap
+	// to dial again.
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: opts.DialTimeout}).DialContext,
 		TLSHandshakeTimeout: opts.DialTimeout,
-		MaxIdleConnsPerHost: 2,
-		IdleConnTimeout:     30 * time.Second,
+		DisableKeepAlives:   true,
 	}
 	if opts.TLS != nil {
 		tr.TLSClientConfig = opts.TLS.Clone()
@@ -85,7 +91,8 @@ func New(endpoints []Endpoint, opts Options) (*Prober, error) {
 	}, nil
 }
 
-// Close releases idle HTTP connections. gRPC clients never outlive a call.
+// Close releases what the transport holds (nothing between requests:
+// see New). gRPC clients never outlive a call.
 func (p *Prober) Close() error {
 	p.transport.CloseIdleConnections()
 	return nil
