@@ -74,9 +74,7 @@ func (c *CheckV2WAL) DecodeArgs(d *schema.Decoder, n *yaml.Node) {
 
 // CheckContext: it reads every member while all run 3.6, before any stops.
 func (c *CheckV2WAL) CheckContext(d *schema.Decoder, sc schema.StepContext) {
-	if sc.Phase != schema.PhasePreflight {
-		d.ErrorAt(sc.Step.Pos, "move it to preflight", "check-v2-wal runs in preflight, before any member stops, not in %s", sc.Phase)
-	}
+	preflightOnly(d, sc, c.Kind())
 }
 
 // Bound: per member two greps of the data directory (the WAL files are
@@ -102,15 +100,7 @@ func (c *CheckV2WAL) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	var opts map[string]map[string]string
-	if env.Facts != nil {
-		if f, err := env.Facts(ctx); err == nil {
-			opts = map[string]map[string]string{}
-			for _, m := range f.Cluster.Members {
-				opts[m.Name] = m.Options
-			}
-		}
-	}
+	opts := runningOptions(ctx, env)
 	var bad []v2WALOutcome
 	for i := range members {
 		m := &members[i]

@@ -63,9 +63,7 @@ func (c *CheckV2Store) DecodeArgs(d *schema.Decoder, n *yaml.Node) {
 // CheckContext: the check reads every member while all run, before any
 // stops; anywhere else it would read a member mid-upgrade.
 func (c *CheckV2Store) CheckContext(d *schema.Decoder, sc schema.StepContext) {
-	if sc.Phase != schema.PhasePreflight {
-		d.ErrorAt(sc.Step.Pos, "move it to preflight", "check-v2store runs in preflight, before any member stops, not in %s", sc.Phase)
-	}
+	preflightOnly(d, sc, c.Kind())
 }
 
 // Bound: per member an upload of a ~25 MB etcdutl and one read of the
@@ -127,15 +125,7 @@ func (c *CheckV2Store) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	var opts map[string]map[string]string
-	if env.Facts != nil {
-		if f, err := env.Facts(ctx); err == nil {
-			opts = map[string]map[string]string{}
-			for _, m := range f.Cluster.Members {
-				opts[m.Name] = m.Options
-			}
-		}
-	}
+	opts := runningOptions(ctx, env)
 	var dirty []v2storeOutcome
 	for i := range members {
 		m := &members[i]
@@ -267,4 +257,30 @@ func dataDirReadable(ctx context.Context, h Host, dir string) (bool, error) {
 		return false, err
 	}
 	return res.ExitStatus == 0, nil
+}
+
+// runningOptions is each member's running options (name -> option ->
+// value) as the facts read them, nil when the facts cannot be had: the
+// data-dir checks then fall back to the inventory's data_dir.
+func runningOptions(ctx context.Context, env *Env) map[string]map[string]string {
+	if env.Facts == nil {
+		return nil
+	}
+	f, err := env.Facts(ctx)
+	if err != nil {
+		return nil
+	}
+	opts := map[string]map[string]string{}
+	for _, m := range f.Cluster.Members {
+		opts[m.Name] = m.Options
+	}
+	return opts
+}
+
+// preflightOnly refuses, at load, a read-every-member check placed
+// anywhere but preflight: later it would read a member mid-upgrade.
+func preflightOnly(d *schema.Decoder, sc schema.StepContext, kind string) {
+	if sc.Phase != schema.PhasePreflight {
+		d.ErrorAt(sc.Step.Pos, "move it to preflight", "%s runs in preflight, before any member stops, not in %s", kind, sc.Phase)
+	}
 }
