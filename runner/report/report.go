@@ -248,7 +248,7 @@ func Build(evs []events.Event, x Extra) *Report {
 		if v := firstSeen[name]; v != "" && !x.BeforeIsExact {
 			m.VersionBefore = v
 		}
-		m.State = memberState(m.Timeline, evs, name, cmp.Or(x.Done, "upgraded"))
+		m.State = memberState(m.Timeline, evs, name, cmp.Or(x.Done, "upgraded"), r.Result == Interrupted)
 		if d := down[name]; d != nil {
 			m.Downtime = d.Took()
 		}
@@ -259,8 +259,11 @@ func Build(evs []events.Event, x Extra) *Report {
 }
 
 // memberState reads a member's state from its timeline and whether
-// member-done was emitted for it.
-func memberState(tl []Entry, evs []events.Event, name, doneWord string) string {
+// member-done was emitted for it. interrupted says the run ended by the
+// operator's Ctrl-C: a member whose last step finished (a critical step
+// runs to its end after Ctrl-C) was interrupted after it, as the runner
+// itself words it.
+func memberState(tl []Entry, evs []events.Event, name, doneWord string, interrupted bool) string {
 	// done: member-done came after the member's last step, so a resume
 	// that verified a member the run had left interrupted or failed says
 	// how it ended, not how the first attempt did.
@@ -295,6 +298,9 @@ func memberState(tl []Entry, evs []events.Event, name, doneWord string) string {
 		return "skipped"
 	case done:
 		return doneWord
+	}
+	if interrupted {
+		return fmt.Sprintf("interrupted after step %d (%s)", last.Index, last.Action)
 	}
 	return fmt.Sprintf("stopped after step %d (%s)", last.Index, last.Action)
 }

@@ -296,3 +296,19 @@ func TestReportAcrossInterruptAndResume(t *testing.T) {
 		t.Errorf("state after the interruption %q", st)
 	}
 }
+
+// Ctrl-C lands while a critical step runs: the step finishes (the runner
+// never leaves a swap half done) and the run ends interrupted. The member
+// was interrupted after that step, as the runner says, not "stopped".
+func TestInterruptedAfterACriticalStep(t *testing.T) {
+	s := newScript()
+	s.run(events.RunStart, "run etcd 3.5 to 3.6", map[string]any{"playbook": "etcd 3.5 to 3.6"})
+	s.emit(events.Event{Kind: events.MemberStart, Phase: schema.PhaseMembers, Member: "infra1", Fields: map[string]any{"server": "3.5.35", "target": "3.6"}})
+	s.step(schema.PhaseMembers, "infra1", 1, 4, "ssh-stop", time.Second, events.StepDone, "")
+	s.step(schema.PhaseMembers, "infra1", 2, 4, "swap", 200*time.Millisecond, events.StepDone, "")
+	s.run(events.Interrupted, "interrupted at member infra1, members step 2/4 (swap)", nil)
+	x := Extra{Cluster: "prod-etcd", Members: []string{"infra1"}}
+	if st := Build(s.evs, x).Members[0].State; st != "interrupted after step 2 (swap)" {
+		t.Errorf("state %q, want interrupted after step 2 (swap)", st)
+	}
+}
