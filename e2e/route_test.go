@@ -161,15 +161,25 @@ func TestUpgradeTo_3_6_From_3_5_BelowFloor(t *testing.T) {
 	st := w.Stop()
 	res.want(t, exitOK)
 
-	if got := hopsRun(res); !slices.Equal(got, []string{"etcd 3.5 patch upgrade", "etcd 3.5 to 3.6"}) {
-		t.Errorf("hops run %v, want the patch then 3.5 to 3.6", got)
+	o.requireRoute(ctx, c, res, q, st, v36, "3.6", "etcd 3.5 patch upgrade", "etcd 3.5 to 3.6")
+}
+
+// requireRoute checks a route that `upgrade --to` ran in one command:
+// the hops in order, each member stopped once per hop, a verified backup
+// per hop, one run id, every member on server at cluster version to.0,
+// healthy, every key intact, quorum kept and the writer within its bound.
+func (o *operator) requireRoute(ctx context.Context, c *testbed.Cluster, res *result, q *quorumWatch, st testbed.WriterStats, server, to string, hops ...string) {
+	t := o.t
+	t.Helper()
+	if got := hopsRun(res); !slices.Equal(got, hops) {
+		t.Errorf("hops run %v, want %v", got, hops)
 	}
-	if got := len(res.steps(events.StepDone, "", "ssh-stop")); got != 2*len(c.Hosts) {
-		t.Errorf("%d stops, want each member once per hop (%d)", got, 2*len(c.Hosts))
+	if got := len(res.steps(events.StepDone, "", "ssh-stop")); got != len(hops)*len(c.Hosts) {
+		t.Errorf("%d stops, want each member once per hop (%d)", got, len(hops)*len(c.Hosts))
 	}
 	requireBackupPerHop(t, res)
-	o.requireOneRun("3.6", res)
-	requireVersions(ctx, t, c, v36, "3.6.0")
+	o.requireOneRun(to, res)
+	requireVersions(ctx, t, c, server, to+".0")
 	requireHealthy(ctx, t, c)
 	requireKeys(ctx, t, c)
 	requireQuorum(t, c, q)
@@ -326,19 +336,7 @@ func TestUpgradeTo_3_7_From_3_5_BelowFloor(t *testing.T) {
 	res := o.etcdplay(ctx, "upgrade", "--to", "3.7")
 	st := w.Stop()
 	res.want(t, exitOK)
-	if got := hopsRun(res); !slices.Equal(got, []string{"etcd 3.5 patch upgrade", "etcd 3.5 to 3.6", "etcd 3.6 to 3.7"}) {
-		t.Errorf("hops run %v, want patch, 3.5 to 3.6, 3.6 to 3.7", got)
-	}
-	if got := len(res.steps(events.StepDone, "", "ssh-stop")); got != 3*len(c.Hosts) {
-		t.Errorf("%d stops, want each member once per hop (%d)", got, 3*len(c.Hosts))
-	}
-	requireBackupPerHop(t, res)
-	o.requireOneRun("3.7", res)
-	requireVersions(ctx, t, c, v37, "3.7.0")
-	requireHealthy(ctx, t, c)
-	requireKeys(ctx, t, c)
-	requireQuorum(t, c, q)
-	requireWriter(t, c, st, stops(res))
+	o.requireRoute(ctx, c, res, q, st, v37, "3.7", "etcd 3.5 patch upgrade", "etcd 3.5 to 3.6", "etcd 3.6 to 3.7")
 }
 
 // TestUpgradeTo_3_0_From_2_2: a route across the major on a v2 cluster,
