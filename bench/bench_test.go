@@ -33,6 +33,7 @@ var (
 	flagOut       = flag.String("bench.out", "", "folder for results.json and results.md (default: only the test log)")
 	flagBin       = flag.String("bench.etcdplay", "", "an etcdplay binary to measure instead of building ../cmd/etcdplay (e.g. an older build, to compare)")
 	flagTimeline  = flag.Bool("bench.timeline", false, "log each etcdplay run's timeline: its events beside each member's stop, start and /health seen from outside (also timeline-*.txt in the output folder)")
+	flagRender    = flag.String("bench.render", "", "render an earlier session's results.json again (tables and targets) instead of measuring")
 )
 
 var etcdplayBin string
@@ -76,6 +77,10 @@ type Result struct {
 
 // TestBench is the benchmark; see doc.go and scripts/bench.sh.
 func TestBench(t *testing.T) {
+	if *flagRender != "" {
+		rerender(t, *flagRender)
+		return
+	}
 	testbed.RequireVersions(t)
 	etcdplayBin = *flagBin
 	if etcdplayBin == "" {
@@ -106,7 +111,7 @@ func TestBench(t *testing.T) {
 			}
 		}
 	}
-	out := map[string]any{"runs": all, "summary": summarize(all)}
+	out := map[string]any{"runs": all, "summary": summarize(all), "targets": targets(all)}
 	if *flagBigMB > 0 {
 		out["fixed_wait_vs_gate"] = fixedWaitVsGate(t)
 	}
@@ -458,9 +463,43 @@ func render(out map[string]any) string {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "\n`etcdplay validate` of every shipped playbook: %s ms; live `plan`: %s ms (median of 5).\n",
-		out["validate_ms"].(stat).ms(), out["plan_ms"].(stat).ms())
+	if v, ok := out["validate_ms"].(stat); ok {
+		fmt.Fprintf(&b, "\n`etcdplay validate` of every shipped playbook: %s ms; live `plan`: %s ms (median of 5).\n",
+			v.ms(), out["plan_ms"].(stat).ms())
+	}
+	ts, _ := out["targets"].([]Target)
+	b.WriteString(renderTargets(ts))
 	return b.String()
+}
+
+// rerender reads a results.json an earlier session wrote and renders it
+// again with today's summary and targets, so older figures can be judged
+// the same way without measuring them again.
+func rerender(t *testing.T, path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in struct {
+		Runs       []Result       `json:"runs"`
+		FixedWait  map[string]any `json:"fixed_wait_vs_gate"`
+		ValidateMS *stat          `json:"validate_ms"`
+		PlanMS     *stat          `json:"plan_ms"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if len(in.Runs) == 0 {
+		t.Fatalf("%s holds no runs", path)
+	}
+	out := map[string]any{"summary": summarize(in.Runs), "targets": targets(in.Runs)}
+	if in.FixedWait != nil {
+		out["fixed_wait_vs_gate"] = in.FixedWait
+	}
+	if in.ValidateMS != nil && in.PlanMS != nil {
+		out["validate_ms"], out["plan_ms"] = *in.ValidateMS, *in.PlanMS
+	}
+	t.Log("\n" + render(out))
 }
 
 func secs(s stat) string {
