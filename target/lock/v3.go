@@ -189,7 +189,7 @@ func (l *Lock) Check(ctx context.Context) error {
 		return fmt.Errorf("lock %s: %w: its lease is no longer kept alive", l.cluster, ErrLost)
 	default:
 	}
-	resp, err := l.cli.Txn(ctx).If(l.mutex.IsOwner()).Commit()
+	resp, err := l.cli.Txn(ctx).If(l.mutex.IsOwner()).Then(ownerReadOp(l.mutex.Key())).Commit()
 	if err != nil {
 		return fmt.Errorf("lock %s: check: %w", l.cluster, err)
 	}
@@ -197,6 +197,18 @@ func (l *Lock) Check(ctx context.Context) error {
 		return fmt.Errorf("lock %s: %w: its key %s is gone (broken with --break-lock?)", l.cluster, ErrLost, l.mutex.Key())
 	}
 	return nil
+}
+
+// ownerReadOp is the op Check's Txn carries so that etcd answers it
+// linearizably. etcd serves a read-only Txn from the answering member's
+// own state, without a read index, when every op in it is a serializable
+// range, and a Txn of compares alone has no op, so it counts as
+// serializable (IsTxnSerializable). A follower that has not yet applied a
+// break and another run's acquisition would then still call the lock ours,
+// and both runs would go on (docs/safety.md). A linearizable Get makes the
+// member wait for the leader's commit index first.
+func ownerReadOp(key string) clientv3.Op {
+	return clientv3.OpGet(key, clientv3.WithCountOnly())
 }
 
 // Release gives the lock up: it deletes the mutex key and revokes the

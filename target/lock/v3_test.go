@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -214,5 +215,80 @@ func testV3Move(t *testing.T, newClient func() *clientv3.Client) {
 	}
 	if err := l.Release(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A run checks its lock before every critical step, through whichever
+// member its client picks. A follower that has not yet applied a break and
+// another run's acquisition must not call the lock still held: etcd answers
+// a Txn of compares alone from the member's own state (see ownerReadOp).
+// The holder's client here knows only one follower, which is paused
+// (SIGSTOP) while the lock is broken and taken through the leader, and
+// asked the moment it runs again, before it can have applied what it
+// missed. Without the linearizable op the check passes.
+func TestV3CheckOnALaggingFollower(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real etcd cluster")
+	}
+	c := testbed.StartT(t, testbed.Options{Version: "3.5", Members: 3})
+	ctx := ctxT(t, time.Minute)
+	leader, err := c.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower := (leader + 1) % len(c.Hosts)
+	pinned := func(i int) *clientv3.Client {
+		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{c.Hosts[i].ClientURL}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cli.Close() })
+		return cli
+	}
+	onFollower, onLeader := pinned(follower), pinned(leader)
+	const cluster = "lagging"
+	la, err := AcquireV3(ctx, onFollower, cluster, holderFor("alice", "r-alice", 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := la.Check(ctx); err != nil {
+		t.Fatalf("check while held: %v", err)
+	}
+
+	pid := c.MemberPID(follower)
+	if pid == 0 {
+		t.Fatalf("no pid for %s", c.Hosts[follower].Name)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(resume)
+	if broke, err := BreakV3(ctx, onLeader, cluster); err != nil || broke == nil || broke.RunID != "r-alice" {
+		resume()
+		t.Fatalf("break through the leader while %s is paused: %+v, %v", c.Hosts[follower].Name, broke, err)
+	}
+	lb, err := AcquireV3(ctx, onLeader, cluster, holderFor("bob", "r-bob", 2), 0)
+	if err != nil {
+		resume()
+		t.Fatalf("bob's acquire through the leader: %v", err)
+	}
+	resume()
+	if err := la.Check(ctx); !errors.Is(err, ErrLost) {
+		t.Errorf("alice's check on the follower that was paused while bob took the lock: %v, want ErrLost", err)
+	}
+	if err := lb.Check(ctx); err != nil {
+		t.Errorf("bob's check: %v", err)
+	}
+	if err := lb.Release(ctx); err != nil {
+		t.Error(err)
 	}
 }
