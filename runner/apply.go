@@ -75,6 +75,10 @@ type run struct {
 	noBackupConfirmed bool
 
 	failedMember string
+	// quorumLostBy is the member the stop gate let go down although its
+	// stop costs quorum (--allow-quorum-loss), until it passes its
+	// post-member gate: the lock check then needs no quorum (checkLock).
+	quorumLostBy string
 
 	// upgraded are the members this run upgraded, in order; where says
 	// where the run is, for "interrupted at ..."; rollbackRequested is the

@@ -189,6 +189,7 @@ func (r *run) stopGate(ctx context.Context, name string) error {
 				Expected: "the voters left after the stop hold quorum (or --allow-quorum-loss)"})
 		}
 		r.emit(events.Event{Kind: events.Warn, Phase: r.memberPhase(), Member: name, Message: msg + " (allowed by --allow-quorum-loss)"})
+		r.quorumLostBy = name
 		return nil
 	}
 	r.emit(events.Event{Kind: events.Gate, Phase: r.memberPhase(), Member: name,

@@ -89,11 +89,34 @@ func (r *run) acquire(ctx context.Context) error {
 }
 
 // checkLock refuses a critical step once the lock is no longer ours.
+// While a member the stop gate let cost quorum is down, the check is the
+// Locker's quorumless one (see quorumlessChecker).
 func (r *run) checkLock(ctx context.Context) error {
 	if !r.locked {
 		return nil
 	}
+	if r.quorumLostBy != "" {
+		return checkWithoutQuorum(ctx, r.o.Locker)
+	}
 	return r.o.Locker.Check(ctx)
+}
+
+// quorumlessChecker is a Locker whose Check needs the cluster's quorum
+// (target/lock's v3 lease reads linearizably) and that can also check
+// without it, for the window in which the run itself has stopped quorum
+// under --allow-quorum-loss: no other run can break or take the lock
+// then either (docs/safety.md).
+type quorumlessChecker interface {
+	CheckWithoutQuorum(ctx context.Context) error
+}
+
+// checkWithoutQuorum is l's quorumless check, or its Check when it has
+// none (the v2 lock folders need no quorum).
+func checkWithoutQuorum(ctx context.Context, l Locker) error {
+	if q, ok := l.(quorumlessChecker); ok {
+		return q.CheckWithoutQuorum(ctx)
+	}
+	return l.Check(ctx)
 }
 
 // release gives the lock up at the end, also after a failure; it survives

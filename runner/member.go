@@ -125,6 +125,9 @@ func (r *run) runMember(ctx context.Context, name string, p pass) error {
 		}
 		return err
 	}
+	if r.quorumLostBy == name {
+		r.quorumLostBy = "" // it is back: quorum is too
+	}
 	if gated {
 		r.rejoin(ctx, p.phase, name)
 		// It restarted: what it runs with now is what later guards read,

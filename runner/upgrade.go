@@ -206,6 +206,10 @@ func (l *routeLock) Acquire(ctx context.Context, runID string) error {
 
 func (l *routeLock) Release(context.Context) error { return nil }
 
+func (l *routeLock) CheckWithoutQuorum(ctx context.Context) error {
+	return checkWithoutQuorum(ctx, l.Locker)
+}
+
 func (l *routeLock) Break(ctx context.Context) (string, error) {
 	l.held = false
 	return l.Locker.Break(ctx)
@@ -241,6 +245,13 @@ func (l pairLock) Check(ctx context.Context) error {
 		return err
 	}
 	return l.hop.Check(ctx)
+}
+
+func (l pairLock) CheckWithoutQuorum(ctx context.Context) error {
+	if err := l.route.CheckWithoutQuorum(ctx); err != nil {
+		return err
+	}
+	return l.hop.CheckWithoutQuorum(ctx)
 }
 
 func (l pairLock) Release(context.Context) error { return nil }

@@ -81,6 +81,18 @@ func (v *V3Locker) Check(ctx context.Context) error {
 	return l.Check(ctx)
 }
 
+// CheckWithoutQuorum is Check while the run has knowingly stopped quorum
+// (see Lock.CheckWithoutQuorum).
+func (v *V3Locker) CheckWithoutQuorum(ctx context.Context) error {
+	v.mu.Lock()
+	l := v.held
+	v.mu.Unlock()
+	if l == nil {
+		return fmt.Errorf("lock %s: %w", v.cluster, ErrNotHeld)
+	}
+	return l.CheckWithoutQuorum(ctx)
+}
+
 // Avoid moves the lease's keep-alive to a new client that does not know
 // member ("": back onto every member), and closes the old client with its
 // stream: etcd's graceful stop waits for open streams.

@@ -184,12 +184,53 @@ var ErrLost = errors.New("lock lost")
 func (l *Lock) Check(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err := l.kept(); err != nil {
+		return err
+	}
+	return l.owned(ctx, ownerReadOp(l.mutex.Key()))
+}
+
+// CheckWithoutQuorum is Check while the run itself has stopped a member
+// knowing quorum goes with it (--allow-quorum-loss on a cluster of one or
+// two voters). A linearizable read cannot be answered until the member is
+// back, and none is needed: without quorum no other run can break or take
+// the lock either, and the run's last check before the stop, with quorum,
+// was linearizable. So it tries one, briefly, then asks the answering
+// member's own state.
+func (l *Lock) CheckWithoutQuorum(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.kept(); err != nil {
+		return err
+	}
+	lctx, cancel := context.WithTimeout(ctx, quorumlessReadTimeout)
+	err := l.owned(lctx, ownerReadOp(l.mutex.Key()))
+	cancel()
+	if err == nil || errors.Is(err, ErrLost) || ctx.Err() != nil {
+		return err
+	}
+	return l.owned(ctx)
+}
+
+// quorumlessReadTimeout bounds CheckWithoutQuorum's linearizable try: a
+// healthy cluster's read index takes milliseconds, and a longer wait
+// would hold a stopped member down.
+const quorumlessReadTimeout = time.Second
+
+// kept fails once the session has seen the lease end.
+func (l *Lock) kept() error {
 	select {
 	case <-l.session.Done():
 		return fmt.Errorf("lock %s: %w: its lease is no longer kept alive", l.cluster, ErrLost)
 	default:
+		return nil
 	}
-	resp, err := l.cli.Txn(ctx).If(l.mutex.IsOwner()).Then(ownerReadOp(l.mutex.Key())).Commit()
+}
+
+// owned asks etcd whether the mutex key is still ours, in a Txn carrying
+// ops (none: the answering member reads its own state).
+func (l *Lock) owned(ctx context.Context, ops ...clientv3.Op) error {
+	resp, err := l.cli.Txn(ctx).If(l.mutex.IsOwner()).Then(ops...).Commit()
 	if err != nil {
 		return fmt.Errorf("lock %s: check: %w", l.cluster, err)
 	}
