@@ -101,14 +101,15 @@ func (c *CheckV2WAL) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	opts := runningOptions(ctx, env)
+	outcomes, err := eachMember(members, func(m *schema.MemberConfig) (v2WALOutcome, error) {
+		return c.checkMember(ctx, env, m, opts[m.Name])
+	})
+	if err != nil {
+		return err
+	}
 	var bad []v2WALOutcome
-	for i := range members {
-		m := &members[i]
-		o, err := c.checkMember(ctx, env, m, opts[m.Name])
-		if err != nil {
-			return err
-		}
-		env.info("check v2 requests in the WAL", "member", m.Name, "data_dir", o.dataDir,
+	for i, o := range outcomes {
+		env.info("check v2 requests in the WAL", "member", members[i].Name, "data_dir", o.dataDir,
 			"wal_files_with_v2", len(o.walFiles), "newest_snapshot", o.snap, "snapshot_after_3_6", o.snapSafe)
 		if !o.ok() {
 			bad = append(bad, o)

@@ -126,14 +126,15 @@ func (c *CheckV2Store) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	opts := runningOptions(ctx, env)
+	outcomes, err := eachMember(members, func(m *schema.MemberConfig) (v2storeOutcome, error) {
+		return c.checkMember(ctx, env, m, r, opts[m.Name])
+	})
+	if err != nil {
+		return err
+	}
 	var dirty []v2storeOutcome
-	for i := range members {
-		m := &members[i]
-		o, err := c.checkMember(ctx, env, m, r, opts[m.Name])
-		if err != nil {
-			return err
-		}
-		env.info("etcdutl check v2store", "member", m.Name, "data_dir", o.dataDir, "found", o.found)
+	for i, o := range outcomes {
+		env.info("etcdutl check v2store", "member", members[i].Name, "data_dir", o.dataDir, "found", o.found)
 		if o.found != v2storeClean {
 			dirty = append(dirty, o)
 		}

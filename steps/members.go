@@ -3,6 +3,7 @@ package steps
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/etcdplay/etcdplay/schema"
@@ -20,6 +21,30 @@ func targets(env *Env) ([]schema.MemberConfig, error) {
 	out := make([]schema.MemberConfig, 0, len(env.Inventory.Members))
 	for _, m := range env.Inventory.Members {
 		out = append(out, env.Inventory.Resolve(m))
+	}
+	return out, nil
+}
+
+// eachMember runs check for every member side by side, since each reads
+// only its own host (the preflight checks of etcdutl and the WAL cost what
+// the slowest host takes, not the sum: docs/performance.md). It returns
+// the outcomes in the members' order, or the first error in that order.
+func eachMember[T any](members []schema.MemberConfig, check func(m *schema.MemberConfig) (T, error)) ([]T, error) {
+	out := make([]T, len(members))
+	errs := make([]error, len(members))
+	var wg sync.WaitGroup
+	for i := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = check(&members[i])
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
