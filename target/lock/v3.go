@@ -181,14 +181,41 @@ var ErrLost = errors.New("lock lost")
 // a revoked lease at the next keep-alive (a third of the TTL later); the
 // runner calls Check right before each destructive step, so a broken lock
 // stops it before it stops a member.
+//
+// A linearizable read can fail for a moment: etcd 3.0-3.4 stop a leader
+// without handing leadership off, and a read proposed while the others
+// elect a new one is dropped and times out. Such a failure (anything but
+// ErrLost) is tried again, each try bounded by checkTry, for up to
+// checkBound.
 func (l *Lock) Check(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.kept(); err != nil {
-		return err
+	bound := time.Now().Add(checkBound)
+	for {
+		if err := l.kept(); err != nil {
+			return err
+		}
+		tctx, cancel := context.WithTimeout(ctx, checkTry)
+		err := l.owned(tctx, ownerReadOp(l.mutex.Key()))
+		cancel()
+		if err == nil || errors.Is(err, ErrLost) || ctx.Err() != nil || time.Now().After(bound) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(checkPause):
+		}
 	}
-	return l.owned(ctx, ownerReadOp(l.mutex.Key()))
 }
+
+// How Check retries a read that failed for a moment: an election takes
+// about a second on the bed, a few in production.
+const (
+	checkTry   = 2 * time.Second
+	checkPause = 200 * time.Millisecond
+	checkBound = 20 * time.Second
+)
 
 // CheckWithoutQuorum is Check while the run itself has stopped a member
 // knowing quorum goes with it (--allow-quorum-loss on a cluster of one or
