@@ -72,11 +72,9 @@ func (v *V3Locker) Acquire(ctx context.Context, runID string) error {
 
 // Check implements Locker: the lease is alive and the mutex key is ours.
 func (v *V3Locker) Check(ctx context.Context) error {
-	v.mu.Lock()
-	l := v.held
-	v.mu.Unlock()
-	if l == nil {
-		return fmt.Errorf("lock %s: %w", v.cluster, ErrNotHeld)
+	l, err := v.heldLock()
+	if err != nil {
+		return err
 	}
 	return l.Check(ctx)
 }
@@ -84,13 +82,21 @@ func (v *V3Locker) Check(ctx context.Context) error {
 // CheckWithoutQuorum is Check while the run has knowingly stopped quorum
 // (see Lock.CheckWithoutQuorum).
 func (v *V3Locker) CheckWithoutQuorum(ctx context.Context) error {
-	v.mu.Lock()
-	l := v.held
-	v.mu.Unlock()
-	if l == nil {
-		return fmt.Errorf("lock %s: %w", v.cluster, ErrNotHeld)
+	l, err := v.heldLock()
+	if err != nil {
+		return err
 	}
 	return l.CheckWithoutQuorum(ctx)
+}
+
+// heldLock is the lock Acquire took, or ErrNotHeld.
+func (v *V3Locker) heldLock() (*Lock, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.held == nil {
+		return nil, fmt.Errorf("lock %s: %w", v.cluster, ErrNotHeld)
+	}
+	return v.held, nil
 }
 
 // Avoid moves the lease's keep-alive to a new client that does not know

@@ -26,20 +26,24 @@ func TestV3LockOnRealClusters(t *testing.T) {
 		t.Run(version, func(t *testing.T) {
 			c := testbed.StartT(t, testbed.Options{Version: version, Members: 1})
 			t.Logf("etcd %s at %v", c.Version, c.Endpoints())
-			newClient := func() *clientv3.Client {
-				cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { cli.Close() })
-				return cli
-			}
+			newClient := func() *clientv3.Client { return clientOn(t, c.Endpoints()...) }
 			t.Run("second run refused, release frees", func(t *testing.T) { testV3RefuseThenRelease(t, newClient) })
 			t.Run("dead holder's lease expires", func(t *testing.T) { testV3DeadHolderExpires(t, newClient) })
 			t.Run("break", func(t *testing.T) { testV3Break(t, newClient) })
 			t.Run("move keep-alive", func(t *testing.T) { testV3Move(t, newClient) })
 		})
 	}
+}
+
+// clientOn is a client of the given endpoints only, closed with the test.
+func clientOn(t *testing.T, endpoints ...string) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
 }
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
@@ -237,15 +241,7 @@ func TestV3CheckOnALaggingFollower(t *testing.T) {
 		t.Fatal(err)
 	}
 	follower := (leader + 1) % len(c.Hosts)
-	pinned := func(i int) *clientv3.Client {
-		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{c.Hosts[i].ClientURL}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cli.Close() })
-		return cli
-	}
-	onFollower, onLeader := pinned(follower), pinned(leader)
+	onFollower, onLeader := clientOn(t, c.Hosts[follower].ClientURL), clientOn(t, c.Hosts[leader].ClientURL)
 	const cluster = "lagging"
 	la, err := AcquireV3(ctx, onFollower, cluster, holderFor("alice", "r-alice", 1), 0)
 	if err != nil {
@@ -316,12 +312,7 @@ func TestV3CheckThroughAnElection(t *testing.T) {
 					others = append(others, h.ClientURL)
 				}
 			}
-			cli, err := clientv3.New(clientv3.Config{Endpoints: others, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cli.Close() })
-			l, err := AcquireV3(ctx, cli, "election", holderFor("alice", "r-alice", 1), 0)
+			l, err := AcquireV3(ctx, clientOn(t, others...), "election", holderFor("alice", "r-alice", 1), 0)
 			if err != nil {
 				t.Fatal(err)
 			}
