@@ -4,7 +4,8 @@
 // runs the 3.5-to-3.6 upgrade of real 3- and 5-member bed clusters, the
 // three ways in alternation, and reports wall time, per-member downtime,
 // time inside etcd, transfers, overhead, SSH connections, leader changes
-// and two writers' failed writes and stalls, as medians with their spread.
+// and two writers' failed writes and stalls, as medians with their spread,
+// then judges every etcdplay run against its targets (targets_test.go).
 //
 // The benchmark is slow (many minutes) and sits behind the build tag
 // "bench", so `go test ./...` only compiles this file; run it with
