@@ -7,8 +7,9 @@
 // Nothing here coordinates between machines: each cluster's lock lives in
 // the cluster (docs/safety.md invariant 5), so two operators or CI jobs
 // can work through the same fleet at once. A cluster whose lock another
-// run holds, or that is already on the playbook's target, is skipped with
-// its reason, not failed.
+// run holds, or that is already on the playbook's target (at the fleet's
+// first look, or by the time its run starts: another operator upgraded it
+// meanwhile), is skipped with its reason, not failed.
 //
 // The package knows nothing of SSH or etcd clients: the caller gives each
 // cluster a Task that does its work (cmd/etcdplay wires the runner), and

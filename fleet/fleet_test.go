@@ -196,6 +196,10 @@ func TestFromRun(t *testing.T) {
 		reason string
 	}{
 		{"done", &runner.Result{RunID: "r1", Outcome: runner.OutcomeSucceeded}, nil, Succeeded, 0, ""},
+		{"one upgraded", &runner.Result{Outcome: runner.OutcomeSucceeded, Members: []runner.MemberResult{{Name: "a", State: "already on 3.6.16"}, {Name: "b", State: "upgraded"}}}, nil, Succeeded, 0, ""},
+		// a second operator upgraded it between the fleet's look and this run
+		{"upgraded meanwhile", &runner.Result{Outcome: runner.OutcomeSucceeded, Members: []runner.MemberResult{{Name: "a", State: "already on 3.6.16"}, {Name: "b", State: "already on 3.6.16"}}}, nil, Skipped, 0,
+			"every member was already on the target when this run reached it: nothing to upgrade"},
 		{"locked", &runner.Result{Outcome: runner.OutcomeLocked}, held, Skipped, 0, "cluster prod is locked by ops@laptop (run 20260101T000000Z-abc, pid 4242)"},
 		{"nothing to resume", &runner.Result{RunID: "r1"}, runner.ErrNothingToResume, Skipped, 0, "run r1 finished: nothing to resume"},
 		{"interrupted", &runner.Result{Outcome: runner.OutcomeInterrupted}, exit.New(exit.Interrupted, errors.New("interrupted at host2"), ""), Interrupted, exit.Interrupted, "interrupted at host2"},

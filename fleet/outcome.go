@@ -24,6 +24,9 @@ func FromRun(res *runner.Result, err error) Outcome {
 	case errors.Is(err, runner.ErrNothingToResume):
 		o.Status, o.Code, o.Reason = Skipped, 0, fmt.Sprintf("run %s finished: nothing to resume", o.RunID)
 	case err == nil:
+		if why, ok := nothingUpgraded(o.Members); ok {
+			o.Status, o.Reason = Skipped, why
+		}
 	case o.Code == exit.Locked || (res != nil && res.Outcome == runner.OutcomeLocked):
 		// the holder, not the single run's advice (wait, --break-lock)
 		why, _, _ := strings.Cut(firstLine(err), "; ")
@@ -34,6 +37,22 @@ func FromRun(res *runner.Result, err error) Outcome {
 		o.Status, o.Reason = Failed, firstLine(err)
 	}
 	return o
+}
+
+// nothingUpgraded says a run that succeeded found every member already on
+// the target: another run (a second operator's) upgraded the cluster
+// between the fleet's first look and this run's start. That reads as a
+// skip, so the fleet's summary credits the upgrade to the run that made it.
+func nothingUpgraded(ms []runner.MemberResult) (string, bool) {
+	if len(ms) == 0 {
+		return "", false
+	}
+	for _, m := range ms {
+		if !strings.HasPrefix(m.State, "already on ") {
+			return "", false
+		}
+	}
+	return "every member was already on the target when this run reached it: nothing to upgrade", true
 }
 
 // Failure is the outcome of a cluster whose run never began (an inventory
