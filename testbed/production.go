@@ -209,7 +209,7 @@ case "${1:-}" in
 start)
   running && { echo "already running pid $(cat "$PIDF")"; exit 0; }
   cd "$H" || exit 1
-  echo "=== $(date +%%T.%%N) start $("$BIN" --version 2>&1 | head -1)" >>"$LOG"
+  echo "=== $(date +%%T.%%N) start $BIN" >>"$LOG"
   child </dev/null >>"$LOG" 2>&1 &
   echo $! >"$PIDF"
   sleep 0.3
