@@ -75,6 +75,13 @@ type run struct {
 	noBackupConfirmed bool
 
 	failedMember string
+	// boundary is the cluster as probed right after a member's post gate,
+	// beside its rejoin, for the member loop's next decision
+	// (boundaryProbe); each loop clears it when it begins.
+	boundary *steps.ClusterStatus
+	// ahead is what the current member's pass read before its stop for
+	// the steps that run while it is down (steps.Prefetcher).
+	ahead *steps.Ahead
 	// quorumLostBy is the member the stop gate let go down although its
 	// stop costs quorum (--allow-quorum-loss), until it passes its
 	// post-member gate: the lock check then needs no quorum (checkLock).
@@ -455,11 +462,12 @@ func (r *run) phase(ctx context.Context, ph schema.Phase, list []*schema.Step) e
 func (r *run) membersPhase(ctx context.Context) error {
 	done := map[string]bool{}
 	started := false
+	r.boundary = nil
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		c, err := r.probe(ctx)
+		c, err := r.boundaryProbe(ctx)
 		if err != nil {
 			return err
 		}
@@ -598,6 +606,17 @@ func matchMinor(m schema.Minor, version string) bool {
 }
 
 // probe reads the whole cluster; no member answering is exit 4.
+// boundaryProbe is the probe a member loop decides its next member by:
+// the one runMember took beside the last member's rejoin when there is
+// one (taken once), else a new one.
+func (r *run) boundaryProbe(ctx context.Context) (*steps.ClusterStatus, error) {
+	if c := r.boundary; c != nil {
+		r.boundary = nil
+		return c, nil
+	}
+	return r.probe(ctx)
+}
+
 func (r *run) probe(ctx context.Context) (*steps.ClusterStatus, error) {
 	c, err := r.o.Cluster.Cluster(ctx)
 	if err != nil {

@@ -42,11 +42,12 @@ func (r *run) rollbackDowngrade(ctx context.Context) error {
 	p := r.rollbackPass()
 	p.steps, p.offset = per, len(lead)
 	done := map[string]bool{}
+	r.boundary = nil
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		c, err := r.probe(ctx)
+		c, err := r.boundaryProbe(ctx)
 		if err != nil {
 			return err
 		}

@@ -58,6 +58,8 @@ type fakeCluster struct {
 	blocked chan struct{}
 	// attempts counts the flaky action's runs.
 	attempts int
+	// readAhead is what each ahead-swap's Run found its Prefetch had read.
+	readAhead []string
 }
 
 func newFakeCluster(version string, names ...string) *fakeCluster {
@@ -344,6 +346,32 @@ func (a *fakeAction) Run(ctx context.Context, env *steps.Env) error {
 	return nil
 }
 
+// aheadSwap is the fake swap that reads ahead (steps.Prefetcher): its
+// Prefetch notes whether the member was running, and its Run what it
+// found of that.
+type aheadSwap struct{ fakeAction }
+
+func (*aheadSwap) Critical() bool { return true }
+
+func (a *aheadSwap) Prefetch(ctx context.Context, env *steps.Env) {
+	f := env.Cluster.(*fakeCluster)
+	f.mu.Lock()
+	running := f.m(env.Member.Name).running
+	f.mu.Unlock()
+	env.Ahead.Put("swap", fmt.Sprintf("read on %s while running=%t", env.Member.Name, running))
+}
+
+func (a *aheadSwap) Run(ctx context.Context, env *steps.Env) error {
+	f := env.Cluster.(*fakeCluster)
+	v, ok := env.Ahead.Take("swap")
+	f.mu.Lock()
+	f.readAhead = append(f.readAhead, fmt.Sprintf("%s found %v (%t)", env.Member.Name, v, ok))
+	f.mu.Unlock()
+	swap := a.fakeAction
+	swap.kind = "swap"
+	return swap.Run(ctx, env)
+}
+
 // fakeClusterID is the fake cluster's id, which backups must name.
 const fakeClusterID = etcdprobe.ID(0xfeed)
 
@@ -368,6 +396,7 @@ func fakeRegistry() *steps.Registry {
 		k := k
 		kinds = append(kinds, steps.Kind{Name: k, New: func() steps.Action { return &fakeAction{kind: k} }})
 	}
+	kinds = append(kinds, steps.Kind{Name: "ahead-swap", New: func() steps.Action { return &aheadSwap{fakeAction{kind: "ahead-swap"}} }})
 	return steps.NewRegistry(kinds...)
 }
 

@@ -3,8 +3,10 @@ package runner
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/etcdplay/etcdplay/schema"
+	"github.com/etcdplay/etcdplay/steps"
 )
 
 // A pass is one member going through a step list between the two safety
@@ -55,6 +57,8 @@ func (r *run) runMember(ctx context.Context, name string, p pass) error {
 	cfg := r.inv.Resolve(r.inv.Member(name))
 	state := func(format string, a ...any) { r.members[name].State = p.prefix + fmt.Sprintf(format, a...) }
 	r.members[name].State = p.running
+	r.ahead = &steps.Ahead{} // nothing read before another member's stop
+	defer func() { r.ahead = nil }()
 	gated := false
 	// A member no critical step has touched runs its old binary as it
 	// did: whatever stops the pass before its first stop, it is not the
@@ -98,12 +102,11 @@ func (r *run) runMember(ctx context.Context, name string, p pass) error {
 			}
 		}
 		if isCritical(s) && !gated {
-			if err := r.stopGate(ctx, name); err != nil {
+			if err := r.stopGateAndPrefetch(ctx, name, p, &cfg, i); err != nil {
 				state("refused at step %d (%s)", p.offset+i+1, s.Action)
 				return err
 			}
 			gated = true
-			r.leave(ctx, p.phase, name)
 		}
 		if err := r.step(ctx, p.phase, &cfg, s, p.offset+i+1, p.offset+len(p.steps)); err != nil {
 			if isInterrupted(ctx, err) {
@@ -129,7 +132,7 @@ func (r *run) runMember(ctx context.Context, name string, p pass) error {
 		r.quorumLostBy = "" // it is back: quorum is too
 	}
 	if gated {
-		r.rejoin(ctx, p.phase, name)
+		r.rejoinAndProbe(ctx, p.phase, name)
 		// It restarted: what it runs with now is what later guards read,
 		// read when one first asks (facts), not between members: a
 		// playbook whose later steps read no facts pays nothing for it
@@ -141,4 +144,44 @@ func (r *run) runMember(ctx context.Context, name string, p pass) error {
 	}
 	r.failedMember = ""
 	return nil
+}
+
+// stopGateAndPrefetch runs the stop gate and, side by side with it, what
+// only reads or moves etcdplay's own streams (docs/performance.md): the
+// lock's keep-alive leaves the member (leave), and every step from the
+// first critical one on that reads ahead (steps.Prefetcher; swap: the
+// host's facts and the binaries' versions) does, so that the member's
+// downtime holds only what must happen while it is down. When the gate
+// refuses, the run ends there: the keep-alive off a member that stays up
+// costs nothing, and what was read ahead is dropped with the pass.
+func (r *run) stopGateAndPrefetch(ctx context.Context, name string, p pass, cfg *schema.MemberConfig, from int) error {
+	var wg sync.WaitGroup
+	for j := from; j < len(p.steps); j++ {
+		pf, ok := p.steps[j].Args.(steps.Prefetcher)
+		if !ok {
+			continue
+		}
+		env := r.env(p.phase, cfg, p.offset+j+1)
+		wg.Go(func() { pf.Prefetch(ctx, env) })
+	}
+	var left func()
+	wg.Go(func() { left = r.leave(ctx, p.phase, name) })
+	err := r.stopGate(ctx, name)
+	wg.Wait()
+	left()
+	return err
+}
+
+// rejoinAndProbe puts the lock's keep-alive back on every member and,
+// beside it, probes the cluster for the member loop's next decision
+// (boundaryProbe), so the two round trips cost one. A failed probe is
+// left for the loop to make again and report.
+func (r *run) rejoinAndProbe(ctx context.Context, ph schema.Phase, name string) {
+	var c *steps.ClusterStatus
+	var wg sync.WaitGroup
+	wg.Go(func() { c, _ = r.o.Cluster.Cluster(ctx) })
+	back := r.rejoin(ctx, ph, name)
+	wg.Wait()
+	back()
+	r.boundary = c
 }

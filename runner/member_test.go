@@ -136,3 +136,29 @@ func TestMemberLoopServesUpgradeAndRollback(t *testing.T) {
 		})
 	}
 }
+
+// TestReadAheadBeforeTheStop: an action that reads ahead (steps.Prefetcher)
+// reads while its member still runs, beside the stop gate, and its Run
+// on the same member finds exactly that, once: nothing read for one
+// member reaches another's pass, and a retry would read afresh.
+func TestReadAheadBeforeTheStop(t *testing.T) {
+	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
+	fc.leader = "infra1"
+	h := newHarness(t, strings.Replace(fakePlaybook, `    - swap: {to: "3.5"}`, `    - ahead-swap: {to: "3.5"}`, 1), fc)
+	if _, err := Apply(context.Background(), h.o); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	want := []string{
+		"infra0 found read on infra0 while running=true (true)",
+		"infra2 found read on infra2 while running=true (true)",
+		"infra1 found read on infra1 while running=true (true)",
+	}
+	if !reflect.DeepEqual(fc.readAhead, want) {
+		t.Errorf("the swaps found\n%s\nwant\n%s", strings.Join(fc.readAhead, "\n"), strings.Join(want, "\n"))
+	}
+	for n, v := range fc.versions() {
+		if v != "3.5.1" {
+			t.Errorf("%s on %s, want 3.5.1", n, v)
+		}
+	}
+}

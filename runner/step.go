@@ -166,6 +166,10 @@ func (r *run) env(ph schema.Phase, cfg *schema.MemberConfig, idx int) *steps.Env
 	if confirm == nil {
 		confirm = func(context.Context, string) (bool, error) { return false, nil }
 	}
+	var ahead *steps.Ahead
+	if cfg != nil {
+		ahead = r.ahead
+	}
 	return &steps.Env{
 		Playbook: r.pb, Inventory: r.inv, Phase: ph, Member: cfg,
 		Cluster: r.o.Cluster, Hosts: r.o.Hosts,
@@ -176,6 +180,7 @@ func (r *run) env(ph schema.Phase, cfg *schema.MemberConfig, idx int) *steps.Env
 		Record:       func(key string, value any) { r.record(ph, member, idx, key, value) },
 		RecordBackup: r.recordBackup(ph, member, idx),
 		Now:          r.o.now,
+		Ahead:        ahead,
 	}
 }
 

@@ -24,20 +24,25 @@ type Avoider interface {
 
 // leave takes etcdplay's own streams off a member that is about to stop.
 // It cannot fail the run: a stream left behind costs seconds of stop
-// time, never safety, so a failure is a warning naming the cost.
-func (r *run) leave(ctx context.Context, ph schema.Phase, member string) {
-	r.avoid(ctx, ph, member, member)
+// time, never safety, so a failure is a warning naming the cost. It
+// returns the event to emit, so that it can run beside the stop gate
+// (stopGateAndPrefetch) and say what it did after the gate's event.
+func (r *run) leave(ctx context.Context, ph schema.Phase, member string) (report func()) {
+	return r.avoid(ctx, ph, member, member)
 }
 
 // rejoin lets the lock use every member again once member is healthy.
-func (r *run) rejoin(ctx context.Context, ph schema.Phase, member string) {
-	r.avoid(ctx, ph, member, "")
+func (r *run) rejoin(ctx context.Context, ph schema.Phase, member string) (report func()) {
+	return r.avoid(ctx, ph, member, "")
 }
 
-func (r *run) avoid(ctx context.Context, ph schema.Phase, member, avoid string) {
+// avoid moves the lock's streams off avoid ("": onto every member) and
+// returns what emits the outcome; it emits nothing itself, so it may run
+// beside another of the run's reads.
+func (r *run) avoid(ctx context.Context, ph schema.Phase, member, avoid string) (report func()) {
 	a, ok := r.o.Locker.(Avoider)
 	if !ok || !r.locked {
-		return
+		return func() {}
 	}
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -49,12 +54,11 @@ func (r *run) avoid(ctx context.Context, ph schema.Phase, member, avoid string) 
 		if avoid != "" {
 			ev.Message = "the lock's keep-alive could not leave " + member + " (its stop may take up to 7 s longer): " + err.Error()
 		}
-		r.emit(ev)
-		return
+		return func() { r.emit(ev) }
 	}
 	ev.Message, ev.Duration = "lock keep-alive back on every member", r.o.now().Sub(start)
 	if avoid != "" {
 		ev.Message = "lock keep-alive moved off " + member + " before it stops"
 	}
-	r.emit(ev)
+	return func() { r.emit(ev) }
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/etcdplay/etcdplay/etcdprobe"
@@ -26,6 +27,39 @@ type Preflighter interface {
 // behind. Best effort: it reports nothing.
 type Cleaner interface {
 	Cleanup(ctx context.Context, env *Env)
+}
+
+// Prefetcher is an optional capability found by type assertion: an action
+// that runs while its member is down (swap) reads, while the member still
+// runs, what it will need then, so that the down window holds only what
+// must happen in it (docs/performance.md). The runner calls it beside the
+// stop gate, before the member's first critical step, with the Ahead that
+// every step of that member's pass shares; Run reads again when it finds
+// nothing there. It must change nothing and reports nothing: a failed read
+// is left for Run to make, and to fail on.
+type Prefetcher interface {
+	Prefetch(ctx context.Context, env *Env)
+}
+
+// Ahead holds what Prefetchers read for one member's pass. The runner
+// makes one per pass, so nothing read before one stop is used after
+// another; each entry is taken once, so an attempt after a failed one
+// reads afresh.
+type Ahead struct{ m sync.Map }
+
+// Put keeps v under key; Take returns it once. Both accept a nil Ahead
+// (a step run outside a member's pass, or by a test).
+func (a *Ahead) Put(key string, v any) {
+	if a != nil {
+		a.m.Store(key, v)
+	}
+}
+
+func (a *Ahead) Take(key string) (any, bool) {
+	if a == nil {
+		return nil, false
+	}
+	return a.m.LoadAndDelete(key)
 }
 
 // PlanChecker is an optional capability found by type assertion: an
@@ -91,6 +125,8 @@ type Env struct {
 	// CheckOnly asks a Preflighter to prove without staging: `plan`
 	// checks what a run's preflight would, but uploads nothing.
 	CheckOnly bool
+	// Ahead is what Prefetchers read for this member's pass (nil: none).
+	Ahead *Ahead
 }
 
 // ClusterStatus is what one probe of the cluster saw. steps speaks the

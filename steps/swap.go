@@ -311,8 +311,9 @@ func swapPrivileged(inv *schema.Inventory, m *schema.MemberConfig, f HostFacts, 
 // is on the minor rolled back to. A binary already on the target release
 // is left alone, so re-running a swap after a crash is safe.
 //
-// While the member is down this costs two round trips (swapFacts, then
-// replaceAll's batch), whatever the number of commands
+// While the member is down this costs one round trip, replaceAll's batch,
+// whatever the number of commands: swapFacts was read before the stop
+// (Prefetch), or is read here when it was not (a resume, a retry)
 // (docs/performance.md).
 func (s *Swap) Run(ctx context.Context, env *Env) error {
 	m, err := needMember(env, "swap")
@@ -327,14 +328,12 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	r := env.Inventory.ReleaseFor(s.To)
-	// etcdctl's version decides whether it is swapped; when this process's
-	// preflight installed its copy, preflight read it already (not on the
-	// target minor), and starting it again while the member is down is
-	// skipped.
 	ctlPrepared := m.Etcdctl != "" && preparedDst(h, m.Etcdctl)
-	sf, err := swapFacts(ctx, h, m, !ctlPrepared, append(stagedSources(env, m, r), m.Binary+newSuffix, m.Etcdctl+newSuffix))
-	if err != nil {
-		return err
+	sf, ok := s.prefetched(env, m)
+	if !ok {
+		if sf, err = s.readFacts(ctx, env, h, m); err != nil {
+			return err
+		}
 	}
 	facts, before, beforeErr := sf.facts, sf.etcd, sf.etcdErr
 	if beforeErr == nil {
@@ -412,6 +411,48 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 		env.info("binary swapped", "member", m.Name, "before", before.String(), "after", after.String(), "kept", m.Binary+prevSuffix)
 	}
 	return nil
+}
+
+// Prefetch reads swapFacts while the member still runs: the facts and
+// both `--version`s do not change when etcd stops (the run holds the lock,
+// and nothing else of etcdplay's touches the binaries between), and
+// reading them before the stop takes a round trip and one or two binary
+// starts out of the member's downtime. Run still proves the result after
+// the renames with the placed binary's `--version`.
+func (s *Swap) Prefetch(ctx context.Context, env *Env) {
+	m, err := needMember(env, "swap")
+	if err != nil || m.Binary == "" || env.Ahead == nil {
+		return
+	}
+	h, err := hostOf(ctx, env, m.Name)
+	if err != nil {
+		return
+	}
+	if sf, err := s.readFacts(ctx, env, h, m); err == nil {
+		env.Ahead.Put(s.aheadKey(m), sf)
+	}
+}
+
+func (*Swap) aheadKey(m *schema.MemberConfig) string { return "swap " + m.Name + " " + m.Binary }
+
+// prefetched is what Prefetch read for this pass, once.
+func (s *Swap) prefetched(env *Env, m *schema.MemberConfig) (swapped, bool) {
+	v, ok := env.Ahead.Take(s.aheadKey(m))
+	if !ok {
+		return swapped{}, false
+	}
+	sf, ok := v.(swapped)
+	return sf, ok
+}
+
+// readFacts is swapFacts for this swap: the staged sources and the copies
+// preflight installed are stat'ed; etcdctl's version is read unless this
+// process's preflight installed its copy (it read it then: not on the
+// target minor).
+func (s *Swap) readFacts(ctx context.Context, env *Env, h Host, m *schema.MemberConfig) (swapped, error) {
+	ctlPrepared := m.Etcdctl != "" && preparedDst(h, m.Etcdctl)
+	r := env.Inventory.ReleaseFor(s.To)
+	return swapFacts(ctx, h, m, !ctlPrepared, append(stagedSources(env, m, r), m.Binary+newSuffix, m.Etcdctl+newSuffix))
 }
 
 // swapped is what swapFacts read: the host's facts and the versions the
