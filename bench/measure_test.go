@@ -29,16 +29,23 @@ type memberTrack struct {
 	healthy time.Time // then /health said true
 }
 
-// monitor polls every member's pid file (cheap) every 20 ms, and /health
-// while a member is coming back.
+// monitor polls every member's pid file (cheap) every 20 ms, /health
+// while a member is coming back, and, once every member is back, the
+// cluster version until it reaches the target (clusterAt).
 type monitor struct {
 	bed    *testbed.Cluster
+	mu     sync.Mutex // guards tracks' times while the monitor runs
 	tracks []*memberTrack
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// clusterAt is when /version first said the cluster runs target,
+	// after every member had restarted: from the last member's /health
+	// to then, the upgrade waits on etcd's own version monitor (its
+	// leader decides every few seconds), whichever tool runs it.
+	clusterAt time.Time
 }
 
-func startMonitor(bed *testbed.Cluster) *monitor {
+func startMonitor(bed *testbed.Cluster, target string) *monitor {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &monitor{bed: bed, cancel: cancel}
 	for i, h := range bed.Hosts {
@@ -57,6 +64,8 @@ func startMonitor(bed *testbed.Cluster) *monitor {
 				}
 				pid := bed.MemberPID(i)
 				now := time.Now()
+				m.mu.Lock()
+				healthy := tr.healthy
 				switch {
 				case tr.gone.IsZero():
 					if pid == 0 {
@@ -66,18 +75,57 @@ func startMonitor(bed *testbed.Cluster) *monitor {
 					if pid != 0 {
 						tr.back = now
 					}
-				case tr.healthy.IsZero():
+				}
+				back := !tr.back.IsZero()
+				m.mu.Unlock()
+				if back && healthy.IsZero() {
 					hctx, c := context.WithTimeout(ctx, 300*time.Millisecond)
 					ok, _ := testbed.Health(hctx, h.ClientURL)
 					c()
 					if ok {
+						m.mu.Lock()
 						tr.healthy = time.Now()
+						m.mu.Unlock()
 					}
 				}
 			}
 		}()
 	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for m.clusterAt.IsZero() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if !m.allHealthy() {
+				continue
+			}
+			vctx, c := context.WithTimeout(ctx, 300*time.Millisecond)
+			v, err := testbed.ServerVersion(vctx, bed.Hosts[0].ClientURL)
+			c()
+			if err == nil && strings.HasPrefix(v.Cluster, target) {
+				m.clusterAt = time.Now()
+			}
+		}
+	}()
 	return m
+}
+
+// allHealthy: every member has restarted and answered /health since.
+func (m *monitor) allHealthy() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, tr := range m.tracks {
+		if tr.healthy.IsZero() {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *monitor) stop() []*memberTrack {

@@ -65,7 +65,9 @@ func targets(rs []Result) []Target {
 		out = append(out, Target{n, "runner overhead (report) <= 5 % of the upgrade",
 			fmt.Sprintf("%.1f %% median, %.1f %% worst", medianF(pct), worst), len(pct) > 0 && worst <= 5})
 
-		// Overhead measured from outside, the same way for every tool.
+		// Overhead measured from outside, the same way for every tool:
+		// the wall time minus etcd's own time, transfers and backups
+		// (Result.OverheadMS).
 		if an := bySize[n]["ansible"]; len(an) > 0 {
 			e := statOf(col(ep, func(r Result) int64 { return r.OverheadMS })).Median
 			a := statOf(col(an, func(r Result) int64 { return r.OverheadMS })).Median
