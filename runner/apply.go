@@ -605,7 +605,6 @@ func matchMinor(m schema.Minor, version string) bool {
 	return err == nil && p.Match(version)
 }
 
-// probe reads the whole cluster; no member answering is exit 4.
 // boundaryProbe is the probe a member loop decides its next member by:
 // the one runMember took beside the last member's rejoin when there is
 // one (taken once), else a new one.
@@ -617,6 +616,7 @@ func (r *run) boundaryProbe(ctx context.Context) (*steps.ClusterStatus, error) {
 	return r.probe(ctx)
 }
 
+// probe reads the whole cluster; no member answering is exit 4.
 func (r *run) probe(ctx context.Context) (*steps.ClusterStatus, error) {
 	c, err := r.o.Cluster.Cluster(ctx)
 	if err != nil {

@@ -139,8 +139,9 @@ func TestMemberLoopServesUpgradeAndRollback(t *testing.T) {
 
 // TestReadAheadBeforeTheStop: an action that reads ahead (steps.Prefetcher)
 // reads while its member still runs, beside the stop gate, and its Run
-// on the same member finds exactly that, once: nothing read for one
-// member reaches another's pass, and a retry would read afresh.
+// on the same member finds exactly that: nothing read for one member
+// reaches another's pass. (That a second Run reads afresh is
+// steps.TestSwapReadsAheadOfTheStop's.)
 func TestReadAheadBeforeTheStop(t *testing.T) {
 	fc := newFakeCluster("3.4.23", "infra0", "infra1", "infra2")
 	fc.leader = "infra1"
