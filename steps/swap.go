@@ -328,7 +328,7 @@ func (s *Swap) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	r := env.Inventory.ReleaseFor(s.To)
-	ctlPrepared := m.Etcdctl != "" && preparedDst(h, m.Etcdctl)
+	ctlPrepared := etcdctlPrepared(h, m)
 	sf, ok := s.prefetched(env, m)
 	if !ok {
 		if sf, err = s.readFacts(ctx, env, h, m); err != nil {
@@ -446,13 +446,19 @@ func (s *Swap) prefetched(env *Env, m *schema.MemberConfig) (swapped, bool) {
 }
 
 // readFacts is swapFacts for this swap: the staged sources and the copies
-// preflight installed are stat'ed; etcdctl's version is read unless this
-// process's preflight installed its copy (it read it then: not on the
-// target minor).
+// preflight installed are stat'ed, and etcdctl's version is read unless
+// etcdctlPrepared.
 func (s *Swap) readFacts(ctx context.Context, env *Env, h Host, m *schema.MemberConfig) (swapped, error) {
-	ctlPrepared := m.Etcdctl != "" && preparedDst(h, m.Etcdctl)
 	r := env.Inventory.ReleaseFor(s.To)
-	return swapFacts(ctx, h, m, !ctlPrepared, append(stagedSources(env, m, r), m.Binary+newSuffix, m.Etcdctl+newSuffix))
+	return swapFacts(ctx, h, m, !etcdctlPrepared(h, m), append(stagedSources(env, m, r), m.Binary+newSuffix, m.Etcdctl+newSuffix))
+}
+
+// etcdctlPrepared: this process's preflight installed a copy of m's
+// etcdctl. etcdctl's version decides whether it is swapped, and that
+// preflight read it already (not on the target minor), so starting it
+// again is skipped.
+func etcdctlPrepared(h Host, m *schema.MemberConfig) bool {
+	return m.Etcdctl != "" && preparedDst(h, m.Etcdctl)
 }
 
 // swapped is what swapFacts read: the host's facts and the versions the
